@@ -1,0 +1,380 @@
+"""The delivery worker: claims due outbox rows and sends them, paced and retried.
+
+Per channel a pump keeps a small window of claimed rows in memory (about two seconds' worth at
+the channel's rate, so a reply queued behind a broadcast waits at most that long). Rows for one
+address go out one after another, in order; different addresses go out side by side. Pacing is
+two token buckets: the channel's overall rate and, where the platform has one, a per-chat rate
+with a small burst. Errors are sorted once (DESIGN.md "Errors sorted once"):
+
+- `Retryable` (429 with retry-after, 5xx, timeouts): the row and the rest of that chat's window
+  go back to the queue after the delay; after `max_attempts` the row fails with the reason;
+- `Permanent` (blocked, chat not found, not on WhatsApp, STOP): the row fails and the account
+  is marked unreachable; a new inbound message from it makes it reachable again (the engine);
+- `Hold` (WhatsApp's 24-hour window closed, no template): the row waits for the next inbound.
+
+A row is claimed with a lease; if the process dies, rows whose lease ran out are claimed again,
+so at most the rows in flight at a crash can go twice and none is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+import random
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy import and_, bindparam, or_, select, text, update
+
+from flows.types import Reply
+from storage.clock import utcnow
+from storage.db import Database
+from storage.models import ChannelAccount, Outbox
+
+log = logging.getLogger(__name__)
+
+
+class SendError(Exception):
+    """A send failed; subclasses say whether to try again."""
+
+
+class Retryable(SendError):
+    def __init__(self, reason: str, retry_after: float | None = None, *,
+                 whole_channel: bool = False) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
+        self.whole_channel = whole_channel
+
+
+class Permanent(SendError):
+    """The address cannot be reached: stop sending to it."""
+
+
+class Hold(SendError):
+    """Not now: keep the row waiting until the person writes again."""
+
+
+class Sender(Protocol):
+    """What a channel must provide to the worker."""
+
+    channel: str
+    rate: float  # messages per second overall
+    chat_rate: float | None  # messages per second per address, or None
+    chat_burst: int
+
+    async def send(self, row: OutRow) -> str | None:
+        """Send one message; return the provider's id. Raise a SendError subclass on failure."""
+        ...
+
+
+@dataclass(slots=True)
+class OutRow:
+    id: int
+    channel: str
+    address: str
+    user_id: int | None
+    key: str
+    reply: Reply
+    priority: int
+    attempts: int
+    broadcast_id: int | None
+
+
+class TokenBucket:
+    """`rate` tokens a second, at most `burst` saved up; `pause` empties it for a while."""
+
+    def __init__(self, rate: float, burst: float = 1.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.rate = rate
+        self.burst = max(1.0, burst)
+        self.clock = clock
+        self.tokens = self.burst
+        self.stamp = clock()
+        self.paused_until = 0.0
+        self._lock = asyncio.Lock()
+
+    def pause(self, seconds: float) -> None:
+        self.paused_until = max(self.paused_until, self.clock() + seconds)
+        self.tokens = 0.0
+
+    async def acquire(self) -> None:
+        async with self._lock:
+            while True:
+                now = self.clock()
+                if now < self.paused_until:
+                    await asyncio.sleep(self.paused_until - now)
+                    continue
+                self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+                self.stamp = now
+                if self.tokens >= 1.0:
+                    self.tokens -= 1.0
+                    return
+                await asyncio.sleep((1.0 - self.tokens) / self.rate)
+
+
+@dataclass(slots=True)
+class _Result:
+    row: OutRow
+    status: str  # sent | retry | failed | waiting
+    provider_id: str | None = None
+    error: str | None = None
+    delay: float = 0.0
+    unreachable: bool = False
+
+
+@dataclass
+class _Pump:
+    sender: Sender
+    bucket: TokenBucket
+    chat_buckets: dict[str, TokenBucket] = field(default_factory=dict)
+    queues: dict[str, deque[OutRow]] = field(default_factory=lambda: defaultdict(deque))
+    tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+    in_memory: int = 0
+    results: list[_Result] = field(default_factory=list)
+
+
+class DeliveryWorker:
+    """Sends the outbox through one sender per channel."""
+
+    def __init__(
+        self,
+        db: Database,
+        senders: list[Sender],
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        lease: timedelta = timedelta(minutes=2),
+        max_attempts: int = 8,
+        window_seconds: float = 2.0,
+        loop_limit: int = 20,
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.lease = lease
+        self.max_attempts = max_attempts
+        self.loop_limit = loop_limit
+        self.pumps = {s.channel: _Pump(s, TokenBucket(s.rate, 1.0)) for s in senders}
+        self.window = {s.channel: max(8, int(s.rate * window_seconds)) for s in senders}
+        self.wake = asyncio.Event()
+        self._recent: dict[tuple[str, str, str], deque[float]] = defaultdict(deque)
+        self._stopping = False
+
+    # --- running ---------------------------------------------------------------------------
+    async def run(self, poll: float = 0.25) -> None:
+        """Until `stop()`: claim, send, record. Unsent rows stay queued for the next start."""
+        while not self._stopping:
+            busy = 0
+            for channel in self.pumps:
+                busy += await self._fill(channel)
+            await self._record()
+            if not busy:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wake.wait(), poll)
+                self.wake.clear()
+        await self._finish()
+
+    def stop(self) -> None:
+        self._stopping = True
+        self.wake.set()
+
+    async def drain(self, *, limit_seconds: float = 30.0) -> int:
+        """Send everything due now and wait for it (console, tests, scripts)."""
+        sent = 0
+        deadline = time.monotonic() + limit_seconds
+        while time.monotonic() < deadline:
+            claimed = sum([await self._fill(c) for c in self.pumps])
+            running = [t for p in self.pumps.values() for t in p.tasks.values()]
+            if running:
+                await asyncio.wait(running, timeout=max(0.0, deadline - time.monotonic()))
+            sent += await self._record()
+            if not claimed and not any(p.in_memory for p in self.pumps.values()):
+                break
+        return sent
+
+    async def _finish(self) -> None:
+        running = [t for p in self.pumps.values() for t in p.tasks.values()]
+        if running:
+            await asyncio.wait(running, timeout=10)
+        await self._record()
+
+    # --- claiming --------------------------------------------------------------------------
+    async def _fill(self, channel: str) -> int:
+        pump = self.pumps[channel]
+        room = self.window[channel] - pump.in_memory
+        if room <= 0:
+            return 0
+        rows = await self._claim(channel, room)
+        for row in rows:
+            pump.queues[row.address].append(row)
+            pump.in_memory += 1
+            if row.address not in pump.tasks:
+                pump.tasks[row.address] = asyncio.create_task(self._chain(pump, row.address))
+        return len(rows)
+
+    async def _claim(self, channel: str, limit: int) -> list[OutRow]:
+        now = self.clock()
+        t = Outbox.__table__
+        due = or_(and_(t.c.status == "queued", t.c.next_attempt_at <= now),
+                  and_(t.c.status == "sending", t.c.claimed_until < now))
+        pick = (select(t.c.id).where(t.c.channel == channel, due)
+                .order_by(t.c.priority, t.c.id).limit(limit))
+        if not self.db.is_sqlite:
+            pick = pick.with_for_update(skip_locked=True)
+        stmt = (update(t).where(t.c.id.in_(pick.scalar_subquery()))
+                .values(status="sending", claimed_until=now + self.lease,
+                        attempts=t.c.attempts + 1)
+                .returning(t.c.id, t.c.channel, t.c.address, t.c.user_id, t.c.key, t.c.payload,
+                           t.c.priority, t.c.attempts, t.c.broadcast_id))
+        async with self.db.transaction() as s:
+            found = (await s.execute(stmt)).all()
+            if not found:
+                return []
+            addresses = {r.address for r in found}
+            blocked = set((await s.execute(
+                select(ChannelAccount.address).where(ChannelAccount.channel == channel,
+                                                     ChannelAccount.address.in_(addresses),
+                                                     ChannelAccount.reachable.is_(False))
+            )).scalars())
+        rows = sorted((OutRow(r.id, r.channel, r.address, r.user_id, r.key,
+                              Reply.from_payload(r.payload or {}), r.priority, r.attempts,
+                              r.broadcast_id) for r in found), key=lambda r: (r.priority, r.id))
+        pump = self.pumps[channel]
+        keep = []
+        for row in rows:
+            if row.address in blocked:
+                pump.results.append(_Result(row, "failed", error="unreachable"))
+            else:
+                keep.append(row)
+        return keep
+
+    # --- sending ---------------------------------------------------------------------------
+    async def _chain(self, pump: _Pump, address: str) -> None:
+        queue = pump.queues[address]
+        sender = pump.sender
+        try:
+            while queue:
+                row = queue.popleft()
+                if self._looping(row):
+                    pump.results.append(_Result(row, "failed", error="loop guard"))
+                    pump.in_memory -= 1
+                    continue
+                if sender.chat_rate:
+                    bucket = pump.chat_buckets.get(address)
+                    if bucket is None:
+                        bucket = pump.chat_buckets[address] = TokenBucket(sender.chat_rate,
+                                                                          sender.chat_burst)
+                    await bucket.acquire()
+                await pump.bucket.acquire()
+                result = await self._send(sender, row)
+                pump.results.append(result)
+                pump.in_memory -= 1
+                if result.status != "sent":
+                    if result.delay and sender.chat_rate:
+                        pump.chat_buckets[address].pause(result.delay)
+                    # keep the chat's order: what was behind a failed row waits with it
+                    while queue:
+                        rest = queue.popleft()
+                        pump.in_memory -= 1
+                        status = "failed" if result.unreachable else "retry"
+                        pump.results.append(_Result(rest, status, error=result.error,
+                                                    delay=result.delay,
+                                                    unreachable=result.unreachable))
+                self.wake.set()
+        finally:
+            pump.tasks.pop(address, None)
+            if not queue:
+                pump.queues.pop(address, None)
+                if len(pump.chat_buckets) > 10_000:
+                    pump.chat_buckets.clear()
+
+    async def _send(self, sender: Sender, row: OutRow) -> _Result:
+        try:
+            provider_id = await sender.send(row)
+        except Retryable as exc:
+            delay = exc.retry_after if exc.retry_after is not None else _backoff(row.attempts)
+            if exc.whole_channel:
+                self.pumps[sender.channel].bucket.pause(delay)
+            if exc.retry_after is None and row.attempts >= self.max_attempts:
+                return _Result(row, "failed", error=f"gave up: {exc}")
+            return _Result(row, "retry", error=str(exc), delay=delay)
+        except Permanent as exc:
+            return _Result(row, "failed", error=str(exc), unreachable=True)
+        except Hold as exc:
+            return _Result(row, "waiting", error=str(exc))
+        except Exception as exc:  # a bug in a sender must not kill the worker
+            log.exception("sender %s failed on outbox row %s", sender.channel, row.id)
+            if row.attempts >= self.max_attempts:
+                return _Result(row, "failed", error=f"gave up: {type(exc).__name__}")
+            return _Result(row, "retry", error=type(exc).__name__, delay=_backoff(row.attempts))
+        return _Result(row, "sent", provider_id=provider_id)
+
+    def _looping(self, row: OutRow) -> bool:
+        digest = hashlib.sha1(json.dumps(row.reply.to_payload(), sort_keys=True).encode(),
+                              usedforsecurity=False).hexdigest()
+        if row.broadcast_id is not None:
+            return False
+        seen = self._recent[(row.channel, row.address, digest)]
+        now = time.monotonic()
+        while seen and now - seen[0] > 60:
+            seen.popleft()
+        seen.append(now)
+        return len(seen) > self.loop_limit
+
+    # --- recording -------------------------------------------------------------------------
+    async def _record(self) -> int:
+        results: list[_Result] = []
+        for pump in self.pumps.values():
+            results.extend(pump.results)
+            pump.results.clear()
+        if not results:
+            return 0
+        now = self.clock()
+        t = Outbox.__table__
+        sent = [{"_id": r.row.id, "_pid": r.provider_id} for r in results if r.status == "sent"]
+        async with self.db.transaction() as s:
+            if sent:
+                await s.execute(update(t).where(t.c.id == bindparam("_id")).values(
+                    status="sent", provider_id=bindparam("_pid"), sent_at=now,
+                    claimed_until=None, last_error=None), sent)
+            others = [r for r in results if r.status != "sent"]
+            if others:
+                await s.execute(update(t).where(t.c.id == bindparam("_id")).values(
+                    status=bindparam("_st"), last_error=bindparam("_err"),
+                    next_attempt_at=bindparam("_next"), claimed_until=None), [
+                    {"_id": r.row.id, "_st": "queued" if r.status == "retry" else r.status,
+                     "_err": (r.error or "")[:500] or None,
+                     "_next": now + timedelta(seconds=r.delay)} for r in others])
+            gone = {(r.row.channel, r.row.address): r.error for r in results if r.unreachable}
+            if gone:
+                a = ChannelAccount.__table__
+                await s.execute(update(a).where(a.c.channel == bindparam("_c"),
+                                                a.c.address == bindparam("_a")).values(
+                    reachable=False, unreachable_reason=bindparam("_why")),
+                    [{"_c": c, "_a": addr, "_why": (why or "")[:200]}
+                     for (c, addr), why in gone.items()])
+        for r in results:
+            if r.status == "failed":
+                log.warning("outbox %s to %s failed: %s", r.row.id, r.row.channel, r.error)
+        return len(sent)
+
+
+def _backoff(attempts: int) -> float:
+    return min(300.0, 2.0 ** max(0, attempts - 1)) * random.uniform(0.8, 1.2)
+
+
+async def queue_depth(db: Database) -> dict[str, Any]:
+    """Queued rows per channel (for /healthz and `db stats`)."""
+    async with db.read() as s:
+        rows = await s.execute(text(
+            "SELECT channel, status, count(*) AS n FROM outbox "
+            "WHERE status IN ('queued','sending','waiting') GROUP BY channel, status"))
+        out: dict[str, Any] = {}
+        for r in rows:
+            out.setdefault(r.channel, {})[r.status] = r.n
+        return out

@@ -1,0 +1,91 @@
+"""`sijakon-bot run`: the channels, the web app, the delivery worker and the scheduler.
+
+Each adapter module offers `channel(settings) -> Channel`. A channel may run a loop (Telegram
+long polling) and may add routes to the one Starlette app (Telegram webhook, Twilio webhooks),
+which is served on SIJAKON_HTTP_HOST:SIJAKON_HTTP_PORT with /healthz beside them.
+
+Stops cleanly on SIGINT/SIGTERM: no new updates are taken, the update in hand finishes, and
+unsent outbox rows stay queued for the next start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from starlette.routing import BaseRoute
+
+from bot.delivery import Sender
+from bot.runtime import Runtime, build_runtime, setup_logging
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Channel:
+    sender: Sender
+    # runs until cancelled (e.g. polling); set up and tear down its own client
+    run: Callable[[Runtime], Awaitable[None]] | None = None
+    # web routes, made once the runtime exists
+    routes: Callable[[Runtime], list[BaseRoute]] | None = None
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+def configured_channels(settings: Settings) -> list[Channel]:
+    found: list[Channel] = []
+    if settings.telegram_enabled:
+        from bot import telegram
+
+        found.append(telegram.channel(settings))
+    if settings.whatsapp_enabled:
+        from bot import whatsapp
+
+        found.append(whatsapp.channel(settings))
+    return found
+
+
+async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
+    setup_logging()
+    channels = configured_channels(settings)
+    rt = await build_runtime(settings, [c.sender for c in channels])
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # not the main thread
+            loop.add_signal_handler(sig, stop.set)
+    inbound: list[asyncio.Task[None]] = [
+        asyncio.create_task(c.run(rt), name=f"channel-{c.sender.channel}")
+        for c in channels if c.run is not None]
+    routes = [r for c in channels if c.routes is not None for r in c.routes(rt)]
+    server = None
+    if routes:
+        import uvicorn
+
+        from bot.web import build_app
+
+        server = uvicorn.Server(uvicorn.Config(build_app(rt, routes),
+                                               host=settings.sijakon_http_host,
+                                               port=settings.sijakon_http_port,
+                                               log_level="warning", lifespan="off"))
+        server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        inbound.append(asyncio.create_task(server.serve(), name="web"))
+    background = [asyncio.create_task(rt.worker.run(), name="delivery"),
+                  asyncio.create_task(rt.scheduler.run(), name="scheduler")]
+    log.info("SIJAKON bot running on %s", ", ".join(c.sender.channel for c in channels))
+    await stop.wait()
+    log.info("stopping: no new updates; finishing the one in hand")
+    if server is not None:
+        server.should_exit = True
+    for task in inbound:
+        if task.get_name() != "web":
+            task.cancel()
+    await asyncio.gather(*inbound, return_exceptions=True)
+    rt.scheduler.stop()
+    rt.worker.stop()
+    await asyncio.gather(*background, return_exceptions=True)
+    await rt.close()

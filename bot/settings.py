@@ -1,0 +1,134 @@
+"""Configuration from the environment or `.env` (pydantic-settings).
+
+A malformed value stops start-up with one line naming the setting; secrets are `SecretStr`
+so they never appear in a repr, a log line or an error message.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_WEBHOOK_SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+
+
+class SettingsError(Exception):
+    """A setting is missing or malformed; the message names it and never holds a secret."""
+
+
+class Settings(BaseSettings):
+    """Every setting of DESIGN.md, with the defaults of the embedded setup."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    sijakon_database_url: str = Field(default="", description="SQLAlchemy async URL")
+    sijakon_data_dir: Path = Path("data")
+    sijakon_locale: str = "id"
+    sijakon_offer_ttl_minutes: int = Field(default=180, ge=5, le=7 * 24 * 60)
+    sijakon_max_media_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    sijakon_admin: str = ""
+
+    telegram_bot_token: SecretStr | None = None
+    telegram_base_url: str | None = None
+    telegram_webhook_url: str | None = None
+    telegram_webhook_secret: SecretStr | None = None
+    telegram_rate_per_second: float = Field(default=30.0, gt=0, le=1000)
+    telegram_chat_rate_per_second: float = Field(default=1.0, gt=0, le=30)
+    telegram_chat_burst: int = Field(default=3, ge=1, le=20)
+
+    twilio_account_sid: str | None = None
+    twilio_auth_token: SecretStr | None = None
+    twilio_whatsapp_from: str | None = None
+    twilio_api_base_url: str | None = None
+    twilio_webhook_url: str | None = None
+    whatsapp_rate_per_second: float = Field(default=20.0, gt=0, le=400)
+
+    sijakon_http_host: str = "127.0.0.1"
+    sijakon_http_port: int = Field(default=8080, ge=1, le=65535)
+
+    @field_validator("sijakon_locale")
+    @classmethod
+    def _locale(cls, v: str) -> str:
+        if v not in ("id", "en"):
+            raise ValueError("must be 'id' or 'en'")
+        return v
+
+    @field_validator("sijakon_database_url")
+    @classmethod
+    def _db_url(cls, v: str) -> str:
+        if v and not v.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return v
+
+    @field_validator("telegram_webhook_secret")
+    @classmethod
+    def _tg_secret(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None and not _WEBHOOK_SECRET.match(v.get_secret_value()):
+            raise ValueError("must be 1-256 characters of A-Z a-z 0-9 _ -")
+        return v
+
+    @field_validator("telegram_webhook_url", "twilio_webhook_url", "telegram_base_url",
+                     "twilio_api_base_url")
+    @classmethod
+    def _url(cls, v: str | None) -> str | None:
+        if v is not None and v != "" and not v.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return v or None
+
+    @field_validator("twilio_whatsapp_from")
+    @classmethod
+    def _wa_from(cls, v: str | None) -> str | None:
+        if v and not re.fullmatch(r"(whatsapp:)?\+\d{6,15}", v):
+            raise ValueError("must look like whatsapp:+14155238886")
+        if v and not v.startswith("whatsapp:"):
+            v = "whatsapp:" + v
+        return v or None
+
+    @model_validator(mode="after")
+    def _webhook_needs_secret(self) -> Settings:
+        if self.telegram_webhook_url and not self.telegram_webhook_secret:
+            raise ValueError("TELEGRAM_WEBHOOK_SECRET is required when TELEGRAM_WEBHOOK_URL is set")
+        return self
+
+    @property
+    def database_url(self) -> str:
+        """The configured URL, or a SQLite file inside the data directory."""
+        if self.sijakon_database_url:
+            return self.sijakon_database_url
+        return f"sqlite+aiosqlite:///{(self.sijakon_data_dir / 'sijakon.db').as_posix()}"
+
+    @property
+    def media_dir(self) -> Path:
+        return self.sijakon_data_dir / "media"
+
+    @property
+    def telegram_enabled(self) -> bool:
+        token = self.telegram_bot_token
+        return token is not None and bool(token.get_secret_value())
+
+    @property
+    def whatsapp_enabled(self) -> bool:
+        return bool(self.twilio_account_sid and self.twilio_auth_token
+                    and self.twilio_whatsapp_from)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings, turning a validation error into one line that names the setting."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        name = ".".join(str(p) for p in err.get("loc", ())) or "settings"
+        msg = err.get("msg", "invalid value").removeprefix("Value error, ")
+        raise SettingsError(f"setting {name.upper()}: {msg}") from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

@@ -1,0 +1,3 @@
+"""Imports every flow module so its steps register themselves (see `load_flows`)."""
+
+from flows import menu, start  # noqa: F401

@@ -1,0 +1,166 @@
+"""What a step sees: the conversation, a lazily opened database savepoint, `say` and `notify`.
+
+Steps never send. `say` and `notify` only add rows to an `Outgoing` collector; the engine
+writes them as outbox rows in the same transaction as the step's domain changes, or drops
+them if the step fails.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from flows.outbox import PRIORITY_REPLY, Outgoing
+from flows.render import render
+from flows.types import Choice, Reply
+
+if TYPE_CHECKING:
+    from storage.models import User
+
+log = logging.getLogger(__name__)
+
+INTERNAL_KEYS = ("_tag", "_choices", "_role")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FlowConfig:
+    """Settings the conversation logic needs, handed in by bot/ (flows never read env)."""
+
+    offer_ttl: timedelta = timedelta(hours=3)
+    idle_reset: timedelta = timedelta(days=3)
+    data_dir: Path = Path("data")
+    max_text: int = 4000
+    page_size: int = 5
+    locale: str = "id"
+
+
+@dataclass(slots=True)
+class ConvState:
+    """One conversation row, held in memory while its messages are handled."""
+
+    id: int
+    channel: str
+    address: str
+    user_id: int | None
+    flow: str
+    step: str
+    data: dict[str, Any]
+    locale: str
+    version: int
+    updated_at: datetime | None = None
+
+    @property
+    def tag(self) -> str:
+        return str(self.data.get("_tag", 0))
+
+
+@dataclass(slots=True)
+class Context:
+    """The world of one step call."""
+
+    conv: ConvState
+    now: datetime
+    out: Outgoing
+    config: FlowConfig
+    open_session: Callable[[], Awaitable[AsyncSession]]
+    inbound_channel: str = ""
+    _session: AsyncSession | None = None
+    _user: User | None = None
+    said: int = 0
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    # --- data ----------------------------------------------------------------------------
+    @property
+    def data(self) -> dict[str, Any]:
+        return self.conv.data
+
+    @property
+    def locale(self) -> str:
+        return self.conv.locale
+
+    async def db(self) -> AsyncSession:
+        """The session; its savepoint is opened on first use so idle steps cost nothing."""
+        if self._session is None:
+            self._session = await self.open_session()
+        return self._session
+
+    async def user(self) -> User | None:
+        if self.conv.user_id is None:
+            return None
+        if self._user is None or self._user.id != self.conv.user_id:
+            from storage.models import User
+
+            self._user = await (await self.db()).get(User, self.conv.user_id)
+        return self._user
+
+    async def require_user(self) -> User:
+        user = await self.user()
+        if user is None:
+            raise LookupError(f"conversation {self.conv.id} has no user")
+        return user
+
+    # --- output --------------------------------------------------------------------------
+    def t(self, key: str, **vars: Any) -> str:
+        """Render a message key in this conversation's language (for labels and parts)."""
+        return render(key, self.conv.locale, **vars)
+
+    def say(
+        self,
+        key: str,
+        *,
+        choices: list[Choice] | None = None,
+        media: list[str] | None = None,
+        request_phone: bool = False,
+        **vars: Any,
+    ) -> None:
+        """Answer the person who wrote; choices become this step's buttons."""
+        text = render(key, self.conv.locale, **vars)
+        pairs = [(f"{self.conv.tag}:{c.id}", c.label) for c in choices or []]
+        if choices:
+            self.conv.data["_choices"] = [list(p) for p in pairs]
+        reply = Reply(text=text, choices=pairs, media=list(media or []),
+                      request_phone=request_phone)
+        self.out.add(self.conv.channel, self.conv.address, self.conv.user_id, key, reply,
+                     PRIORITY_REPLY)
+        self.said += 1
+
+    async def notify(
+        self,
+        user_id: int,
+        key: str,
+        *,
+        actions: list[Choice] | None = None,
+        media: list[str] | None = None,
+        template: dict[str, Any] | None = None,
+        **vars: Any,
+    ) -> bool:
+        """Tell another person something; `actions` are buttons that work from any step.
+
+        Returns False when the person has no channel account to reach.
+        """
+        return await self.out.notify(await self.db(), user_id, key, actions=actions,
+                                     media=media, template=template, **vars)
+
+    async def audit(self, action: str, subject_type: str = "", subject_id: int | None = None,
+                    **detail: Any) -> None:
+        """Record a domain event in the access history, inside the same transaction."""
+        from storage.models import AuditLog
+
+        actor = f"user:{self.conv.user_id}" if self.conv.user_id else "anon"
+        (await self.db()).add(AuditLog(actor=actor, action=action, subject_type=subject_type,
+                                       subject_id=subject_id, detail=detail,
+                                       channel=self.conv.channel, at=self.now))
+
+    def presented(self) -> list[tuple[str, str]]:
+        """The (payload, label) pairs last shown in this conversation."""
+        return [(str(a), str(b)) for a, b in self.conv.data.get("_choices", [])]
+
+    def clear_flow_data(self) -> None:
+        for k in [k for k in self.conv.data if k not in INTERNAL_KEYS]:
+            del self.conv.data[k]

@@ -1,0 +1,454 @@
+"""The engine: every inbound message, from every channel, through one path.
+
+`Engine.handle(inbound)` returns once the message is committed. Messages are handled by one
+writer task per process in small batches: one transaction per batch, one savepoint per message
+that touches domain rows. Per batch the engine spends a fixed handful of statements (dedupe
+insert, conversation select, conversation update, outbox insert, audit insert, account touch,
+commit) however many messages it holds, which is what makes SQLite fast enough
+(docs/PERFORMANCE.md). A failing step rolls back only its own savepoint and in-memory changes;
+the person gets an apology and the menu.
+
+Order is kept per conversation: a batch handles its messages in arrival order against one
+in-memory copy of each conversation, and batches run one after another. On PostgreSQL the
+conversation rows are also locked (`FOR UPDATE`), so several bot processes never interleave
+two messages of one chat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, insert, select, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from flows.context import Context, ConvState, FlowConfig
+from flows.outbox import Outgoing
+from flows.registry import HOME, START, Registry, load_flows
+from flows.steps import Next, words
+from flows.types import Choice, Inbound, Message, Reprompt
+from storage.clock import as_utc, utcnow
+from storage.db import Database
+from storage.models import AuditLog, ChannelAccount, Conversation, Outbox, ProcessedUpdate
+from storage.sql import insert_ignore
+
+log = logging.getLogger(__name__)
+
+MAX_HOPS = 25
+HARD_TEXT_LIMIT = 20_000  # longer input is clipped before anything looks at it
+
+_COMMANDS = {
+    "menu": "menu", "/menu": "menu", "home": "menu", "menu utama": "menu",
+    "batal": "batal", "/batal": "batal", "cancel": "batal", "/cancel": "batal",
+    "bantuan": "bantuan", "/bantuan": "bantuan", "help": "bantuan", "/help": "bantuan",
+    "stop": "stop", "/stop": "stop", "berhenti": "stop", "unsubscribe": "stop",
+    "mulai": "mulai", "/mulai": "mulai", "start": "mulai",
+}
+
+
+def global_command(text: str) -> tuple[str, str] | None:
+    """("start", payload) for /start, else the command a whole message names, else None."""
+    raw = text.strip()
+    if raw.startswith("/start"):
+        return "start", raw[len("/start"):].strip()
+    cmd = _COMMANDS.get(raw.casefold()) or _COMMANDS.get(words(raw))
+    return (cmd, "") if cmd else None
+
+
+def match_presented(text: str, presented: list[tuple[str, str]]) -> str | None:
+    """The payload a typed number or label refers to, among the last shown choices."""
+    raw = text.strip()
+    if not raw or not presented:
+        return None
+    if re.fullmatch(r"\d{1,2}", raw):
+        i = int(raw) - 1
+        return presented[i][0] if 0 <= i < len(presented) else None
+    said = words(raw)
+    if not said:
+        return None
+    for payload, label in presented:
+        if words(label) == said or payload.split(":", 1)[-1].casefold() == said:
+            return payload
+    starts = [p for p, label in presented if words(label).startswith(said) and len(said) >= 3]
+    return starts[0] if len(starts) == 1 else None
+
+
+@dataclass(slots=True)
+class _Batch:
+    session: AsyncSession
+    now: datetime
+    convs: dict[tuple[str, str], ConvState] = field(default_factory=dict)
+    dirty: set[tuple[str, str]] = field(default_factory=set)
+    out: Outgoing = field(default_factory=Outgoing)
+    audit: list[dict[str, Any]] = field(default_factory=list)
+    touched: dict[tuple[str, str], int] = field(default_factory=dict)
+
+
+class Engine:
+    """Runs flows for inbound messages; one instance per process."""
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        registry: Registry | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        config: FlowConfig | None = None,
+        batch_max: int = 64,
+    ) -> None:
+        self.db = db
+        self.registry = registry or load_flows()
+        self.clock = clock
+        self.config = config or FlowConfig()
+        self.batch_max = batch_max
+        self._queue: asyncio.Queue[tuple[Inbound, asyncio.Future[bool]]] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+
+    # --- lifecycle -------------------------------------------------------------------------
+    async def handle(self, inbound: Inbound) -> bool:
+        """Handle one message; True if it was new, False if it was a repeat. Raises when the
+        database could not commit (the caller must then not acknowledge the platform)."""
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run(), name="engine-writer")
+        fut: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        await self._queue.put((inbound, fut))
+        return await fut
+
+    async def stop(self) -> None:
+        """Finish what is queued, then stop the writer task."""
+        if self._task is None:
+            return
+        await self._queue.join()
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < self.batch_max and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            try:
+                results = await self.process([ib for ib, _ in batch])
+            except Exception as exc:  # the database failed: nobody's message was kept
+                log.exception("batch of %d failed", len(batch))
+                for _, fut in batch:
+                    if not fut.done():
+                        fut.set_exception(exc)
+            else:
+                for (_, fut), fresh in zip(batch, results, strict=True):
+                    if not fut.done():
+                        fut.set_result(fresh)
+            finally:
+                for _ in batch:
+                    self._queue.task_done()
+
+    # --- one batch -------------------------------------------------------------------------
+    async def process(self, inbounds: list[Inbound]) -> list[bool]:
+        """Handle a batch in one transaction; returns which inbounds were new."""
+        async with self.db.transaction() as session:
+            b = _Batch(session=session, now=self.clock())
+            fresh = await self._dedupe(b, inbounds)
+            await self._load_conversations(b, [ib for ib, new in zip(inbounds, fresh,
+                                                                     strict=True) if new])
+            for ib, new in zip(inbounds, fresh, strict=True):
+                if new:
+                    await self._one(b, ib)
+            await self._write(b)
+        return fresh
+
+    async def _dedupe(self, b: _Batch, inbounds: list[Inbound]) -> list[bool]:
+        seen: set[tuple[str, str]] = set()
+        rows = []
+        for ib in inbounds:
+            key = (ib.channel, ib.external_id)
+            if key not in seen:
+                seen.add(key)
+                rows.append({"channel": ib.channel, "external_id": ib.external_id,
+                             "received_at": b.now})
+        stmt = (insert_ignore(ProcessedUpdate, self.db.dialect, ["channel", "external_id"])
+                .values(rows).returning(ProcessedUpdate.channel, ProcessedUpdate.external_id))
+        inserted = {(r.channel, r.external_id) for r in await b.session.execute(stmt)}
+        fresh = []
+        for ib in inbounds:
+            key = (ib.channel, ib.external_id)
+            fresh.append(key in inserted)
+            inserted.discard(key)  # a repeat inside the same batch is a repeat too
+        return fresh
+
+    async def _load_conversations(self, b: _Batch, inbounds: list[Inbound]) -> None:
+        keys = sorted({(ib.channel, ib.address) for ib in inbounds})
+        if not keys:
+            return
+        await self._fetch(b, keys)
+        missing = [k for k in keys if k not in b.convs]
+        if missing:
+            await b.session.execute(
+                insert_ignore(Conversation, self.db.dialect, ["channel", "address"]).values([
+                    {"channel": c, "address": a, "flow": "start", "step": START, "data": {},
+                     "locale": self.config.locale, "version": 0, "updated_at": b.now}
+                    for c, a in missing]))
+            await self._fetch(b, missing)
+
+    async def _fetch(self, b: _Batch, keys: list[tuple[str, str]]) -> None:
+        t = Conversation.__table__
+        stmt = (select(t).where(tuple_(t.c.channel, t.c.address).in_(keys)).order_by(t.c.id))
+        if not self.db.is_sqlite:
+            stmt = stmt.with_for_update()
+        for r in await b.session.execute(stmt):
+            b.convs[(r.channel, r.address)] = ConvState(
+                id=r.id, channel=r.channel, address=r.address, user_id=r.user_id, flow=r.flow,
+                step=r.step, data=dict(r.data or {}), locale=r.locale, version=r.version,
+                updated_at=as_utc(r.updated_at) if r.updated_at else None)
+
+    async def _one(self, b: _Batch, ib: Inbound) -> None:
+        key = (ib.channel, ib.address)
+        conv = b.convs[key]
+        before = (conv.flow, conv.step, copy.deepcopy(conv.data), conv.locale, conv.user_id)
+        nested: list[Any] = []
+
+        async def open_session() -> AsyncSession:
+            nested.append(await b.session.begin_nested())
+            return b.session
+
+        out = Outgoing()
+        ctx = Context(conv=conv, now=b.now, out=out, config=self.config,
+                      open_session=open_session, inbound_channel=ib.channel)
+        try:
+            await self._dispatch(ctx, ib)
+            if nested:
+                await nested[0].commit()
+        except Exception:
+            log.exception("step failed in conversation %s at %s", conv.id, conv.step)
+            if nested and nested[0].is_active:
+                await nested[0].rollback()
+            conv.flow, conv.step, conv.data, conv.locale, conv.user_id = before
+            out = await self._recover(b, conv)
+        b.out.extend(out)
+        b.dirty.add(key)
+        if conv.user_id is not None:
+            b.touched[key] = conv.user_id
+            b.audit.append({"actor": f"user:{conv.user_id}", "action": "message",
+                            "subject_type": "user", "subject_id": conv.user_id,
+                            "detail": {"from": before[1], "to": conv.step,
+                                       "kind": _kind(ib)},
+                            "channel": ib.channel, "at": b.now})
+        conv.updated_at = b.now
+
+    async def _recover(self, b: _Batch, conv: ConvState) -> Outgoing:
+        """After a failed step: apologise and show the menu; never leave the chat stuck."""
+        out = Outgoing()
+        nested: list[Any] = []
+
+        async def open_session() -> AsyncSession:
+            nested.append(await b.session.begin_nested())
+            return b.session
+
+        ctx = Context(conv=conv, now=b.now, out=out, config=self.config,
+                      open_session=open_session)
+        ctx.say("error.sorry")
+        try:
+            await self._goto(ctx, self._home(conv), clear=True)
+            if nested:
+                await nested[0].commit()
+        except Exception:
+            log.exception("menu failed after an error in conversation %s", conv.id)
+            if nested and nested[0].is_active:
+                await nested[0].rollback()
+            conv.step, conv.flow = self._home(conv), self._home(conv).split(".")[0]
+            out = Outgoing()
+            ctx.out = out
+            ctx.say("error.sorry")
+        return out
+
+    # --- the conversation logic --------------------------------------------------------------
+    def _home(self, conv: ConvState) -> str:
+        return HOME if conv.user_id is not None else START
+
+    async def _dispatch(self, ctx: Context, ib: Inbound) -> None:
+        conv = ctx.conv
+        text = ib.text[:HARD_TEXT_LIMIT]
+        step = self.registry.get(conv.step)
+        if step is None:  # a step that no longer exists after an upgrade
+            await self._goto(ctx, self._home(conv), clear=True)
+            return
+        idle = conv.updated_at is not None and ctx.now - conv.updated_at > self.config.idle_reset
+        command = global_command(text) if ib.choice is None else None
+        if idle and conv.step not in (HOME, START) and command is None:
+            ctx.say("session.expired")
+            await self._goto(ctx, self._home(conv), clear=True)
+            return
+        if command is not None:
+            await self._command(ctx, command, ib)
+        else:
+            payload = ib.choice or match_presented(text, ctx.presented())
+            msg = Message(text=text, choice=None, media=ib.media, phone=ib.phone,
+                          location=ib.location, profile_name=ib.profile_name, at=ctx.now)
+            if payload is not None and payload.startswith("!"):
+                await self._action(ctx, payload[1:])
+            elif payload is not None:
+                tag, _, cid = payload.partition(":")
+                label = dict(ctx.presented()).get(payload, cid)
+                if tag != conv.tag:
+                    ctx.say("choice.stale")
+                    await step.prompt(ctx)
+                    return
+                msg = Message(text=text, choice=Choice(cid, label), media=ib.media,
+                              phone=ib.phone, location=ib.location,
+                              profile_name=ib.profile_name, at=ctx.now)
+                await self._step(ctx, msg)
+            else:
+                await self._step(ctx, msg)
+        if ctx.said == 0:  # never silent
+            current = self.registry.get(conv.step)
+            if current is not None:
+                await current.prompt(ctx)
+            else:
+                ctx.say("error.sorry")
+
+    async def _step(self, ctx: Context, msg: Message) -> None:
+        step = self.registry.get(ctx.conv.step)
+        assert step is not None
+        try:
+            nxt = await step.handle(ctx, msg)
+        except Reprompt as rp:
+            ctx.say(rp.key, **rp.vars)
+            await step.prompt(ctx)
+            return
+        await self._follow(ctx, nxt)
+
+    async def _follow(self, ctx: Context, nxt: Next) -> None:
+        hops = 0
+        while nxt is not None:
+            hops += 1
+            if hops > MAX_HOPS:
+                raise RuntimeError(f"step loop from {ctx.conv.step}")
+            nxt = await self._enter(ctx, nxt)
+
+    async def _enter(self, ctx: Context, name: str) -> Next:
+        step = self.registry.get(name)
+        if step is None:
+            raise KeyError(f"unknown step {name!r}")
+        conv = ctx.conv
+        conv.step, conv.flow = name, name.split(".", 1)[0]
+        conv.data["_tag"] = int(conv.data.get("_tag", 0)) + 1
+        conv.data.pop("_choices", None)
+        return await step.enter(ctx)
+
+    async def _goto(self, ctx: Context, name: str, *, clear: bool = False) -> None:
+        if clear:
+            ctx.clear_flow_data()
+        await self._follow(ctx, name)
+
+    async def _action(self, ctx: Context, payload: str) -> None:
+        name, _, arg = payload.partition(":")
+        handler = self.registry.actions.get(name)
+        if handler is None or ctx.conv.user_id is None:
+            ctx.say("choice.stale")
+            step = self.registry.get(ctx.conv.step)
+            if step is not None:
+                await step.prompt(ctx)
+            return
+        nxt = await handler(ctx, arg)
+        if nxt is None:
+            step = self.registry.get(ctx.conv.step)
+            if step is not None:
+                await step.prompt(ctx)
+        else:
+            await self._follow(ctx, nxt)
+
+    async def _command(self, ctx: Context, command: tuple[str, str], ib: Inbound) -> None:
+        name, arg = command
+        conv = ctx.conv
+        step = self.registry.get(conv.step)
+        if name == "start":
+            target = self.registry.start_payloads.get(arg.casefold()) if arg else None
+            if target is not None:
+                ctx.data["_start"] = arg.casefold()
+            await self._goto(ctx, self._home(conv) if conv.user_id or target is None else START,
+                             clear=True)
+            return
+        if name in ("menu", "batal"):
+            if name == "batal" and conv.step not in (HOME, START):
+                ctx.say("cancel.done")
+            await self._goto(ctx, self._home(conv), clear=True)
+            return
+        if name == "bantuan":
+            ctx.say("help.main")
+            if step is not None:
+                ctx.say(step.help)
+                await step.prompt(ctx)
+            return
+        user = await ctx.user()
+        if name == "stop":
+            if user is not None:
+                user.broadcast_opt_out = True
+                await ctx.audit("broadcast.opt_out", "user", user.id)
+            ctx.say("stop.done")
+            return
+        if name == "mulai":
+            if user is not None:
+                user.broadcast_opt_out = False
+                await ctx.audit("broadcast.opt_in", "user", user.id)
+                ctx.say("mulai.done")
+            if step is not None:
+                await step.prompt(ctx)
+            return
+
+    # --- writing the batch -------------------------------------------------------------------
+    async def _write(self, b: _Batch) -> None:
+        for key, pairs in b.out.presented.items():
+            if key not in b.convs:
+                await self._fetch(b, [key])
+            if key in b.convs:
+                b.convs[key].data["_choices"] = pairs
+                b.dirty.add(key)
+        s = b.session
+        if b.dirty:
+            t = Conversation.__table__
+            await s.execute(
+                update(t).where(t.c.id == bindparam("_id")).values(
+                    flow=bindparam("_flow"), step=bindparam("_step"), data=bindparam("_data"),
+                    locale=bindparam("_locale"), user_id=bindparam("_user_id"),
+                    version=t.c.version + 1, updated_at=bindparam("_at")),
+                [{"_id": c.id, "_flow": c.flow, "_step": c.step, "_data": c.data,
+                  "_locale": c.locale, "_user_id": c.user_id, "_at": b.now}
+                 for c in (b.convs[k] for k in b.dirty)])
+        if b.out.rows:
+            await s.execute(insert(Outbox), [r.as_params(b.now) for r in b.out.rows])
+        if b.audit:
+            await s.execute(insert(AuditLog), b.audit)
+        if b.touched:
+            t = ChannelAccount.__table__
+            await s.execute(
+                update(t).where(t.c.channel == bindparam("_c"), t.c.address == bindparam("_a"))
+                .values(last_seen_at=bindparam("_t"), last_inbound_at=bindparam("_t"),
+                        reachable=True, unreachable_reason=None),
+                [{"_c": c, "_a": a, "_t": b.now} for (c, a) in b.touched])
+            # messages held for a closed WhatsApp window can go now that the person wrote
+            waking = [{"_c": c, "_a": a, "_t": b.now} for (c, a) in b.touched if c == "whatsapp"]
+            if waking:
+                o = Outbox.__table__
+                await s.execute(
+                    update(o).where(o.c.channel == bindparam("_c"),
+                                    o.c.address == bindparam("_a"), o.c.status == "waiting")
+                    .values(status="queued", next_attempt_at=bindparam("_t")), waking)
+
+
+def _kind(ib: Inbound) -> str:
+    if ib.choice:
+        return "button"
+    if ib.media:
+        return "media"
+    if ib.location:
+        return "location"
+    return "text"
+

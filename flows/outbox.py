@@ -1,0 +1,121 @@
+"""Collecting outgoing messages and writing them as outbox rows.
+
+The engine, the scheduler and the admin CLI all produce messages the same way: into an
+`Outgoing`, then `write` inside their own transaction. Nothing here sends.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from flows.render import render
+from flows.types import Reply
+from storage.models import ChannelAccount, Conversation, Outbox, User
+
+PRIORITY_REPLY = 0
+PRIORITY_NOTIFY = 1
+PRIORITY_BROADCAST = 2
+
+
+@dataclass(slots=True)
+class OutRow:
+    channel: str
+    address: str
+    user_id: int | None
+    key: str
+    payload: dict[str, Any]
+    priority: int
+
+    def as_params(self, now: datetime) -> dict[str, Any]:
+        return {"channel": self.channel, "address": self.address, "user_id": self.user_id,
+                "key": self.key, "payload": self.payload, "priority": self.priority,
+                "status": "queued", "attempts": 0, "next_attempt_at": now, "created_at": now}
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    user_id: int
+    channel: str
+    address: str
+    locale: str
+
+
+async def find_recipient(session: AsyncSession, user_id: int) -> Recipient | None:
+    """The account to reach a person on: reachable first, then the one they used last."""
+    row = (await session.execute(
+        select(ChannelAccount.channel, ChannelAccount.address, User.locale)
+        .join(User, User.id == ChannelAccount.user_id)
+        .where(ChannelAccount.user_id == user_id, User.status == "active")
+        .order_by(ChannelAccount.reachable.desc(), ChannelAccount.last_seen_at.desc().nulls_last(),
+                  ChannelAccount.id.desc())
+        .limit(1)
+    )).first()
+    if row is None:
+        return None
+    return Recipient(user_id, row.channel, row.address, row.locale)
+
+
+@dataclass(slots=True)
+class Outgoing:
+    """Messages made during one unit of work, and the action buttons shown to others."""
+
+    rows: list[OutRow] = field(default_factory=list)
+    # (channel, address) -> [[payload, label], ...]: so typing "1" answers the newest buttons
+    presented: dict[tuple[str, str], list[list[str]]] = field(default_factory=dict)
+
+    def add(self, channel: str, address: str, user_id: int | None, key: str, reply: Reply,
+            priority: int) -> None:
+        self.rows.append(OutRow(channel, address, user_id, key, reply.to_payload(), priority))
+
+    async def notify(
+        self,
+        session: AsyncSession,
+        user_id: int,
+        key: str,
+        *,
+        actions: list[Any] | None = None,
+        media: list[str] | None = None,
+        template: dict[str, Any] | None = None,
+        priority: int = PRIORITY_NOTIFY,
+        **vars: Any,
+    ) -> bool:
+        """Queue `key` for a person; `actions` are Choice(action payload, label key)."""
+        rcpt = await find_recipient(session, user_id)
+        if rcpt is None:
+            return False
+        text = render(key, rcpt.locale, **vars)
+        pairs = [(f"!{c.id}", render(c.label, rcpt.locale)) for c in actions or []]
+        reply = Reply(text=text, choices=pairs, media=list(media or []),
+                      template=template or {"key": key,
+                                            "vars": {k: _plain(v) for k, v in vars.items()}})
+        self.add(rcpt.channel, rcpt.address, user_id, key, reply, priority)
+        if pairs:
+            self.presented[(rcpt.channel, rcpt.address)] = [list(p) for p in pairs]
+        return True
+
+    def extend(self, other: Outgoing) -> None:
+        self.rows.extend(other.rows)
+        self.presented.update(other.presented)
+
+    async def write(self, session: AsyncSession, now: datetime) -> None:
+        """Write everything collected (for writers other than the engine's batch)."""
+        if self.rows:
+            await session.execute(insert(Outbox), [r.as_params(now) for r in self.rows])
+        for (channel, address), pairs in self.presented.items():
+            conv = (await session.execute(
+                select(Conversation).where(Conversation.channel == channel,
+                                           Conversation.address == address).with_for_update()
+            )).scalar_one_or_none()
+            if conv is not None:
+                conv.data = {**(conv.data or {}), "_choices": pairs}
+        self.rows.clear()
+        self.presented.clear()
+
+
+def _plain(value: Any) -> Any:
+    return value if isinstance(value, str | int | float | bool) or value is None else str(value)

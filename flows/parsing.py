@@ -1,0 +1,60 @@
+"""Reading what people type: phone numbers, dates, names."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+import phonenumbers
+
+EXAMPLE_PHONE = "0812-3456-7890"
+
+
+def normalize_phone(text: str) -> str | None:
+    """An Indonesian number in E.164 (+62...), or None if it is not a valid one."""
+    raw = text.strip().removeprefix("whatsapp:")
+    if not re.fullmatch(r"[\d\s+().-]{6,25}", raw):
+        return None
+    try:
+        number = phonenumbers.parse(raw, "ID")
+    except phonenumbers.NumberParseException:
+        return None
+    if number.country_code != 62 or not phonenumbers.is_valid_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def mask_phone(phone: str | None) -> str:
+    """+6281234567890 -> +62812****7890: enough to recognise, not enough to call."""
+    if not phone:
+        return "-"
+    if len(phone) < 9:
+        return phone[:3] + "****"
+    return phone[:6] + "****" + phone[-4:]
+
+
+def clean_name(text: str) -> str | None:
+    """A person's name: 2-80 characters with at least two letters."""
+    name = " ".join(text.split())
+    if not 2 <= len(name) <= 80 or sum(ch.isalpha() for ch in name) < 2:
+        return None
+    if re.search(r"[<>{}\[\]|\\/@#$%^*=_~`]", name) or re.search(r"\d{3,}", name):
+        return None
+    return name
+
+
+_DATE = re.compile(r"^\s*(\d{1,2})[-/. ](\d{1,2})[-/. ](\d{2,4})\s*$")
+
+
+def parse_date(text: str) -> date | None:
+    """DD-MM-YYYY (or with / . or spaces, two-digit years as 20xx)."""
+    m = _DATE.match(text)
+    if not m:
+        return None
+    d, mth, y = (int(g) for g in m.groups())
+    if y < 100:
+        y += 2000
+    try:
+        return date(y, mth, d)
+    except ValueError:
+        return None

@@ -1,0 +1,139 @@
+"""First contact: greeting, privacy notice and consent, name, phone, kecamatan.
+
+Nothing about the person is stored before they agree: answers live in the conversation's
+data until the user row is created at the end, and a refusal clears them.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from flows.context import Context
+from flows.parsing import EXAMPLE_PHONE, clean_name, normalize_phone
+from flows.people import attach_account, create_user, find_verified_user
+from flows.registry import HOME, REGISTRY, START
+from flows.steps import ChooseOne, Next, Text, keyed
+from flows.types import Choice, Message, Reprompt
+from storage.models import Kecamatan
+
+TUKANG_REGISTRATION = "tukang_reg.begin"
+
+
+class Welcome(ChooseOne):
+    """The consent question; any first message ("halo") is answered with the greeting."""
+
+    async def handle(self, ctx: Context, msg: Message) -> Next:
+        if msg.phone:
+            ctx.data["phone"], ctx.data["phone_verified"] = msg.phone, True
+            known = await find_verified_user(ctx, msg.phone)
+            if known is not None:
+                await attach_account(ctx, known)
+                ctx.say("start.welcome_back", name=known.name)
+                return HOME
+        if msg.profile_name:
+            ctx.data["profile_name"] = msg.profile_name[:80]
+        if msg.choice is None:
+            if not ctx.data.get("greeted"):
+                await self.prompt(ctx)
+                return None
+            raise Reprompt(self.help)
+        return await self.then(ctx, msg.choice)
+
+    async def prompt(self, ctx: Context) -> None:
+        ctx.data["greeted"] = True
+        await super().prompt(ctx)
+
+
+async def _consent(ctx: Context, choice: Choice) -> Next:
+    if choice.id == "privacy":
+        ctx.say("start.privacy_full")
+        return START
+    if choice.id != "agree":
+        for key in ("name", "phone", "phone_verified", "profile_name"):
+            ctx.data.pop(key, None)
+        ctx.say("start.no_consent")
+        return None
+    return "start.name"
+
+
+async def _name_options(ctx: Context) -> list[Choice]:
+    profile = ctx.data.get("profile_name")
+    if profile and clean_name(profile):
+        return [Choice("profile", ctx.t("start.use_profile_name", name=profile))]
+    return []
+
+
+async def _valid_name(ctx: Context, text: str) -> str:
+    name = clean_name(text)
+    if name is None:
+        raise Reprompt("start.name_invalid")
+    return name
+
+
+async def _after_name(ctx: Context, name: str) -> Next:
+    ctx.data["name"] = name
+    return "start.kecamatan" if ctx.data.get("phone") else "start.phone"
+
+
+async def _profile_name(ctx: Context, choice: Choice) -> Next:
+    return await _after_name(ctx, clean_name(ctx.data.get("profile_name", "")) or "")
+
+
+async def _phone_from(ctx: Context, text: str) -> tuple[str, bool]:
+    phone = normalize_phone(text)
+    if phone is None:
+        raise Reprompt("start.phone_invalid", example=EXAMPLE_PHONE)
+    return phone, False
+
+
+class PhoneStep(Text):
+    """Takes a shared contact (verified by the platform) or a typed Indonesian number."""
+
+    async def handle(self, ctx: Context, msg: Message) -> Next:
+        if msg.phone:
+            known = await find_verified_user(ctx, msg.phone)
+            if known is not None:
+                await attach_account(ctx, known)
+                ctx.say("start.welcome_back", name=known.name)
+                return HOME
+            return await _after_phone(ctx, (msg.phone, True))
+        return await super().handle(ctx, msg)
+
+
+async def _phone_vars(ctx: Context) -> dict[str, str]:
+    return {"example": EXAMPLE_PHONE}
+
+
+async def _after_phone(ctx: Context, value: tuple[str, bool]) -> Next:
+    ctx.data["phone"], ctx.data["phone_verified"] = value
+    return "start.kecamatan"
+
+
+async def kecamatan_options(ctx: Context) -> list[Choice]:
+    rows = (await (await ctx.db()).execute(select(Kecamatan).order_by(Kecamatan.name))).scalars()
+    return [Choice(k.code, k.name) for k in rows]
+
+
+async def _after_kecamatan(ctx: Context, choice: Choice) -> Next:
+    if ctx.data.get("_start") == "tukang" and REGISTRY.get(TUKANG_REGISTRATION):
+        ctx.data["kecamatan"] = choice.id
+        return TUKANG_REGISTRATION
+    user = await create_user(ctx, role="warga", kecamatan_code=choice.id)
+    ctx.clear_flow_data()
+    ctx.say("start.registered", name=user.name)
+    return HOME
+
+
+REGISTRY.add(
+    Welcome(name=START, key="start.welcome", then=_consent,
+            options=keyed(("agree", "choice.agree"), ("disagree", "choice.disagree"),
+                          ("privacy", "choice.privacy"))),
+    Text(name="start.name", key="start.ask_name", validate=_valid_name, then=_after_name,
+         options=_name_options, on_choice=_profile_name, help="start.name_help"),
+    PhoneStep(name="start.phone", key="start.ask_phone", validate=_phone_from,
+              then=_after_phone, request_phone=True, help="start.phone_help",
+              vars=_phone_vars),
+    ChooseOne(name="start.kecamatan", key="start.ask_kecamatan", options=kecamatan_options,
+              then=_after_kecamatan),
+)
+

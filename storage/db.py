@@ -1,0 +1,109 @@
+"""The async database: engines, sessions, write transactions, migrations.
+
+SQLite (default) and PostgreSQL run the same code. On SQLite:
+- pysqlite's own transaction handling is switched off and every write transaction starts with
+  `BEGIN IMMEDIATE` (SQLAlchemy docs, "Serializable isolation / Savepoints / Transactional DDL"),
+  so a read-then-write never fails with "database is locked" after another writer committed;
+- writers inside one process queue on an asyncio lock instead of sleeping in SQLite's busy
+  handler, which keeps the latency tail proportional to the queue (PLATFORM-FACTS: pooled
+  writers fighting over the file lock gave a ~1 s p99);
+- reads go through a second engine with plain deferred `BEGIN`, so they never wait for a writer.
+Other processes (the admin CLI) still meet the busy timeout, which is what it is for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.pool import NullPool
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+def _sqlite_hooks(engine: AsyncEngine, begin: str) -> None:
+    sync = engine.sync_engine
+
+    @event.listens_for(sync, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we emit BEGIN ourselves
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=5000")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA journal_mode=WAL")  # persistent per file; a no-op once set
+        cur.close()
+
+    @event.listens_for(sync, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql(begin)
+
+
+class Database:
+    """One database, its engines and the write lock that orders writers in this process."""
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = url
+        parsed = make_url(url)
+        self.is_sqlite = parsed.get_backend_name() == "sqlite"
+        if self.is_sqlite:
+            database = parsed.database or ""
+            if database and database != ":memory:":
+                Path(database).parent.mkdir(parents=True, exist_ok=True)
+            # One pooled writer connection; readers open their own.
+            self.engine = create_async_engine(url, echo=echo, pool_size=1, max_overflow=0,
+                                              pool_timeout=60)
+            _sqlite_hooks(self.engine, "BEGIN IMMEDIATE")
+            self.read_engine = create_async_engine(url, echo=echo, poolclass=NullPool)
+            _sqlite_hooks(self.read_engine, "BEGIN")
+        else:
+            self.engine = create_async_engine(url, echo=echo, pool_size=10, max_overflow=10,
+                                              pool_pre_ping=True)
+            self.read_engine = self.engine
+        self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._read_sessions = async_sessionmaker(self.read_engine, expire_on_commit=False)
+        self._write_lock = asyncio.Lock() if self.is_sqlite else None
+
+    @property
+    def dialect(self) -> str:
+        return "sqlite" if self.is_sqlite else "postgresql"
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """A write transaction: committed on success, rolled back on any exception."""
+        if self._write_lock is None:
+            async with self._sessions() as session, session.begin():
+                yield session
+            return
+        async with self._write_lock, self._sessions() as session, session.begin():
+            yield session
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        """A read-only session that never waits for the writer."""
+        async with self._read_sessions() as session:
+            yield session
+
+    async def migrate(self) -> None:
+        """Bring the schema to Alembic's head revision."""
+        from storage.migrate import upgrade_to_head
+
+        async with self.engine.connect() as conn:
+            await conn.run_sync(upgrade_to_head)
+            await conn.commit()
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+        if self.read_engine is not self.engine:
+            await self.read_engine.dispose()

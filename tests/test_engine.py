@@ -1,0 +1,211 @@
+"""The engine through the transcript harness, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select, update
+
+from flows.context import Context
+from flows.engine import Engine, global_command, match_presented
+from flows.registry import REGISTRY, Registry
+from flows.steps import Next, Step
+from flows.types import Message
+from storage.db import Database
+from storage.models import AuditLog, Conversation, Outbox, ProcessedUpdate, User
+from tests.harness import StepClock, Transcript, register_warga
+
+
+async def test_first_contact_registers_a_warga(any_db: Database) -> None:
+    """Consent, name, phone, kecamatan: the person is stored and lands at the menu."""
+    t = Transcript(any_db)
+    await t.send("budi", "halo")
+    welcome = t.last("budi")
+    assert "SIJAKON" in welcome.text and "gratis" in welcome.text
+    assert welcome.labels == ["Setuju", "Tidak setuju", "Baca kebijakan data"]
+    await t.send("budi", "1")  # typing the number works like the button
+    assert t.last("budi").text == "Siapa nama Anda?"
+    await t.send("budi", "Budi Santoso")
+    assert "nomor HP" in t.last("budi").text
+    await t.send("budi", "0812-3456-7890")
+    await t.send("budi", "batam kota")  # typing the label works too
+    await t.assert_step("budi", "menu.home")
+    assert "Pendaftaran selesai" in t.got("budi", "Terima kasih").text
+    async with any_db.read() as s:
+        user = (await s.execute(select(User))).scalar_one()
+    assert (user.name, user.phone, user.kecamatan_code, user.role) == (
+        "Budi Santoso", "+6281234567890", "217110", "warga")
+    assert user.consent_at is not None and not user.phone_verified
+    await t.engine.stop()
+
+
+async def test_no_consent_stores_nothing(db: Database) -> None:
+    """Refusing consent leaves no user and no personal data behind."""
+    t = Transcript(db)
+    await t.send("sari", "halo")
+    await t.press("sari", "Tidak setuju")
+    assert "tidak ada data Anda yang kami simpan" in t.last("sari").text
+    async with db.read() as s:
+        assert (await s.execute(select(func.count()).select_from(User))).scalar() == 0
+        assert (await s.execute(select(func.count()).select_from(AuditLog))).scalar() == 0
+    await t.engine.stop()
+
+
+async def test_repeated_external_id_is_handled_once(any_db: Database) -> None:
+    """A redelivered update (same external id) changes nothing and sends nothing."""
+    t = Transcript(any_db)
+    assert await t.send("budi", "halo", external_id="u-1")
+    before = len(t.all("budi"))
+    assert not await t.send("budi", "halo", external_id="u-1")
+    assert len(t.all("budi")) == before
+    async with any_db.read() as s:
+        n = (await s.execute(select(func.count()).select_from(ProcessedUpdate))).scalar()
+    assert n == 1
+    await t.engine.stop()
+
+
+async def test_repeat_inside_one_batch_is_dropped(db: Database) -> None:
+    """Two copies of one update arriving together are handled once."""
+    from flows.types import Inbound
+
+    engine = Engine(db)
+    ib = Inbound(channel="console", address="ani", external_id="dup", text="halo")
+    assert await engine.process([ib, ib]) == [True, False]
+    async with db.read() as s:
+        assert (await s.execute(select(func.count()).select_from(Outbox))).scalar() == 1
+
+
+async def test_stale_button_gets_polite_answer_and_current_prompt(t: Transcript) -> None:
+    """A press on an old message says so and asks the current question again."""
+    await t.send("budi", "halo")
+    await t.press("budi", "Setuju")
+    await t.assert_step("budi", "start.name")
+    t.replies("budi")
+    await t.press("budi", "Tidak setuju", in_message=0)  # the old welcome message
+    texts = t.texts("budi")
+    assert texts == ["Pilihan itu sudah tidak berlaku. Silakan jawab pertanyaan terakhir:",
+                     "Siapa nama Anda?"]
+    await t.assert_step("budi", "start.name")
+
+
+async def test_unknown_input_is_answered_with_help(t: Transcript) -> None:
+    """Text that is not an option gets the step's help and the question again."""
+    await t.send("budi", "halo")
+    t.replies("budi")
+    await t.send("budi", "🤷 apa ini?")
+    texts = t.texts("budi")
+    assert texts[0].startswith("Pilih salah satu")
+    assert "Apakah Anda setuju?" in texts[1]
+    await t.assert_step("budi", "start.welcome")
+
+
+async def test_global_commands_mid_flow(t: Transcript) -> None:
+    """bantuan keeps the step; batal and menu leave it; STOP and MULAI switch broadcasts."""
+    await register_warga(t, "budi")
+    await t.send("budi", "bantuan")
+    assert "Bantuan SIJAKON" in t.texts("budi")[0]
+    await t.assert_step("budi", "menu.home")
+    await t.send("budi", "STOP")
+    assert "tidak akan menerima siaran" in t.last("budi").text
+    async with t.db.read() as s:
+        assert (await s.execute(select(User.broadcast_opt_out))).scalar() is True
+    await t.send("budi", "mulai")
+    async with t.db.read() as s:
+        assert (await s.execute(select(User.broadcast_opt_out))).scalar() is False
+    # mid-flow on another person: batal returns to the start
+    await t.send("sari", "halo")
+    await t.press("sari", "Setuju")
+    await t.send("sari", "batal")
+    await t.assert_step("sari", "start.welcome")
+    assert "Dibatalkan" in t.got("sari", "Dibatalkan").text
+
+
+async def test_state_survives_a_fresh_engine(db: Database, clock: StepClock) -> None:
+    """A new engine on the same database file continues the conversation where it was."""
+    first = Transcript(db, clock=clock)
+    await first.send("budi", "halo")
+    await first.press("budi", "Setuju")
+    await first.send("budi", "Budi")
+    await first.engine.stop()
+    await db.close()
+    reopened = Database(db.url)
+    second = Transcript(reopened, clock=clock)
+    await second.assert_step("budi", "start.phone")
+    await second.send("budi", "081234567890")
+    await second.assert_step("budi", "start.kecamatan")
+    await second.engine.stop()
+    await reopened.close()
+
+
+@dataclass(kw_only=True)
+class Boom(Step):
+    """A step that changes a row and then fails."""
+
+    async def handle(self, ctx: Context, msg: Message) -> Next:
+        user = await ctx.require_user()
+        user.name = "CHANGED"
+        await (await ctx.db()).flush()
+        ctx.say("choice.done")
+        raise RuntimeError("boom")
+
+
+async def test_exception_in_a_step_rolls_back_and_shows_menu(any_db: Database) -> None:
+    """A failing step's changes and messages vanish; the person gets an apology and the menu."""
+    registry = Registry(steps={**REGISTRY.steps}, actions=dict(REGISTRY.actions),
+                        start_payloads=dict(REGISTRY.start_payloads))
+    registry.add(Boom(name="test.boom", key="choice.done"))
+    t = Transcript(any_db, engine=Engine(any_db, registry=registry, clock=StepClock()))
+    await register_warga(t, "budi")
+    async with any_db.transaction() as s:
+        await s.execute(update(Conversation).values(step="test.boom"))
+    await t.send("budi", "apa saja")
+    texts = t.texts("budi")
+    assert texts[0].startswith("Maaf, terjadi kesalahan")
+    assert "Menu utama" in texts[1]
+    assert "Selesai" not in texts
+    await t.assert_step("budi", "menu.home")
+    async with any_db.read() as s:
+        assert (await s.execute(select(User.name))).scalar() == "Budi Santoso"
+    await t.send("budi", "menu")  # and the conversation goes on
+    assert "Menu utama" in t.last("budi").text
+    await t.engine.stop()
+
+
+async def test_idle_conversation_returns_to_menu(t: Transcript) -> None:
+    """After three idle days the next message brings the menu, not the old question."""
+    await t.send("budi", "halo")
+    await t.press("budi", "Setuju")
+    t.clock.advance(days=4)
+    await t.send("budi", "Budi")
+    assert "sudah lama tidak dilanjutkan" in t.texts("budi")[-2]
+    await t.assert_step("budi", "start.welcome")
+
+
+async def test_access_history_is_recorded(t: Transcript) -> None:
+    """Every message of a registered person leaves a row: time, channel, step change."""
+    await register_warga(t, "budi")
+    await t.send("budi", "1")
+    async with t.db.read() as s:
+        rows = (await s.execute(select(AuditLog).where(AuditLog.action == "message")
+                                .order_by(AuditLog.id))).scalars().all()
+    assert rows[-1].channel == "console"
+    assert rows[-1].detail["from"] == "menu.home"
+    assert "text" not in rows[-1].detail  # the message itself is not copied into the log
+
+
+def test_global_command_words() -> None:
+    """Commands are recognised whole, in either language, with or without a slash."""
+    assert global_command("/start tukang") == ("start", "tukang")
+    assert global_command("  MENU ") == ("menu", "")
+    assert global_command("Berhenti!") == ("stop", "")
+    assert global_command("menu rumah saya bocor") is None
+
+
+def test_match_presented() -> None:
+    """Numbers, labels and unique prefixes pick a shown choice; anything else does not."""
+    shown = [("3:agree", "Setuju"), ("3:no", "Tidak setuju")]
+    assert match_presented("1", shown) == "3:agree"
+    assert match_presented("tidak SETUJU", shown) == "3:no"
+    assert match_presented("3", shown) is None
+    assert match_presented("tid", shown) == "3:no"
+    assert match_presented("halo", shown) is None
