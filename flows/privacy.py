@@ -1,0 +1,233 @@
+"""A person's data: export everything held about them, or erase it (anonymise).
+
+Shared by the bot's Pengaturan menu and `sijakon-admin privacy`. Erasure keeps the anonymous
+history the Dinas must report on (ids, statuses, dates, scores, kecamatan) and removes what
+identifies or describes the person: name, phone, channel accounts, conversations, free texts
+they wrote and the files they sent.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete, or_, select, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import SQLModel
+
+from storage.models import (
+    AuditLog,
+    ChannelAccount,
+    Complaint,
+    Conversation,
+    Job,
+    Offer,
+    Outbox,
+    Rating,
+    SurveyResponse,
+    TukangProfile,
+    User,
+)
+
+log = logging.getLogger(__name__)
+
+ERASED_NAME = "(dihapus)"
+ERASED_TEXT = "(dihapus)"
+OPEN_JOB_STATUSES = ("open", "offered", "accepted", "in_progress")
+DECIDED_COMPLAINT_STATUSES = ("upheld", "dismissed")
+
+
+class ErasureRefused(Exception):
+    """Erasure is not possible right now; `reason` is one sentence in Indonesian for people."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _row(obj: SQLModel, *, drop: tuple[str, ...] = ()) -> dict[str, Any]:
+    return {k: _plain(v) for k, v in obj.model_dump().items() if k not in drop}
+
+
+async def _all(session: AsyncSession, stmt: Any) -> list[Any]:
+    return list((await session.execute(stmt)).scalars().all())
+
+
+async def export_user_data(session: AsyncSession, user_id: int) -> dict[str, Any]:
+    """Everything held about a person, JSON-able (datetimes as ISO strings).
+
+    Raises LookupError when there is no such user.
+    """
+    user = await session.get(User, user_id)
+    if user is None:
+        raise LookupError(f"user {user_id} not found")
+    accounts = await _all(session, select(ChannelAccount)
+                          .where(ChannelAccount.user_id == user_id).order_by(ChannelAccount.id))
+    keys = [(a.channel, a.address) for a in accounts]
+    conv_filter = [Conversation.user_id == user_id]
+    if keys:
+        conv_filter.append(tuple_(Conversation.channel, Conversation.address).in_(keys))
+    conversations = await _all(session, select(Conversation).where(or_(*conv_filter))
+                               .order_by(Conversation.id))
+    profile = (await session.execute(select(TukangProfile).where(
+        TukangProfile.user_id == user_id))).scalar_one_or_none()
+    jobs = await _all(session, select(Job).where(
+        or_(Job.warga_id == user_id, Job.tukang_id == user_id)).order_by(Job.id))
+    offers = await _all(session, select(Offer).where(Offer.tukang_id == user_id)
+                        .order_by(Offer.id))
+    ratings = await _all(session, select(Rating).where(
+        or_(Rating.warga_id == user_id, Rating.tukang_id == user_id)).order_by(Rating.id))
+    complaints = await _all(session, select(Complaint).where(
+        or_(Complaint.warga_id == user_id, Complaint.tukang_id == user_id))
+        .order_by(Complaint.id))
+    surveys = await _all(session, select(SurveyResponse)
+                         .where(SurveyResponse.user_id == user_id).order_by(SurveyResponse.id))
+    audit = await _all(session, select(AuditLog).where(or_(
+        (AuditLog.subject_type == "user") & (AuditLog.subject_id == user_id),
+        AuditLog.actor == f"user:{user_id}",
+    )).order_by(AuditLog.id))
+    return {
+        "user_id": user_id,
+        "profile": _row(user),
+        "channel_accounts": [_row(a) for a in accounts],
+        "conversations": [_row(c) for c in conversations],
+        "tukang_profile": _row(profile) if profile is not None else None,
+        "jobs": [{**_row(j), "role": "warga" if j.warga_id == user_id else "tukang"}
+                 for j in jobs],
+        "offers": [_row(o) for o in offers],
+        "ratings": [{**_row(r), "role": "given" if r.warga_id == user_id else "received"}
+                    for r in ratings],
+        "complaints": [{**_row(c), "role": "complainant" if c.warga_id == user_id
+                        else "respondent"} for c in complaints],
+        "survey_responses": [_row(s) for s in surveys],
+        "audit": [_row(a) for a in audit],
+    }
+
+
+async def erasure_blockers(session: AsyncSession, user_id: int) -> list[str]:
+    """Why a person cannot be erased yet (empty when they can), in Indonesian."""
+    reasons: list[str] = []
+    open_jobs = (await session.execute(select(Job.code).where(
+        or_(Job.warga_id == user_id, Job.tukang_id == user_id),
+        Job.status.in_(OPEN_JOB_STATUSES)).order_by(Job.id))).scalars().all()
+    if open_jobs:
+        reasons.append("masih ada pekerjaan yang berjalan (" + ", ".join(open_jobs)
+                       + "); selesaikan atau batalkan dulu")
+    pending_offers = (await session.execute(select(Job.code).join(Offer, Offer.job_id == Job.id)
+                                            .where(Offer.tukang_id == user_id,
+                                                   Offer.status == "pending"))).scalars().all()
+    if pending_offers:
+        reasons.append("masih ada tawaran pekerjaan yang belum dijawab ("
+                       + ", ".join(pending_offers) + ")")
+    complaints = (await session.execute(select(Complaint.code).where(
+        or_(Complaint.warga_id == user_id, Complaint.tukang_id == user_id),
+        Complaint.status.not_in(DECIDED_COMPLAINT_STATUSES)).order_by(Complaint.id))
+    ).scalars().all()
+    if complaints:
+        reasons.append("masih ada pengaduan yang belum diputus (" + ", ".join(complaints) + ")")
+    return reasons
+
+
+async def erase_user(session: AsyncSession, user_id: int, now: datetime, *,
+                     actor: str | None = None, channel: str | None = None) -> None:
+    """Anonymise a person, keeping anonymous history; raises ErasureRefused while a job of
+    theirs is running or a complaint by or about them is undecided.
+
+    Files they sent (SKK photos, job photos, evidence) are deleted from disk once the rows are
+    flushed: if the transaction later fails the person's files are still gone, which errs on
+    the side of what they asked for. `actor` defaults to the person themselves.
+    """
+    user = await session.get(User, user_id)
+    if user is None:
+        raise LookupError(f"user {user_id} not found")
+    if user.status == "erased":
+        raise ErasureRefused("Data orang ini sudah dihapus sebelumnya.")
+    blockers = await erasure_blockers(session, user_id)
+    if blockers:
+        raise ErasureRefused("Data belum bisa dihapus: " + "; ".join(blockers) + ".")
+
+    files: list[str] = []
+    accounts = await _all(session, select(ChannelAccount)
+                          .where(ChannelAccount.user_id == user_id))
+    keys = [(a.channel, a.address) for a in accounts]
+
+    # Messages not yet sent to them are cancelled; sent ones lose their text.
+    out_filter = [Outbox.user_id == user_id]
+    if keys:
+        out_filter.append(tuple_(Outbox.channel, Outbox.address).in_(keys))
+    await session.execute(update(Outbox).where(
+        or_(*out_filter), Outbox.status.in_(("queued", "waiting", "sending")))
+        .values(status="cancelled", last_error="erased"))
+    await session.execute(update(Outbox).where(or_(*out_filter))
+                          .values(payload={}, address=ERASED_TEXT))
+
+    conv_filter = [Conversation.user_id == user_id]
+    if keys:
+        conv_filter.append(tuple_(Conversation.channel, Conversation.address).in_(keys))
+    await session.execute(delete(Conversation).where(or_(*conv_filter)))
+    await session.execute(delete(ChannelAccount).where(ChannelAccount.user_id == user_id))
+
+    profile = (await session.execute(select(TukangProfile).where(
+        TukangProfile.user_id == user_id))).scalar_one_or_none()
+    if profile is not None:
+        files += list(profile.skk_media or [])
+        profile.skk_media = []
+        profile.skk_number = ERASED_TEXT
+        profile.available = False
+        profile.status = "erased"
+
+    for job in await _all(session, select(Job).where(Job.warga_id == user_id)):
+        files += list(job.photos or [])
+        job.photos = []
+        job.description = ERASED_TEXT
+        job.address = ""
+        job.preferred_time = ""
+
+    for c in await _all(session, select(Complaint).where(Complaint.warga_id == user_id)):
+        files += list(c.evidence or [])
+        c.evidence = []
+        c.text = ERASED_TEXT
+    for c in await _all(session, select(Complaint).where(Complaint.tukang_id == user_id)):
+        files += list(c.statement_media or [])
+        c.statement_media = []
+        if c.statement is not None:
+            c.statement = ERASED_TEXT
+
+    await session.execute(update(Rating).where(Rating.warga_id == user_id).values(comment=""))
+    await session.execute(update(SurveyResponse).where(SurveyResponse.user_id == user_id)
+                          .values(user_id=None, suggestion=""))
+
+    user.name = ERASED_NAME
+    user.phone = None
+    user.phone_verified = False
+    user.status = "erased"
+    user.topics = []
+    user.broadcast_opt_out = True
+    user.updated_at = now
+    session.add(AuditLog(actor=actor or f"user:{user_id}", action="privacy.erase",
+                         subject_type="user", subject_id=user_id,
+                         detail={"files": len(files), "accounts": len(keys)},
+                         channel=channel, at=now))
+    await session.flush()
+    _delete_files(files)
+
+
+def _delete_files(paths: list[str]) -> None:
+    """Remove files from disk; one that cannot be deleted must not undo the erasure."""
+    for path in paths:
+        try:
+            Path(path).unlink(missing_ok=True)
+        except OSError as exc:
+            log.warning("could not delete a media file of an erased user: %s", exc.strerror)
