@@ -10,7 +10,14 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _WEBHOOK_SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
@@ -18,6 +25,18 @@ _WEBHOOK_SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 
 class SettingsError(Exception):
     """A setting is missing or malformed; the message names it and never holds a secret."""
+
+
+class WhatsAppTemplate(BaseModel):
+    """An approved Content API template for one message key (WHATSAPP_TEMPLATES).
+
+    `variables` lists, in the order of the template's {{1}}, {{2}}, ..., the names of the
+    message's variables; "choice:N" stands for the payload of the message's N-th button (for a
+    quick-reply button whose id is a variable).
+    """
+
+    content_sid: str = Field(pattern=r"^HX[0-9a-fA-F]{32}$")
+    variables: list[str] = Field(default_factory=list, max_length=20)
 
 
 class Settings(BaseSettings):
@@ -48,6 +67,12 @@ class Settings(BaseSettings):
     twilio_api_base_url: str | None = None
     twilio_webhook_url: str | None = None
     whatsapp_rate_per_second: float = Field(default=20.0, gt=0, le=400)
+    # where Twilio fetches our media and posts status callbacks; empty: the origin of
+    # TWILIO_WEBHOOK_URL when that ends in /twilio/whatsapp
+    whatsapp_public_base_url: str | None = None
+    # JSON: message key -> {"content_sid": "HX...", "variables": ["name", "choice:1"]}
+    whatsapp_templates: dict[str, WhatsAppTemplate] = Field(default_factory=dict)
+    whatsapp_media_ttl_minutes: int = Field(default=360, ge=5, le=7 * 24 * 60)
 
     sijakon_http_host: str = "127.0.0.1"
     sijakon_http_port: int = Field(default=8080, ge=1, le=65535)
@@ -80,6 +105,13 @@ class Settings(BaseSettings):
         if v is not None and v != "" and not v.startswith(("http://", "https://")):
             raise ValueError("must be an http:// or https:// URL")
         return v or None
+
+    @field_validator("whatsapp_public_base_url")
+    @classmethod
+    def _public_base(cls, v: str | None) -> str | None:
+        if v and not v.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return v.rstrip("/") if v else None
 
     @field_validator("twilio_whatsapp_from")
     @classmethod

@@ -1,0 +1,638 @@
+"""WhatsApp through Twilio: signed webhooks in, the official `twilio` client out.
+
+A thin adapter around the engine (DESIGN.md "The shape"):
+
+- `POST /twilio/whatsapp`: an inbound message. The `X-Twilio-Signature` is checked against the
+  configured public URL (TWILIO_WEBHOOK_URL; behind a TLS proxy the app sees another URL), media
+  are downloaded with the account's credentials, the message goes through `Engine.handle`, and
+  Twilio gets an empty TwiML answer once it is committed. Replies go through the outbox.
+- `POST /twilio/status`: delivery statuses (signed the same way) move outbox rows on to
+  delivered / read / failed / undelivered; STOP, blocked and invalid numbers mark the account
+  unreachable.
+- `GET /media/{token}`: our outbound photos, at an unguessable URL that expires (an HMAC over
+  the file and the expiry, keyed by the auth token); only files under the media directory.
+
+WhatsApp only lets a business write freely within 24 hours of the person's last message
+(PLATFORM-FACTS.md). Outside it a message goes as an approved Content API template when one is
+configured for its key (WHATSAPP_TEMPLATES), or waits (`Hold`) for the person's next message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import dataclasses
+import hashlib
+import hmac
+import json
+import logging
+import mimetypes
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import requests
+from sqlalchemy import and_, or_, select, update
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import FileResponse, PlainTextResponse, Response
+from starlette.routing import BaseRoute, Route
+from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.http.response import Response as TwilioResponse
+from twilio.request_validator import RequestValidator, get_signature_algorithm
+from twilio.rest import Client
+
+from bot import media as media_store
+from bot.delivery import Hold, OutRow, Permanent, Retryable
+from bot.runtime import Runtime
+from bot.server import Channel
+from bot.settings import Settings, WhatsAppTemplate
+from flows.parsing import normalize_phone
+from flows.render import render, to_whatsapp
+from flows.types import Inbound, Media
+from storage.clock import as_utc, utcnow
+from storage.db import Database
+from storage.models import ChannelAccount, Conversation, Outbox, ProcessedUpdate, User
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "whatsapp"
+INBOUND_PATH = "/twilio/whatsapp"
+STATUS_PATH = "/twilio/status"
+MEDIA_PATH = "/media"
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+
+WINDOW = timedelta(hours=24)
+WINDOW_MARGIN = timedelta(minutes=2)  # our clock and Twilio's differ a little
+BODY_LIMIT = 1600  # Twilio's limit for one message body
+MAX_MEDIA = 10  # per message, both ways
+MAX_FORM_BYTES = 256 * 1024
+DOWNLOAD_TIMEOUT = 8.0  # Twilio waits at most 15 s for our answer
+
+# Twilio error codes (https://www.twilio.com/docs/api/errors)
+OUTSIDE_WINDOW = 63016
+UNREACHABLE = {21610: "recipient sent STOP", 63003: "channel could not find the recipient",
+               21211: "invalid number", 21614: "not a WhatsApp number"}
+RATE_LIMITED = {20429, 63018}
+
+# status callback -> (our status, statuses it may replace): never move backwards
+_STATUS_MOVES = {
+    "sent": ("sent", ("sending",)),
+    "delivered": ("delivered", ("sending", "sent")),
+    "read": ("read", ("sending", "sent", "delivered")),
+    "failed": ("failed", ("sending", "sent", "delivered")),
+    "undelivered": ("undelivered", ("sending", "sent", "delivered")),
+}
+
+
+def public_base(settings: Settings) -> str | None:
+    """Where Twilio reaches us: WHATSAPP_PUBLIC_BASE_URL, else TWILIO_WEBHOOK_URL's base."""
+    if settings.whatsapp_public_base_url:
+        return settings.whatsapp_public_base_url
+    url = (settings.twilio_webhook_url or "").rstrip("/")
+    if url.endswith(INBOUND_PATH):
+        return url[: -len(INBOUND_PATH)] or None
+    return None
+
+
+def _secret(settings: Settings) -> str:
+    token = settings.twilio_auth_token
+    return token.get_secret_value() if token is not None else ""
+
+
+# --- signed media links --------------------------------------------------------------------
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class MediaSigner:
+    """Unguessable, expiring links to files under the media directory (for Twilio to fetch)."""
+
+    def __init__(self, secret: str, media_dir: Path, ttl: timedelta,
+                 clock: Callable[[], datetime] = utcnow) -> None:
+        self._key = hashlib.sha256(b"sijakon-media\x00" + secret.encode()).digest()
+        self.media_dir = media_dir
+        self.ttl = ttl
+        self.clock = clock
+
+    def _sign(self, body: str) -> str:
+        return _b64(hmac.new(self._key, body.encode(), hashlib.sha256).digest())
+
+    def _root(self) -> Path:
+        return self.media_dir.resolve()
+
+    def token(self, path: str) -> str | None:
+        """A token for `path`, or None when it is not an existing file under the media dir."""
+        root = self._root()
+        full = Path(path).resolve()
+        if not full.is_relative_to(root) or not full.is_file():
+            return None
+        expires = int((self.clock() + self.ttl).timestamp())
+        body = f"{expires}.{_b64(full.relative_to(root).as_posix().encode())}"
+        return f"{body}.{self._sign(body)}"
+
+    def resolve(self, token: str) -> Path | None:
+        """The file a token names, if the signature is ours and it has not expired."""
+        parts = token.split(".")
+        if len(parts) != 3 or not parts[0].isdigit():
+            return None
+        body = f"{parts[0]}.{parts[1]}"
+        if not hmac.compare_digest(self._sign(body), parts[2]):
+            return None
+        if self.clock().timestamp() > int(parts[0]):
+            return None
+        try:
+            rel = _unb64(parts[1]).decode()
+        except (ValueError, UnicodeDecodeError):
+            return None
+        root = self._root()
+        full = (root / rel).resolve()
+        if not full.is_relative_to(root) or not full.is_file():
+            return None
+        return full
+
+
+# --- outbound ------------------------------------------------------------------------------
+
+_local = threading.local()
+
+
+class _HttpClient(TwilioHttpClient):
+    """Twilio's own HTTP client, remembering each thread's last Retry-After header (the
+    library's exceptions drop the headers, and a 429 should wait as long as Twilio asks)."""
+
+    def request(self, *args: Any, **kwargs: Any) -> TwilioResponse:
+        _local.retry_after = None
+        response = super().request(*args, **kwargs)
+        value = response.headers.get("Retry-After") if response.headers else None
+        if value:
+            try:
+                _local.retry_after = max(0.0, float(value))
+            except ValueError:
+                _local.retry_after = None
+        return response
+
+
+def _error(exc: TwilioRestException) -> Exception:
+    """Sort one Twilio refusal: retry later, wait for the person, or give up on the address."""
+    code = int(exc.code) if isinstance(exc.code, int | str) and str(exc.code).isdigit() else None
+    what = f"twilio {code or '-'} (HTTP {exc.status})"  # never the message: it holds the number
+    if code == OUTSIDE_WINDOW:
+        return Hold(f"{what}: outside the 24h window")
+    if code in UNREACHABLE:
+        return Permanent(f"{what}: {UNREACHABLE[code]}")
+    retry_after = getattr(_local, "retry_after", None)
+    if exc.status == 429 or code in RATE_LIMITED:
+        return Retryable(what, retry_after, whole_channel=True)
+    if exc.status >= 500:
+        return Retryable(what, retry_after)
+    if exc.status in (401, 403):  # our credentials: every message would fail the same way
+        return Retryable(what, whole_channel=True)
+    return Retryable(what)  # a refusal we do not know: bounded retries, then failed
+
+
+def numbered(choices: list[tuple[str, str]]) -> str:
+    """Choices as lines people answer by typing the number (or the label)."""
+    return "\n".join(f"{i}. {to_whatsapp(label)}" for i, (_, label) in enumerate(choices, 1))
+
+
+def split_body(text: str, limit: int = BODY_LIMIT) -> list[str]:
+    """Cut a long text into messages at paragraph, then line, then word boundaries."""
+    parts: list[str] = []
+    rest = text
+    while len(rest) > limit:
+        cut = max(rest.rfind("\n\n", 0, limit), rest.rfind("\n", 0, limit),
+                  rest.rfind(" ", 0, limit))
+        if cut <= limit // 2:
+            cut = limit
+        parts.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    parts.append(rest)
+    return [p for p in parts if p] or [""]
+
+
+def template_variables(template: WhatsAppTemplate, reply_vars: dict[str, Any],
+                       choices: list[tuple[str, str]]) -> dict[str, str]:
+    """The {{1}}, {{2}}... of a Content API template from a message's variables and buttons."""
+    out: dict[str, str] = {}
+    for i, name in enumerate(template.variables, 1):
+        value: Any = None
+        if name.startswith("choice:") and name[7:].isdigit():
+            n = int(name[7:])
+            value = choices[n - 1][0] if 0 < n <= len(choices) else None
+        else:
+            value = reply_vars.get(name)
+        text = str(value).strip() if value is not None else ""
+        out[str(i)] = text or "-"  # WhatsApp refuses empty template variables
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class _Window:
+    open: bool
+    locale: str
+
+
+class WhatsAppSender:
+    """Sends outbox rows with `client.messages.create`, minding the 24-hour window."""
+
+    channel = CHANNEL
+    chat_rate: float | None = None
+    chat_burst = 1
+
+    def __init__(self, settings: Settings, *, db: Database | None = None,
+                 clock: Callable[[], datetime] = utcnow, signer: MediaSigner | None = None,
+                 timeout: float = 15.0) -> None:
+        self.settings = settings
+        self.rate = settings.whatsapp_rate_per_second
+        self.db = db
+        self.clock = clock
+        self.sender = settings.twilio_whatsapp_from or ""
+        self.base = public_base(settings)
+        self.templates = dict(settings.whatsapp_templates)
+        self.signer = signer or MediaSigner(_secret(settings), settings.media_dir,
+                                            timedelta(minutes=settings.whatsapp_media_ttl_minutes),
+                                            clock)
+        self.client = Client(settings.twilio_account_sid, _secret(settings),
+                             http_client=_HttpClient(timeout=timeout))
+        if settings.twilio_api_base_url:
+            self.client.api.base_url = settings.twilio_api_base_url.rstrip("/")
+
+    def bind(self, db: Database) -> None:
+        """The database to read the 24-hour window from (known once the runtime exists)."""
+        self.db = db
+
+    async def send(self, row: OutRow) -> str | None:
+        window = await self._window(row.address)
+        callback = f"{self.base}{STATUS_PATH}?row={row.id}" if self.base else None
+        common: dict[str, Any] = {"from_": self.sender, "to": row.address}
+        if callback:
+            common["status_callback"] = callback
+        if not window.open:
+            meta = row.reply.template or {}
+            template = self.templates.get(str(meta.get("key") or row.key)) if meta else None
+            if template is None:
+                raise Hold("outside 24h window")
+            variables = template_variables(template, dict(meta.get("vars") or {}),
+                                           row.reply.choices)
+            return await self._create(content_sid=template.content_sid,
+                                      content_variables=json.dumps(variables), **common)
+        body = to_whatsapp(row.reply.text)
+        if row.reply.choices:
+            body = f"{body}\n\n{numbered(row.reply.choices)}"
+        urls = self._media_urls(row.reply.media)
+        if len(urls) < len(row.reply.media[:MAX_MEDIA]):
+            body = f"{body}\n\n{render('whatsapp.media_skipped', window.locale)}"
+        parts = split_body(body)
+        for part in parts[:-1]:  # a long text: the first parts go plain
+            await self._create(body=part, from_=self.sender, to=row.address)
+        extra: dict[str, Any] = {"media_url": urls} if urls else {}
+        return await self._create(body=parts[-1], **extra, **common)
+
+    def _media_urls(self, paths: list[str]) -> list[str]:
+        if not self.base:
+            return []
+        urls = []
+        for path in paths[:MAX_MEDIA]:
+            token = self.signer.token(path)
+            if token is not None:
+                urls.append(f"{self.base}{MEDIA_PATH}/{token}")
+        return urls
+
+    async def _window(self, address: str) -> _Window:
+        """Open when the person wrote within 24 hours (their account, or for someone still
+        registering, their conversation)."""
+        if self.db is None:
+            raise Retryable("whatsapp sender has no database yet")
+        async with self.db.read() as s:
+            found = (await s.execute(
+                select(ChannelAccount.last_inbound_at, User.locale)
+                .join(User, User.id == ChannelAccount.user_id)
+                .where(ChannelAccount.channel == CHANNEL, ChannelAccount.address == address)
+            )).first()
+            if found is None:
+                found = (await s.execute(
+                    select(Conversation.updated_at, Conversation.locale)
+                    .where(Conversation.channel == CHANNEL, Conversation.address == address)
+                )).first()
+        if found is None or found[0] is None:
+            return _Window(False, found[1] if found else "id")
+        last = as_utc(found[0])
+        return _Window(self.clock() < last + WINDOW - WINDOW_MARGIN, found[1] or "id")
+
+    async def _create(self, **kwargs: Any) -> str | None:
+        return await asyncio.to_thread(self._create_sync, kwargs)
+
+    def _create_sync(self, kwargs: dict[str, Any]) -> str | None:
+        try:
+            message = self.client.messages.create(**kwargs)
+        except TwilioRestException as exc:
+            raise _error(exc) from None
+        except requests.Timeout:
+            raise Retryable("twilio timeout") from None
+        except requests.RequestException as exc:
+            raise Retryable(f"twilio unreachable: {type(exc).__name__}") from None
+        except TwilioException as exc:
+            raise Retryable(f"twilio: {type(exc).__name__}") from None
+        return message.sid
+
+
+# --- inbound -------------------------------------------------------------------------------
+
+
+class BadRequest(Exception):
+    """A signed post we cannot use (missing fields): 400, nothing stored."""
+
+
+def _params(form: FormData) -> dict[str, str]:
+    return {k: v for k, v in form.items() if isinstance(v, str)}
+
+
+async def _read_form(request: Request) -> dict[str, str] | None:
+    """The posted form, or None when it is not one we can read."""
+    try:
+        declared = int(request.headers.get("content-length") or 0)
+    except ValueError:
+        return None
+    if declared > MAX_FORM_BYTES:
+        return None
+    ctype = request.headers.get("content-type", "")
+    if not ctype.startswith("application/x-www-form-urlencoded"):
+        return None
+    try:
+        body = await request.body()
+        if len(body) > MAX_FORM_BYTES:
+            return None
+        return _params(await request.form())
+    except Exception:  # whatever a broken body does to the parser, it is the sender's fault
+        return None
+
+
+def _signed(settings: Settings, validator: RequestValidator, request: Request,
+            params: dict[str, str], url: str) -> bool:
+    signature = request.headers.get("x-twilio-signature")
+    if not signature:
+        return False
+    algorithm = get_signature_algorithm(
+        request.headers.get("x-twilio-webhooks-signature-settings"))
+    try:
+        return bool(validator.validate(url, params, signature, algorithm))
+    except Exception:
+        return False
+
+
+def _location(params: dict[str, str]) -> tuple[float, float] | None:
+    try:
+        lat, lon = float(params["Latitude"]), float(params["Longitude"])
+    except (KeyError, ValueError):
+        return None
+    if -90 <= lat <= 90 and -180 <= lon <= 180:
+        return (lat, lon)
+    return None
+
+
+class MediaFetcher:
+    """Downloads what people send (Twilio media URLs need the account's Basic auth)."""
+
+    def __init__(self, settings: Settings, *, clock: Callable[[], datetime] = utcnow,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.auth = (settings.twilio_account_sid or "", _secret(settings))
+        trusted = {"api.twilio.com"}
+        if settings.twilio_api_base_url:
+            trusted.add(httpx.URL(settings.twilio_api_base_url).host)
+        self.trusted = trusted
+        self.transport = transport
+
+    def _auth_for(self, url: str) -> tuple[str, str] | None:
+        """Our credentials only go to Twilio (or the configured stand-in)."""
+        host = httpx.URL(url).host
+        ok = host in self.trusted or host.endswith(".twilio.com")
+        return self.auth if ok else None
+
+    async def fetch_all(self, items: list[tuple[str, str]]) -> tuple[list[Media], int]:
+        """(media, how many failed) for [(url, declared content type)]."""
+        out: list[Media] = []
+        failed = 0
+        async with httpx.AsyncClient(timeout=DOWNLOAD_TIMEOUT, follow_redirects=True,
+                                     transport=self.transport) as client:
+            for url, ctype in items:
+                try:
+                    out.append(await self._fetch(client, url, ctype))
+                except (httpx.HTTPError, OSError, ValueError) as exc:
+                    log.warning("whatsapp media download failed: %s", type(exc).__name__)
+                    failed += 1
+        return out, failed
+
+    async def _fetch(self, client: httpx.AsyncClient, url: str, declared: str) -> Media:
+        cap = self.settings.sijakon_max_media_bytes
+        ctype = declared.split(";")[0].strip().lower()
+        if ctype and ctype not in media_store.ALLOWED:
+            # not a kind we keep: no need to download it, the flow answers politely
+            return Media(path="", content_type=ctype)
+        auth = self._auth_for(url)
+        async with client.stream("GET", url, auth=auth) as resp:
+            resp.raise_for_status()
+            ctype = ctype or resp.headers.get("content-type", "").split(";")[0].strip().lower()
+            length = resp.headers.get("content-length", "")
+            if length.isdigit() and int(length) > cap:
+                return Media(path="", content_type="application/octet-stream", size=int(length))
+            data = bytearray()
+            async for chunk in resp.aiter_bytes():
+                data.extend(chunk)
+                if len(data) > cap:
+                    return Media(path="", content_type="application/octet-stream",
+                                 size=len(data))
+        try:
+            return await asyncio.to_thread(media_store.store, self.settings.media_dir,
+                                           bytes(data), ctype or "application/octet-stream",
+                                           max_bytes=cap, now=self.clock())
+        except media_store.MediaRejected:
+            return Media(path="", content_type="application/octet-stream", size=len(data))
+
+
+def parse_inbound(params: dict[str, str]) -> tuple[Inbound, list[tuple[str, str]]]:
+    """The Inbound for a Twilio form (media still to download) and the media to fetch."""
+    sid = params.get("MessageSid", "").strip()
+    sender = params.get("From", "").strip()
+    if not re.fullmatch(r"[A-Za-z]{2}[0-9a-fA-F]{32}", sid):
+        raise BadRequest("MessageSid missing or malformed")
+    if not sender.startswith("whatsapp:") or len(sender) > 64:
+        raise BadRequest("From is not a WhatsApp address")
+    try:
+        count = int(params.get("NumMedia") or 0)
+    except ValueError:
+        raise BadRequest("NumMedia is not a number") from None
+    to_fetch = []
+    for i in range(max(0, min(count, MAX_MEDIA))):
+        url = params.get(f"MediaUrl{i}", "")
+        if url.startswith(("http://", "https://")):
+            to_fetch.append((url, params.get(f"MediaContentType{i}", "")))
+    # a pressed quick-reply button (ButtonPayload) or list item (ListId) is our choice payload;
+    # a button without a payload still says its label, which matches the shown choices
+    choice = (params.get("ButtonPayload") or params.get("ListId") or "").strip() or None
+    text = params.get("Body", "")
+    if not text.strip() and choice is None:
+        text = params.get("ButtonText") or params.get("ListTitle") or text
+    profile = (params.get("ProfileName") or "").strip() or None
+    inbound = Inbound(channel=CHANNEL, address=sender, external_id=f"wa:{sid}", text=text,
+                      choice=choice, phone=normalize_phone(sender),
+                      location=_location(params), profile_name=profile,
+                      meta={"wa_id": params.get("WaId", "")})
+    return inbound, to_fetch
+
+
+# --- the web routes -------------------------------------------------------------------------
+
+
+class WhatsAppWeb:
+    """The three routes, sharing the settings, the validator and the media signer."""
+
+    def __init__(self, rt: Runtime, sender: WhatsAppSender,
+                 fetcher: MediaFetcher | None = None) -> None:
+        self.rt = rt
+        self.settings = rt.settings
+        self.sender = sender
+        self.validator = RequestValidator(_secret(rt.settings))
+        self.fetcher = fetcher or MediaFetcher(rt.settings, clock=sender.clock)
+        self.base = public_base(rt.settings)
+
+    def routes(self) -> list[BaseRoute]:
+        return [Route(INBOUND_PATH, self.inbound, methods=["POST"]),
+                Route(STATUS_PATH, self.status, methods=["POST"]),
+                Route(MEDIA_PATH + "/{token}", self.media, methods=["GET"])]
+
+    def _inbound_url(self, request: Request) -> str:
+        return self.settings.twilio_webhook_url or str(request.url)
+
+    def _status_url(self, request: Request) -> str:
+        if not self.base:
+            return str(request.url)
+        query = request.url.query
+        return f"{self.base}{STATUS_PATH}" + (f"?{query}" if query else "")
+
+    async def inbound(self, request: Request) -> Response:
+        params = await _read_form(request)
+        if params is None:
+            return PlainTextResponse("bad request", status_code=400)
+        if not _signed(self.settings, self.validator, request, params,
+                       self._inbound_url(request)):
+            return PlainTextResponse("forbidden", status_code=403)
+        try:
+            inbound, to_fetch = parse_inbound(params)
+        except BadRequest as exc:
+            log.warning("whatsapp webhook refused: %s", exc)
+            return PlainTextResponse("bad request", status_code=400)
+        if await self._seen(inbound.external_id):
+            return _twiml()
+        if to_fetch:
+            media, failed = await self.fetcher.fetch_all(to_fetch)
+            meta = {**inbound.meta, "media_failed": failed} if failed else inbound.meta
+            inbound = dataclasses.replace(inbound, media=tuple(media), meta=meta)
+        try:
+            await self.rt.engine.handle(inbound)
+        except Exception:
+            log.exception("whatsapp message %s could not be stored", inbound.external_id)
+            return PlainTextResponse("try again", status_code=500)
+        self.rt.worker.wake.set()
+        return _twiml()
+
+    async def _seen(self, external_id: str) -> bool:
+        """A redelivery we already handled (checked before downloading its media again)."""
+        async with self.rt.db.read() as s:
+            return (await s.execute(
+                select(ProcessedUpdate.id).where(ProcessedUpdate.channel == CHANNEL,
+                                                 ProcessedUpdate.external_id == external_id)
+            )).first() is not None
+
+    async def status(self, request: Request) -> Response:
+        params = await _read_form(request)
+        if params is None:
+            return PlainTextResponse("bad request", status_code=400)
+        if not _signed(self.settings, self.validator, request, params,
+                       self._status_url(request)):
+            return PlainTextResponse("forbidden", status_code=403)
+        sid = params.get("MessageSid", "").strip()
+        state = params.get("MessageStatus", "").strip().lower()
+        if not sid or not state:
+            return PlainTextResponse("bad request", status_code=400)
+        code_text = params.get("ErrorCode", "").strip()
+        code = int(code_text) if code_text.isdigit() else None
+        row_id = request.query_params.get("row", "")
+        await apply_status(self.rt.db, sid, state, code,
+                           int(row_id) if row_id.isdigit() else None)
+        return Response(status_code=204)
+
+    async def media(self, request: Request) -> Response:
+        path = self.sender.signer.resolve(request.path_params.get("token", ""))
+        if path is None:
+            return PlainTextResponse("not found", status_code=404)
+        ctype = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        return FileResponse(path, media_type=ctype,
+                            headers={"Cache-Control": "private, no-store"})
+
+
+def _twiml() -> Response:
+    return Response(EMPTY_TWIML, media_type="text/xml")
+
+
+async def apply_status(db: Database, sid: str, state: str, code: int | None,
+                       row_id: int | None = None) -> str | None:
+    """Move the outbox row of message `sid` on (never backwards); returns its new status."""
+    move = _STATUS_MOVES.get(state)
+    if move is None:  # queued, sending, accepted...: nothing we track
+        return None
+    new, before = move
+    error = None
+    if new in ("failed", "undelivered"):
+        error = f"twilio {code}" if code else f"twilio {new}"
+        if code == OUTSIDE_WINDOW:  # delivered nothing; goes again after the next message
+            new, error = "waiting", f"twilio {code}: outside the 24h window"
+        elif code in UNREACHABLE:
+            error = f"twilio {code}: {UNREACHABLE[code]}"
+    o = Outbox.__table__
+    which = or_(o.c.provider_id == sid,
+                and_(o.c.id == (row_id or -1), o.c.provider_id.is_(None)))
+    async with db.transaction() as s:
+        row = (await s.execute(select(o.c.id, o.c.address, o.c.status)
+                               .where(o.c.channel == CHANNEL, which)
+                               .order_by(o.c.id).limit(1))).first()
+        if row is None:
+            return None
+        if row.status in before:
+            values: dict[str, Any] = {"status": new, "provider_id": sid}
+            if error:
+                values["last_error"] = error
+            await s.execute(update(o).where(o.c.id == row.id, o.c.status.in_(before))
+                            .values(**values))
+        else:
+            new = row.status
+        if code in UNREACHABLE:
+            a = ChannelAccount.__table__
+            await s.execute(update(a).where(a.c.channel == CHANNEL, a.c.address == row.address)
+                            .values(reachable=False, unreachable_reason=UNREACHABLE[code or 0]))
+    return new
+
+
+def channel(settings: Settings, *, clock: Callable[[], datetime] = utcnow) -> Channel:
+    """The WhatsApp channel for `sijakon-bot run`: the sender and the three web routes."""
+    sender = WhatsAppSender(settings, clock=clock)
+
+    def routes(rt: Runtime) -> list[BaseRoute]:
+        sender.bind(rt.db)
+        return WhatsAppWeb(rt, sender).routes()
+
+    return Channel(sender=sender, routes=routes, extra={"sender": sender})
