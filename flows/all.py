@@ -1,3 +1,15 @@
 """Imports every flow module so its steps register themselves (see `load_flows`)."""
 
-from flows import menu, start  # noqa: F401
+from flows import (  # noqa: F401  (one per line: add yours in order)
+    booking,
+    complaints,
+    info,
+    jobs,
+    menu,
+    offers,
+    rating,
+    settings_menu,
+    start,
+    tukang_profile,
+    tukang_reg,
+)

@@ -1,0 +1,193 @@
+"""Info jasa konstruksi: the articles the Dinas publishes, browsed by topic.
+
+Topics -> titles -> the article. Lists longer than a page get "Berikutnya"/"Sebelumnya"
+buttons; a long article is read in parts. Topics are referred to by their position in the list
+shown (kept in the conversation data), so button payloads stay short whatever the topic is
+called (Telegram's callback data is 64 bytes).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+
+from flows.context import Context
+from flows.menu import MenuEntry, add_entry
+from flows.registry import HOME, REGISTRY
+from flows.steps import ChooseOne, Next
+from flows.types import Choice, Reprompt
+from storage.clock import local
+from storage.models import InfoArticle
+
+TOPICS = "info.topics"
+TITLES = "info.titles"
+ARTICLE = "info.article"
+PART = 3000  # characters of an article per message (Telegram allows 4096 with the markup)
+
+
+def _page(items: list[Choice], page: int, size: int, ctx: Context) -> tuple[list[Choice], int]:
+    """One page of `items` with paging buttons, and the page actually shown."""
+    size = max(size, 1)
+    pages = max((len(items) + size - 1) // size, 1)
+    page = min(max(page, 0), pages - 1)
+    out = items[page * size:(page + 1) * size]
+    if page > 0:
+        out.append(Choice("_prev", ctx.t("info.prev")))
+    if page < pages - 1:
+        out.append(Choice("_next", ctx.t("info.next")))
+    return out, page
+
+
+class Listing(ChooseOne):
+    """A paged list; an empty one says so and goes back."""
+
+    async def enter(self, ctx: Context) -> Next:
+        if not [c for c in await self.options(ctx) if not c.id.startswith("_")]:
+            ctx.say("info.none")
+            return HOME
+        return await super().enter(ctx)
+
+
+def _published() -> Any:
+    return InfoArticle.published.is_(True)
+
+
+# --- topics ---------------------------------------------------------------------------------
+
+
+async def _topics(ctx: Context) -> list[tuple[str, int]]:
+    s = await ctx.db()
+    rows = await s.execute(select(InfoArticle.topic, func.count()).where(_published())
+                           .group_by(InfoArticle.topic).order_by(InfoArticle.topic))
+    return [(r[0], r[1]) for r in rows]
+
+
+async def _topic_options(ctx: Context) -> list[Choice]:
+    topics = await _topics(ctx)
+    ctx.data["info_topic_names"] = [t for t, _ in topics]
+    items = [Choice(f"t{i}", ctx.t("info.topic_label", topic=t, count=n))
+             for i, (t, n) in enumerate(topics)]
+    shown, ctx.data["info_topic_page"] = _page(items, int(ctx.data.get("info_topic_page", 0)),
+                                               ctx.config.page_size, ctx)
+    return [*shown, Choice("_menu", ctx.t("info.back_menu"))] if items else []
+
+
+async def _topic_chosen(ctx: Context, choice: Choice) -> Next:
+    if choice.id == "_menu":
+        return HOME
+    if choice.id in ("_prev", "_next"):
+        step = -1 if choice.id == "_prev" else 1
+        ctx.data["info_topic_page"] = int(ctx.data.get("info_topic_page", 0)) + step
+        return TOPICS
+    names = ctx.data.get("info_topic_names") or []
+    index = int(choice.id[1:]) if choice.id[1:].isdigit() else -1
+    if not 0 <= index < len(names):
+        raise Reprompt("help.choose")
+    ctx.data["info_topic"] = names[index]
+    ctx.data["info_title_page"] = 0
+    return TITLES
+
+
+# --- titles ---------------------------------------------------------------------------------
+
+
+async def _title_options(ctx: Context) -> list[Choice]:
+    s = await ctx.db()
+    rows = (await s.execute(
+        select(InfoArticle.id, InfoArticle.title).where(
+            _published(), InfoArticle.topic == ctx.data.get("info_topic", ""))
+        .order_by(InfoArticle.published_at.desc(), InfoArticle.id.desc()))).all()
+    items = [Choice(str(r.id), r.title) for r in rows]
+    shown, ctx.data["info_title_page"] = _page(items, int(ctx.data.get("info_title_page", 0)),
+                                               ctx.config.page_size, ctx)
+    return [*shown, Choice("_topics", ctx.t("info.back_topics"))] if items else []
+
+
+async def _title_vars(ctx: Context) -> dict[str, Any]:
+    return {"topic": ctx.data.get("info_topic", "")}
+
+
+async def _title_chosen(ctx: Context, choice: Choice) -> Next:
+    if choice.id == "_topics":
+        return TOPICS
+    if choice.id in ("_prev", "_next"):
+        step = -1 if choice.id == "_prev" else 1
+        ctx.data["info_title_page"] = int(ctx.data.get("info_title_page", 0)) + step
+        return TITLES
+    if not choice.id.isdigit():
+        raise Reprompt("help.choose")
+    ctx.data["info_article"] = int(choice.id)
+    ctx.data["info_part"] = 0
+    return ARTICLE
+
+
+# --- the article ----------------------------------------------------------------------------
+
+
+def _parts(body: str) -> list[str]:
+    """Split at paragraph or line breaks where possible, never mid-word if avoidable."""
+    parts: list[str] = []
+    rest = body.strip()
+    while len(rest) > PART:
+        cut = max(rest.rfind("\n", 0, PART), rest.rfind(" ", 0, PART))
+        cut = cut if cut > PART // 2 else PART
+        parts.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    parts.append(rest)
+    return parts
+
+
+async def _article(ctx: Context) -> InfoArticle | None:
+    s = await ctx.db()
+    a = await s.get(InfoArticle, int(ctx.data.get("info_article") or 0))
+    return a if a is not None and a.published else None
+
+
+class ArticlePage(ChooseOne):
+    """One part of an article; an article withdrawn meanwhile sends the reader back."""
+
+    async def enter(self, ctx: Context) -> Next:
+        if await _article(ctx) is None:
+            ctx.say("info.gone")
+            return TITLES
+        return await super().enter(ctx)
+
+
+async def _article_vars(ctx: Context) -> dict[str, Any]:
+    a = await _article(ctx)
+    if a is None:
+        return {"title": "-", "body": "-", "date": "-", "part": 1, "parts": 1}
+    parts = _parts(a.body)
+    part = min(max(int(ctx.data.get("info_part", 0)), 0), len(parts) - 1)
+    when = a.published_at or a.updated_at
+    return {"title": a.title, "body": parts[part], "date": local(when).strftime("%d-%m-%Y"),
+            "part": part + 1, "parts": len(parts)}
+
+
+async def _article_options(ctx: Context) -> list[Choice]:
+    a = await _article(ctx)
+    out = []
+    if a is not None and int(ctx.data.get("info_part", 0)) < len(_parts(a.body)) - 1:
+        out.append(Choice("_more", ctx.t("info.read_more")))
+    out += [Choice("_titles", ctx.t("info.back_titles")), Choice("_menu", ctx.t("info.back_menu"))]
+    return out
+
+
+async def _article_chosen(ctx: Context, choice: Choice) -> Next:
+    if choice.id == "_more":
+        ctx.data["info_part"] = int(ctx.data.get("info_part", 0)) + 1
+        return ARTICLE
+    if choice.id == "_titles":
+        return TITLES
+    return HOME
+
+
+REGISTRY.add(
+    Listing(name=TOPICS, key="info.ask_topic", options=_topic_options, then=_topic_chosen),
+    Listing(name=TITLES, key="info.ask_title", vars=_title_vars, options=_title_options,
+            then=_title_chosen),
+    ArticlePage(name=ARTICLE, key="info.article", vars=_article_vars, options=_article_options,
+                then=_article_chosen),
+)
+add_entry(MenuEntry("info", "info.menu_item", TOPICS, roles=("warga", "tukang"), position=30))

@@ -1,0 +1,120 @@
+"""A tukang's own page: activation status, siap menerima / libur, service areas, skills, SKK.
+
+Areas change at once (they only decide where offers come from). New skills and SKK data go
+back to the Dinas through the registration steps (flows/tukang_reg.py, status "pending"). A
+rejected tukang reads the Dinas's reason here and can correct and resubmit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flows.context import Context
+from flows.menu import MenuEntry, add_entry
+from flows.registry import HOME, REGISTRY
+from flows.start import kecamatan_options
+from flows.steps import ChooseOne, Next
+from flows.tukang_reg import (
+    BEGIN,
+    STATUS,
+    Prefilled,
+    dmy,
+    kecamatan_names,
+    profile_of,
+    skill_names,
+    start_edit,
+    today,
+)
+from flows.types import Choice, Reprompt
+
+AREAS = "tukang.areas"
+EDITABLE = ("active", "pending")
+
+
+class StatusPage(ChooseOne):
+    """Shows the profile; a tukang without one (an old or odd state) goes to registration."""
+
+    async def enter(self, ctx: Context) -> Next:
+        if await profile_of(ctx) is None:
+            return BEGIN
+        return await super().enter(ctx)
+
+
+async def _vars(ctx: Context) -> dict[str, Any]:
+    p = await profile_of(ctx)
+    if p is None:
+        return {"status": "-", "state": "", "reason": "", "since": "-", "available": False,
+                "skills": "-", "jenjang": "-", "valid_until": "-", "expired": False,
+                "areas": "-"}
+    return {
+        "status": p.status,
+        "state": ctx.t(f"tukang.state_{p.status}") if p.status in (
+            "pending", "active", "rejected", "suspended", "removed") else p.status,
+        "reason": p.decision_reason or "",
+        "since": dmy(p.submitted_at.date() if p.submitted_at else None),
+        "available": p.available,
+        "skills": ", ".join(await skill_names(ctx, list(p.skills or []))) or "-",
+        "jenjang": p.jenjang,
+        "valid_until": dmy(p.skk_valid_until),
+        "expired": p.skk_valid_until < today(ctx),
+        "areas": ", ".join(await kecamatan_names(ctx, list(p.areas or []))) or "-",
+    }
+
+
+async def _options(ctx: Context) -> list[Choice]:
+    p = await profile_of(ctx)
+    keys: list[tuple[str, str]] = []
+    if p is not None and p.status == "active":
+        keys.append(("off", "tukang.set_off") if p.available else ("on", "tukang.set_on"))
+    if p is not None and p.status in EDITABLE:
+        keys += [("areas", "tukang.change_areas"), ("skills", "tukang.change_skills"),
+                 ("skk", "tukang.change_skk")]
+    if p is not None and p.status == "rejected":
+        keys.append(("resubmit", "tukang.resubmit"))
+    keys.append(("menu", "tukang.back_menu"))
+    return [Choice(i, ctx.t(k)) for i, k in keys]
+
+
+async def _chosen(ctx: Context, choice: Choice) -> Next:
+    if choice.id == "menu":
+        return HOME
+    p = await profile_of(ctx)
+    if p is None:
+        return BEGIN
+    if choice.id in ("on", "off") and p.status == "active":
+        p.available = choice.id == "on"
+        await ctx.audit("tukang.availability", "tukang_profile", p.id, available=p.available)
+        ctx.say("tukang.now_on" if p.available else "tukang.now_off")
+        return HOME
+    if choice.id == "areas" and p.status in EDITABLE:
+        ctx.data.pop("tk_areas_sel", None)
+        return AREAS
+    if choice.id in ("skills", "skk") and p.status in EDITABLE:
+        return await start_edit(ctx, choice.id)
+    if choice.id == "resubmit" and p.status == "rejected":
+        ctx.say("tukang.resubmit_intro", reason=p.decision_reason or "-")
+        return await start_edit(ctx, "full")
+    raise Reprompt("tukang.not_now")
+
+
+async def _current_areas(ctx: Context) -> list[str]:
+    p = await profile_of(ctx)
+    return list(p.areas or []) if p else []
+
+
+async def _save_areas(ctx: Context, codes: list[str]) -> Next:
+    p = await profile_of(ctx)
+    if p is None:
+        return BEGIN
+    p.areas = codes
+    await ctx.audit("tukang.areas", "tukang_profile", p.id, areas=codes)
+    ctx.say("tukang.areas_saved", areas=", ".join(await kecamatan_names(ctx, codes)))
+    return STATUS
+
+
+REGISTRY.add(
+    StatusPage(name=STATUS, key="tukang.status", vars=_vars, options=_options, then=_chosen),
+    Prefilled(name=AREAS, key="tukang.ask_areas", options=kecamatan_options, then=_save_areas,
+              initial=_current_areas, store="tk_areas_sel"),
+)
+add_entry(MenuEntry("tukang_status", "tukang.menu_item", STATUS, roles=("tukang",), position=20))
