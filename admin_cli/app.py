@@ -4,10 +4,30 @@ from __future__ import annotations
 
 import typer
 
-from admin_cli import demo
+from admin_cli import (
+    audit_cmd,
+    catalog,
+    complaints,
+    db,
+    demo,
+    info,
+    privacy,
+    report,
+    tukang,
+    users,
+)
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="SIJAKON — alat petugas Dinas Cipta Karya dan Tata Ruang Kota Batam.")
+app.add_typer(tukang.app, name="tukang")
+app.add_typer(complaints.app, name="complaints")
+app.add_typer(info.app, name="info")
+app.add_typer(catalog.app, name="catalog")
+app.add_typer(users.app, name="users")
+app.command("audit")(audit_cmd.audit)
+app.add_typer(privacy.app, name="privacy")
+app.add_typer(report.app, name="report")
+app.add_typer(db.app, name="db")
 app.add_typer(demo.app, name="demo")
 
 

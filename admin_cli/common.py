@@ -3,24 +3,39 @@
 from __future__ import annotations
 
 import asyncio
+import csv
+import getpass
+import io
 import json
 import os
+import re
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import date, datetime
-from typing import Any, TypeVar
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.settings import Settings, SettingsError, load_settings
-from storage.clock import utcnow
+from flows.outbox import Outgoing
+from flows.parsing import mask_phone
+from storage.clock import WIB, local, utcnow
 from storage.db import Database
 from storage.models import AuditLog
 
 T = TypeVar("T")
 console = Console(soft_wrap=True)
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True, highlight=False)
+
+# --- options every command reuses ------------------------------------------------------------
+AsOpt = Annotated[str | None, typer.Option("--as", help="Nama petugas (atau SIJAKON_ADMIN).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Keluaran JSON untuk skrip.")]
+YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Lewati konfirmasi.")]
+RevealOpt = Annotated[bool, typer.Option("--reveal",
+                                         help="Tampilkan nomor HP lengkap (dicatat di audit).")]
 
 
 class Refused(Exception):
@@ -31,7 +46,7 @@ def settings() -> Settings:
     try:
         return load_settings()
     except SettingsError as exc:
-        err_console.print(f"sijakon-admin: {exc}")
+        err_console.print(f"sijakon-admin: {escape(str(exc))}")
         raise typer.Exit(2) from None
 
 
@@ -51,17 +66,33 @@ def run(fn: Callable[[Database], Awaitable[T]]) -> T:
     try:
         return asyncio.run(main())
     except Refused as exc:
-        err_console.print(f"[red]Ditolak:[/red] {exc}")
-        raise typer.Exit(1) from None
+        refuse_exit(str(exc))
+
+
+def refuse_exit(reason: str) -> NoReturn:
+    """Print one line saying why, exit 1."""
+    err_console.print(f"[red]Ditolak:[/red] {escape(reason)}")
+    raise typer.Exit(1)
 
 
 def operator(name: str | None) -> str:
     """The named officer making a change (`--as` or SIJAKON_ADMIN); refused when missing."""
     who = (name or os.environ.get("SIJAKON_ADMIN") or "").strip()
     if not who:
-        err_console.print("sijakon-admin: sebutkan petugas dengan --as NAMA atau SIJAKON_ADMIN")
-        raise typer.Exit(2)
+        refuse_exit("sebutkan petugas yang melakukan perubahan dengan --as NAMA "
+                    "atau variabel SIJAKON_ADMIN")
     return who
+
+
+def reader(name: str | None) -> str:
+    """Who is looking at personal data: the named officer, else the login name (audited)."""
+    who = (name or os.environ.get("SIJAKON_ADMIN") or "").strip()
+    if who:
+        return who
+    try:
+        return f"os:{getpass.getuser()}"
+    except (KeyError, OSError):  # no login name in some containers
+        return "os:unknown"
 
 
 def audit(session: Any, actor: str, action: str, subject_type: str = "",
@@ -70,22 +101,141 @@ def audit(session: Any, actor: str, action: str, subject_type: str = "",
                          subject_id=subject_id, detail=detail, at=utcnow()))
 
 
+async def audit_view(db: Database, actor: str, what: str, subject_type: str = "",
+                     subject_id: int | None = None, *, reveal: bool = False,
+                     **detail: Any) -> None:
+    """Record a display of personal data before it is shown (its own short transaction)."""
+    async with db.transaction() as s:
+        audit(s, actor, "admin.reveal" if reveal else "admin.view", subject_type, subject_id,
+              what=what, **detail)
+
+
+def confirm(question: str, yes: bool) -> None:
+    """Ask before a destructive or notifying action; `--yes` skips; 'no' exits 1."""
+    if yes:
+        return
+    if not typer.confirm(question, default=False):
+        refuse_exit("dibatalkan oleh petugas")
+
+
+async def send(session: AsyncSession, out: Outgoing) -> None:
+    """Write collected notifications to the outbox in the caller's transaction."""
+    await out.write(session, utcnow())
+
+
+# --- formatting -------------------------------------------------------------------------------
+def phone(value: str | None, reveal: bool) -> str:
+    return (value or "-") if reveal else mask_phone(value)
+
+
+def when(value: datetime | None) -> str:
+    """A time as an officer in Batam reads it."""
+    return local(value).strftime("%d-%m-%Y %H:%M") if value else ""
+
+
+def day(value: date | None) -> str:
+    return value.strftime("%d-%m-%Y") if value else ""
+
+
+def parse_day(text: str | None, *, end: bool = False) -> datetime | None:
+    """YYYY-MM-DD or DD-MM-YYYY as the start (or end) of that day in WIB, as aware UTC."""
+    if not text:
+        return None
+    raw = text.strip()
+    m = re.fullmatch(r"(\d{4})-(\d{1,2})-(\d{1,2})", raw)
+    n = re.fullmatch(r"(\d{1,2})-(\d{1,2})-(\d{4})", raw)
+    try:
+        if m:
+            d = date(int(m[1]), int(m[2]), int(m[3]))
+        elif n:
+            d = date(int(n[3]), int(n[2]), int(n[1]))
+        else:
+            raise ValueError
+    except ValueError:
+        raise typer.BadParameter(f"tanggal {text!r}: tulis YYYY-MM-DD atau DD-MM-YYYY") from None
+    start = datetime.combine(d, time(0, 0), tzinfo=WIB)
+    return (start + timedelta(days=1) if end else start).astimezone(UTC)
+
+
+def today_wib() -> date:
+    return local(utcnow()).date()
+
+
+def add_working_days(start: datetime, days: int) -> datetime:
+    """`days` working days (Monday-Friday, WIB) after `start`; holidays are not known here."""
+    at = local(start)
+    left = days
+    while left > 0:
+        at += timedelta(days=1)
+        if at.weekday() < 5:
+            left -= 1
+    return at.astimezone(UTC)
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, datetime | date):
         return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
     return value
 
 
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "ya" if value else "tidak"
+    if isinstance(value, datetime):
+        return when(value)
+    if isinstance(value, date):
+        return day(value)
+    if isinstance(value, list | tuple):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+def emit_json(data: Any) -> None:
+    typer.echo(json.dumps(_jsonable(data), ensure_ascii=False, indent=2))
+
+
 def emit(rows: Sequence[dict[str, Any]], columns: Sequence[str], *, as_json: bool,
-         title: str | None = None) -> None:
+         title: str | None = None, empty: str = "Tidak ada data.") -> None:
     """Rows as a Rich table for people, or JSON for scripts."""
     if as_json:
-        typer.echo(json.dumps([{k: _jsonable(v) for k, v in r.items()} for r in rows],
-                              ensure_ascii=False, indent=2))
+        emit_json([dict(r) for r in rows])
+        return
+    if not rows:
+        console.print(escape(empty))
         return
     table = Table(title=title)
     for col in columns:
         table.add_column(col)
     for r in rows:
-        table.add_row(*("" if r.get(c) is None else str(_jsonable(r.get(c))) for c in columns))
+        table.add_row(*(escape(_cell(r.get(c))) for c in columns))
     console.print(table)
+
+
+def emit_record(record: dict[str, Any], *, title: str | None = None) -> None:
+    """One record as a two-column table (field, value)."""
+    table = Table(title=title, show_header=False)
+    table.add_column("", style="bold")
+    table.add_column("")
+    for k, v in record.items():
+        table.add_row(escape(k), escape(_cell(v)))
+    console.print(table)
+
+
+def emit_csv(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(columns), extrasaction="ignore")
+    writer.writeheader()
+    for r in rows:
+        writer.writerow({c: _cell(r.get(c)) for c in columns})
+    typer.echo(buf.getvalue().rstrip("\n"))
+
+
+def say(text: str) -> None:
+    """A plain line for people (markup escaped)."""
+    console.print(escape(text))

@@ -1,0 +1,117 @@
+"""The admin CLI under test: `sijakon-admin` run in-process with CliRunner against the same
+SQLite file the engine (and the test) uses, plus a few rows a test needs directly."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import Result
+from typer.testing import CliRunner
+
+from admin_cli.app import app
+from storage.clock import utcnow
+from storage.codes import next_code
+from storage.db import Database
+from storage.models import ChannelAccount, Complaint, Job, TukangProfile, User
+
+BATAM_KOTA = "217110"
+SEKUPANG = "217103"
+PAINTER = "SI013001"
+ELECTRICIAN = "ME011001"
+
+
+@dataclass
+class Admin:
+    """Runs `sijakon-admin ARGS` in a worker thread (the CLI runs its own event loop)."""
+
+    runner: CliRunner
+    data_dir: Path
+
+    async def __call__(self, *args: str, input: str | None = None) -> Result:
+        return await asyncio.to_thread(self.runner.invoke, app, list(args), input=input,
+                                       catch_exceptions=False)
+
+    async def json(self, *args: str) -> Any:
+        result = await self(*args, "--json")
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)
+
+
+@pytest.fixture
+def admin(db: Database, tmp_path: Path) -> Admin:
+    data_dir = tmp_path / "data"
+    env = {"SIJAKON_DATABASE_URL": db.url, "SIJAKON_DATA_DIR": str(data_dir),
+           "SIJAKON_ADMIN": None}
+    return Admin(CliRunner(env=env), data_dir)
+
+
+async def make_tukang(db: Database, address: str, name: str, *, phone: str = "+6281299990001",
+                      status: str = "pending", skills: tuple[str, ...] = (PAINTER,),
+                      areas: tuple[str, ...] = (BATAM_KOTA,), valid_until: date | None = None,
+                      submitted_at: datetime | None = None, media: list[str] | None = None,
+                      skk: str | None = None) -> int:
+    """A tukang reachable on the console at `address`, inserted directly (as the demo seed
+    does); returns the user id."""
+    at = submitted_at or utcnow() - timedelta(days=2)
+    async with db.transaction() as s:
+        user = User(name=name, phone=phone, phone_verified=True, role="tukang",
+                    kecamatan_code=areas[0], consent_at=at, created_at=at, updated_at=at)
+        s.add(user)
+        await s.flush()
+        assert user.id is not None
+        s.add(ChannelAccount(user_id=user.id, channel="console", address=address, created_at=at,
+                             last_seen_at=at, last_inbound_at=at))
+        s.add(TukangProfile(user_id=user.id, skk_number=skk or f"SKK-{user.id:05d}", jenjang=3,
+                            skk_valid_until=valid_until or date(2029, 1, 1),
+                            skk_media=media or [], skills=list(skills), areas=list(areas),
+                            status=status, submitted_at=at))
+        return user.id
+
+
+async def make_job(db: Database, warga_id: int, tukang_id: int | None, *,
+                   status: str = "accepted", created_at: datetime | None = None,
+                   accepted_after: timedelta | None = timedelta(hours=2)) -> tuple[int, str]:
+    """A job of `warga_id` taken by `tukang_id`; returns (id, code)."""
+    at = created_at or utcnow() - timedelta(days=3)
+    async with db.transaction() as s:
+        code = await next_code(s, "J", at)
+        job = Job(code=code, warga_id=warga_id, category_id=6, kecamatan_code=BATAM_KOTA,
+                  description="Cat ulang dinding ruang tamu", address="Jl. Sudirman 12",
+                  status=status, tukang_id=tukang_id, created_at=at,
+                  accepted_at=at + accepted_after if tukang_id and accepted_after else None)
+        s.add(job)
+        await s.flush()
+        assert job.id is not None
+        return job.id, code
+
+
+async def make_complaint(db: Database, job_id: int, *, status: str = "submitted",
+                         created_at: datetime | None = None, evidence: list[str] | None = None,
+                         **values: Any) -> tuple[int, str]:
+    """A complaint on a job (for states the bot reaches only over days); returns (id, code)."""
+    at = created_at or utcnow()
+    async with db.transaction() as s:
+        job = await s.get(Job, job_id)
+        assert job is not None and job.tukang_id is not None
+        code = await next_code(s, "P", at)
+        c = Complaint(code=code, job_id=job_id, warga_id=job.warga_id, tukang_id=job.tukang_id,
+                      text="Tukang tidak datang sejak DP dibayar", evidence=evidence or [],
+                      status=status, created_at=at, **values)
+        s.add(c)
+        await s.flush()
+        assert c.id is not None
+        return c.id, code
+
+
+async def user_id_of(db: Database, address: str) -> int:
+    from sqlalchemy import select
+
+    async with db.read() as s:
+        return (await s.execute(select(ChannelAccount.user_id).where(
+            ChannelAccount.address == address))).scalar_one()
