@@ -1,0 +1,470 @@
+"""Pesan tukang: what, where, when, a summary with the disclaimer, then choosing a tukang.
+
+Answers live in the conversation data until the warga confirms; only then is a Job row made
+(with its code, J-2611-0042). Choosing a tukang shows a page of eligible tukang in the order
+of storage/matching.py (docs/matching.md); none found offers the neighbouring kecamatan or a
+message once one becomes available (a timer over `Job.notify_when_available`).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from flows.context import Context, FlowConfig
+from flows.jobs import cancel_job
+from flows.menu import MenuEntry, add_entry
+from flows.offers import category_name, kecamatan_name, make_offer, pick_again
+from flows.outbox import Outgoing
+from flows.parsing import parse_date
+from flows.registry import HOME, REGISTRY
+from flows.steps import ChooseOne, Confirm, Next, Photos, Text, keyed, words
+from flows.timers import timer
+from flows.types import Choice, Reprompt
+from storage.clock import local
+from storage.codes import next_code
+from storage.matching import Candidate, find_tukang, offered_for_job
+from storage.models import Category, Job, Kecamatan, Skill
+
+DESCRIPTION_MIN_CHARS = 15
+DESCRIPTION_MIN_WORDS = 3
+DESCRIPTION_MAX = 1000
+ADDRESS_MIN = 5
+ADDRESS_MAX = 300
+MAX_PHOTOS = 5
+FARTHEST_DATE = timedelta(days=180)
+WAIT_FOR_TUKANG = timedelta(days=14)  # "tell me when one is available" gives up after this
+
+
+def fmt_date(value: date) -> str:
+    return value.strftime("%d-%m-%Y")
+
+
+def today(ctx: Context) -> date:
+    return local(ctx.now).date()
+
+
+# --- category, description, photos ------------------------------------------------------------
+
+
+async def _category_options(ctx: Context) -> list[Choice]:
+    rows = (await (await ctx.db()).execute(
+        select(Category).where(Category.active.is_(True))
+        .order_by(Category.position, Category.id))).scalars()
+    return [Choice(str(c.id), c.name) for c in rows]
+
+
+async def _begin(ctx: Context, choice: Choice) -> Next:
+    ctx.clear_flow_data()
+    ctx.data["category_id"] = int(choice.id)
+    return "booking.description"
+
+
+async def _valid_description(ctx: Context, text: str) -> str:
+    text = " ".join(text.split())
+    if len(text) < DESCRIPTION_MIN_CHARS or len(words(text).split()) < DESCRIPTION_MIN_WORDS:
+        raise Reprompt("booking.description_short")
+    if len(text) > DESCRIPTION_MAX:
+        ctx.say("booking.description_cut", maximum=DESCRIPTION_MAX)
+        text = text[:DESCRIPTION_MAX].rstrip() + "…"
+    return text
+
+
+async def _after_description(ctx: Context, text: str) -> Next:
+    ctx.data["description"] = text
+    return "booking.photos"
+
+
+async def _after_photos(ctx: Context, paths: list[str]) -> Next:
+    ctx.data["photos"] = paths
+    return "booking.kecamatan"
+
+
+# --- where ------------------------------------------------------------------------------------
+
+
+async def _own_kecamatan(ctx: Context) -> str | None:
+    user = await ctx.user()
+    return user.kecamatan_code if user else None
+
+
+async def _kecamatan_options(ctx: Context) -> list[Choice]:
+    rows = (await (await ctx.db()).execute(select(Kecamatan).order_by(Kecamatan.name))).scalars()
+    own = await _own_kecamatan(ctx)
+    first: list[Choice] = []
+    rest: list[Choice] = []
+    for k in rows:
+        if k.code == own:
+            first.append(Choice(k.code, ctx.t("booking.kecamatan_own", name=k.name)))
+        else:
+            rest.append(Choice(k.code, k.name))
+    return first + rest
+
+
+async def _after_kecamatan(ctx: Context, choice: Choice) -> Next:
+    ctx.data["kecamatan"] = choice.id
+    return "booking.address"
+
+
+async def _valid_address(ctx: Context, text: str) -> str:
+    address = " ".join(text.split())
+    if len(address) < ADDRESS_MIN or sum(ch.isalnum() for ch in address) < ADDRESS_MIN:
+        raise Reprompt("booking.address_short")
+    if len(address) > ADDRESS_MAX:
+        raise Reprompt("booking.address_long", maximum=ADDRESS_MAX)
+    return address
+
+
+async def _after_address(ctx: Context, address: str) -> Next:
+    ctx.data["address"] = address
+    return "booking.time"
+
+
+# --- when -------------------------------------------------------------------------------------
+
+
+async def _valid_date(ctx: Context, text: str) -> str:
+    day = parse_date(text)
+    if day is None:
+        raise Reprompt("booking.time_invalid")
+    if day < today(ctx):
+        raise Reprompt("booking.time_past")
+    if day > today(ctx) + FARTHEST_DATE:
+        raise Reprompt("booking.time_far")
+    return fmt_date(day)
+
+
+async def _after_time(ctx: Context, value: str) -> Next:
+    ctx.data["time"] = value
+    return "booking.confirm"
+
+
+async def _time_choice(ctx: Context, choice: Choice) -> Next:
+    """Stored language-neutral, as the tukang may read another language than the warga."""
+    now = today(ctx)
+    if choice.id == "today":
+        value = fmt_date(now)
+    elif choice.id == "tomorrow":
+        value = fmt_date(now + timedelta(days=1))
+    else:
+        value = f"{fmt_date(now)} – {fmt_date(now + timedelta(days=6))}"
+    return await _after_time(ctx, value)
+
+
+# --- summary and confirm ----------------------------------------------------------------------
+
+
+async def _summary_vars(ctx: Context) -> dict[str, object]:
+    s = await ctx.db()
+    return {"category": await category_name(s, int(ctx.data.get("category_id", 0))),
+            "description": ctx.data.get("description", ""),
+            "photos": len(ctx.data.get("photos", [])),
+            "kecamatan": await kecamatan_name(s, ctx.data.get("kecamatan")),
+            "address": ctx.data.get("address", ""), "time": ctx.data.get("time", "")}
+
+
+async def _create_job(ctx: Context) -> Next:
+    s = await ctx.db()
+    if not all(k in ctx.data for k in ("category_id", "description", "kecamatan", "address")):
+        ctx.say("booking.incomplete")
+        return HOME
+    user = await ctx.require_user()
+    assert user.id is not None
+    job = Job(code=await next_code(s, "J", ctx.now), warga_id=user.id,
+              category_id=int(ctx.data["category_id"]), description=ctx.data["description"],
+              kecamatan_code=ctx.data["kecamatan"], address=ctx.data["address"],
+              preferred_time=ctx.data.get("time", ""), photos=list(ctx.data.get("photos", [])),
+              status="open", created_at=ctx.now)
+    s.add(job)
+    await s.flush()
+    await ctx.audit("job.create", "job", job.id, code=job.code)
+    ctx.clear_flow_data()
+    ctx.data["job_id"] = job.id
+    ctx.say("booking.created", code=job.code)
+    return "booking.pick"
+
+
+async def _not_sent(ctx: Context) -> Next:
+    ctx.clear_flow_data()
+    ctx.say("booking.not_sent")
+    return HOME
+
+
+# --- choosing a tukang ------------------------------------------------------------------------
+
+
+async def _current_job(ctx: Context) -> Job | None:
+    raw = ctx.data.get("job_id")
+    if raw is None:
+        return None
+    job = await (await ctx.db()).get(Job, int(raw), populate_existing=True)
+    return job if job is not None and job.warga_id == ctx.conv.user_id else None
+
+
+def _search_area(ctx: Context, job: Job) -> str:
+    return str(ctx.data.get("search_kec") or job.kecamatan_code)
+
+
+async def _candidates(ctx: Context, job: Job) -> list[Candidate]:
+    cache = ctx.extras.setdefault("candidates", {})
+    area = _search_area(ctx, job)
+    if area not in cache:
+        s = await ctx.db()
+        exclude = await offered_for_job(s, job.id or 0) | set(ctx.data.get("exclude", []))
+        cache[area] = await find_tukang(s, category_id=job.category_id, kecamatan_code=area,
+                                        today=today(ctx), now=ctx.now, exclude=exclude)
+    return list(cache[area])
+
+
+async def _page(ctx: Context, job: Job) -> tuple[list[Candidate], int, int]:
+    found = await _candidates(ctx, job)
+    size = max(1, ctx.config.page_size)
+    pages = max(1, -(-len(found) // size))
+    page = int(ctx.data.get("pick_page", 0)) % pages
+    return found[page * size:(page + 1) * size], page, pages
+
+
+async def _skill_names(s: AsyncSession, codes: tuple[str, ...]) -> str:
+    names = [(await s.get(Skill, c)) for c in codes[:2]]
+    return ", ".join(n.name for n in names if n is not None) or "-"
+
+
+async def _pick_vars(ctx: Context) -> dict[str, object]:
+    job = await _current_job(ctx)
+    if job is None:
+        raise LookupError("job gone")
+    s = await ctx.db()
+    shown, page, pages = await _page(ctx, job)
+    items = [{"n": i, "name": c.name, "skill": await _skill_names(s, c.skill_codes),
+              "jenjang": c.jenjang,
+              "rating": f"{c.rating_avg:.1f}" if c.rating_avg is not None else "",
+              "count": c.rating_count, "jobs": c.jobs_done}
+             for i, c in enumerate(shown, start=1)]
+    return {"code": job.code, "items": items, "page": page + 1, "pages": pages,
+            "kecamatan": await kecamatan_name(s, _search_area(ctx, job))}
+
+
+async def _pick_options(ctx: Context) -> list[Choice]:
+    job = await _current_job(ctx)
+    if job is None:
+        return []
+    shown, _, pages = await _page(ctx, job)
+    opts = [Choice(f"t{c.user_id}", c.name) for c in shown]
+    if pages > 1:
+        opts.append(Choice("more", ctx.t("booking.choice_more")))
+    opts.append(Choice("cancel", ctx.t("booking.choice_cancel_job")))
+    return opts
+
+
+class PickTukang(ChooseOne):
+    """The list of tukang; an empty list goes to the "none found" step instead."""
+
+    async def enter(self, ctx: Context) -> Next:
+        job = await _current_job(ctx)
+        if job is None:
+            ctx.say("job.not_found")
+            return HOME
+        if job.status != "open":
+            ctx.say("booking.not_open", code=job.code)
+            return HOME
+        if not await _candidates(ctx, job):
+            return "booking.none"
+        return await super().enter(ctx)
+
+
+async def _picked(ctx: Context, choice: Choice) -> Next:
+    job = await _current_job(ctx)
+    if job is None:
+        ctx.say("job.not_found")
+        return HOME
+    if choice.id == "more":
+        ctx.data["pick_page"] = int(ctx.data.get("pick_page", 0)) + 1
+        return "booking.pick"
+    if choice.id == "cancel":
+        if await cancel_job(ctx, job.id or 0):
+            ctx.say("job.cancelled", code=job.code)
+        ctx.clear_flow_data()
+        return HOME
+    if not choice.id.startswith("t") or not choice.id[1:].isdigit():
+        raise Reprompt("help.choose")
+    tukang_id = int(choice.id[1:])
+    if tukang_id not in {c.user_id for c in await _candidates(ctx, job)}:
+        ctx.say("booking.tukang_gone")
+        ctx.extras.pop("candidates", None)
+        return "booking.pick"
+    if await make_offer(ctx, job, tukang_id) is None:
+        ctx.say("booking.not_open", code=job.code)
+    ctx.clear_flow_data()
+    return HOME
+
+
+# --- none found -------------------------------------------------------------------------------
+
+
+async def _tried(ctx: Context, job: Job) -> list[str]:
+    return [job.kecamatan_code, *ctx.data.get("tried", [])]
+
+
+async def _none_vars(ctx: Context) -> dict[str, object]:
+    job = await _current_job(ctx)
+    if job is None:
+        raise LookupError("job gone")
+    s = await ctx.db()
+    return {"code": job.code, "kecamatan": await kecamatan_name(s, _search_area(ctx, job))}
+
+
+async def _none_options(ctx: Context) -> list[Choice]:
+    job = await _current_job(ctx)
+    if job is None:
+        return []
+    s = await ctx.db()
+    kec = await s.get(Kecamatan, job.kecamatan_code)
+    tried = await _tried(ctx, job)
+    opts = []
+    for code in (kec.neighbours if kec else []) or []:
+        if code not in tried:
+            opts.append(Choice(f"k{code}", ctx.t("booking.choice_search_in",
+                                                 name=await kecamatan_name(s, code))))
+    opts.append(Choice("notify", ctx.t("booking.choice_notify")))
+    opts.append(Choice("cancel", ctx.t("booking.choice_cancel_job")))
+    return opts
+
+
+class NoneFound(ChooseOne):
+    async def enter(self, ctx: Context) -> Next:
+        if await _current_job(ctx) is None:
+            ctx.say("job.not_found")
+            return HOME
+        return await super().enter(ctx)
+
+
+async def _none_chosen(ctx: Context, choice: Choice) -> Next:
+    job = await _current_job(ctx)
+    if job is None or job.status != "open":
+        ctx.say("booking.not_open", code=job.code if job else "-")
+        return HOME
+    if choice.id.startswith("k"):
+        code = choice.id[1:]
+        ctx.data["tried"] = [*ctx.data.get("tried", []), code]
+        ctx.data["search_kec"] = code
+        ctx.data["pick_page"] = 0
+        return "booking.pick"
+    if choice.id == "notify":
+        s = await ctx.db()
+        await s.execute(update(Job).where(Job.id == job.id, Job.status == "open")
+                        .values(notify_when_available=True)
+                        .execution_options(synchronize_session=False))
+        ctx.say("booking.will_notify", code=job.code)
+        ctx.clear_flow_data()
+        return HOME
+    if choice.id == "cancel":
+        if await cancel_job(ctx, job.id or 0):
+            ctx.say("job.cancelled", code=job.code)
+        ctx.clear_flow_data()
+        return HOME
+    raise Reprompt("help.choose")
+
+
+# --- coming back to the list: after a decline, an expiry, a tukang's cancellation -------------
+
+
+@REGISTRY.action("job.pick")
+async def _pick_action(ctx: Context, arg: str) -> Next:
+    s = await ctx.db()
+    job = await s.get(Job, int(arg), populate_existing=True) if arg.isdigit() else None
+    if job is None or job.warga_id != ctx.conv.user_id:
+        ctx.say("job.not_found")
+        return None
+    if job.status != "open":
+        ctx.say("booking.not_open", code=job.code)
+        return None
+    ctx.clear_flow_data()
+    ctx.data["job_id"] = job.id
+    return "booking.pick"
+
+
+@REGISTRY.action("job.rebook")
+async def _rebook_action(ctx: Context, arg: str) -> Next:
+    """A tukang cancelled a taken job: the same request again as a new job, without them."""
+    s = await ctx.db()
+    old = await s.get(Job, int(arg), populate_existing=True) if arg.isdigit() else None
+    if old is None or old.warga_id != ctx.conv.user_id:
+        ctx.say("job.not_found")
+        return None
+    if old.status != "cancelled" or old.cancelled_by != "tukang":
+        ctx.say("booking.not_open", code=old.code)
+        return None
+    job = Job(code=await next_code(s, "J", ctx.now), warga_id=old.warga_id,
+              category_id=old.category_id, description=old.description,
+              kecamatan_code=old.kecamatan_code, address=old.address,
+              preferred_time=old.preferred_time, photos=list(old.photos or []),
+              status="open", created_at=ctx.now)
+    s.add(job)
+    await s.flush()
+    await ctx.audit("job.create", "job", job.id, code=job.code, again=old.code)
+    ctx.clear_flow_data()
+    ctx.data["job_id"] = job.id
+    ctx.data["exclude"] = [old.tukang_id] if old.tukang_id else []
+    ctx.say("booking.rebooked", code=job.code, old=old.code)
+    return "booking.pick"
+
+
+@timer("jobs_notify_available")
+async def jobs_notify_available(session: AsyncSession, now: datetime, out: Outgoing,
+                                config: FlowConfig) -> int:
+    """Warga waiting for a tukang: told once one qualifies; after two weeks, the job expires."""
+    waiting = (await session.execute(select(Job).where(
+        Job.status == "open", Job.notify_when_available.is_(True)).order_by(Job.id).limit(200)
+    )).scalars().all()
+    handled = 0
+    day = local(now).date()
+    for job in waiting:
+        assert job.id is not None
+        found = await find_tukang(session, category_id=job.category_id,
+                                  kecamatan_code=job.kecamatan_code, today=day, now=now,
+                                  exclude=await offered_for_job(session, job.id))
+        if found:
+            job.notify_when_available = False
+            await out.notify(session, job.warga_id, "booking.available_now",
+                             actions=pick_again(job.id), code=job.code, count=len(found))
+            handled += 1
+        elif now - job.created_at > WAIT_FOR_TUKANG:
+            expired = await session.execute(
+                update(Job).where(Job.id == job.id, Job.status == "open")
+                .values(status="expired", notify_when_available=False)
+                .execution_options(synchronize_session=False))
+            if expired.rowcount == 1:
+                await out.notify(session, job.warga_id, "booking.wait_expired", code=job.code)
+                handled += 1
+    await session.flush()
+    return handled
+
+
+REGISTRY.add(
+    ChooseOne(name="booking.category", key="booking.ask_category", options=_category_options,
+              then=_begin, help="booking.category_help"),
+    Text(name="booking.description", key="booking.ask_description",
+         validate=_valid_description, then=_after_description,
+         help="booking.description_help"),
+    Photos(name="booking.photos", key="booking.ask_photos", then=_after_photos,
+           maximum=MAX_PHOTOS, help="booking.photos_help"),
+    ChooseOne(name="booking.kecamatan", key="booking.ask_kecamatan", options=_kecamatan_options,
+              then=_after_kecamatan, help="booking.kecamatan_help"),
+    Text(name="booking.address", key="booking.ask_address", validate=_valid_address,
+         then=_after_address, help="booking.address_help"),
+    Text(name="booking.time", key="booking.ask_time", validate=_valid_date, then=_after_time,
+         options=keyed(("today", "booking.time_today"), ("tomorrow", "booking.time_tomorrow"),
+                       ("week", "booking.time_week")),
+         on_choice=_time_choice, help="booking.time_help"),
+    Confirm(name="booking.confirm", key="booking.summary", vars=_summary_vars,
+            on_yes=_create_job, on_no=_not_sent, yes_label="booking.choice_send",
+            no_label="booking.choice_dont_send"),
+    PickTukang(name="booking.pick", key="booking.pick", vars=_pick_vars, options=_pick_options,
+               then=_picked, help="booking.pick_help"),
+    NoneFound(name="booking.none", key="booking.none_found", vars=_none_vars,
+              options=_none_options, then=_none_chosen, help="booking.none_help"),
+)
+add_entry(MenuEntry("booking", "booking.menu_item", "booking.category", roles=("warga",),
+                    position=10))

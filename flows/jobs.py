@@ -1,0 +1,455 @@
+"""Own jobs: "Pesanan saya" for the warga, "Pekerjaan saya" for the tukang.
+
+Every status change is a conditional update on the job's current status, so a warga cancelling
+while the tukang marks the job done has one winner, and the other is told.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select, update
+
+from flows.context import Context
+from flows.menu import MenuEntry, add_entry
+from flows.offers import (
+    LIVE,
+    WORKING,
+    accept_offer,
+    decline_offer,
+    job_vars,
+    kecamatan_name,
+    user_name,
+    when,
+)
+from flows.registry import HOME, REGISTRY
+from flows.steps import ChooseOne, Confirm, Next, Text
+from flows.types import Choice, Reprompt
+from storage.models import Job, Offer, Rating, TukangProfile, User
+
+RATING_REMINDER = timedelta(hours=24)  # an unrated finished job is recalled once, a day later
+LIST_LIMIT = 10
+REASON_MAX = 300
+
+
+def status_label(ctx: Context, status: str) -> str:
+    return ctx.t(f"job.status_{status}")
+
+
+# --- shared changes ---------------------------------------------------------------------------
+
+
+async def cancel_job(ctx: Context, job_id: int) -> bool:
+    """The warga cancels (any time before done): pending offers end, the tukang is told."""
+    s = await ctx.db()
+    done = await s.execute(
+        update(Job).where(Job.id == job_id, Job.warga_id == ctx.conv.user_id,
+                          Job.status.in_(LIVE))
+        .values(status="cancelled", cancelled_by="warga", notify_when_available=False)
+        .execution_options(synchronize_session=False))
+    job = await s.get(Job, job_id, populate_existing=True)
+    if done.rowcount != 1 or job is None:
+        return False
+    pending = (await s.execute(select(Offer).where(Offer.job_id == job_id,
+                                                   Offer.status == "pending"))).scalars().all()
+    for offer in pending:
+        cut = await s.execute(update(Offer).where(Offer.id == offer.id, Offer.status == "pending")
+                              .values(status="cancelled", decided_at=ctx.now)
+                              .execution_options(synchronize_session=False))
+        if cut.rowcount == 1:
+            await ctx.notify(offer.tukang_id, "offer.cancelled_tukang", code=job.code)
+    if job.tukang_id is not None:
+        await ctx.notify(job.tukang_id, "job.cancelled_by_warga", code=job.code,
+                         name=await user_name(s, job.warga_id))
+    await ctx.audit("job.cancel", "job", job_id, by="warga")
+    return True
+
+
+async def mark_done(ctx: Context, job_id: int, *, by: str) -> bool:
+    """Either side marks a taken job done; the warga is then asked to rate it."""
+    s = await ctx.db()
+    me = ctx.conv.user_id
+    who = Job.warga_id == me if by == "warga" else Job.tukang_id == me
+    done = await s.execute(
+        update(Job).where(Job.id == job_id, who, Job.status.in_(WORKING))
+        .values(status="done", done_at=ctx.now, rating_reminder_at=ctx.now + RATING_REMINDER)
+        .execution_options(synchronize_session=False))
+    job = await s.get(Job, job_id, populate_existing=True)
+    if done.rowcount != 1 or job is None or job.tukang_id is None:
+        return False
+    await s.execute(update(TukangProfile).where(TukangProfile.user_id == job.tukang_id)
+                    .values(jobs_done=TukangProfile.jobs_done + 1)
+                    .execution_options(synchronize_session=False))
+    if by == "tukang":
+        await ctx.notify(job.warga_id, "job.done_by_tukang",
+                         actions=[Choice(f"rating.start:{job_id}", "rating.choice_rate")],
+                         code=job.code, name=await user_name(s, job.tukang_id))
+    else:
+        await ctx.notify(job.tukang_id, "job.done_by_warga", code=job.code,
+                         name=await user_name(s, job.warga_id))
+    await ctx.audit("job.done", "job", job_id, by=by)
+    return True
+
+
+async def _job(ctx: Context, key: str, *, owner: str) -> Job | None:
+    """The job named in the conversation data, if it belongs to this person."""
+    raw = ctx.data.get(key)
+    if raw is None:
+        return None
+    job = await (await ctx.db()).get(Job, int(raw), populate_existing=True)
+    if job is None:
+        return None
+    me = ctx.conv.user_id
+    if (owner == "warga" and job.warga_id != me) or (owner == "tukang" and job.tukang_id != me):
+        return None
+    return job
+
+
+def _lost(ctx: Context, job: Job | None) -> Next:
+    """The job changed under us (cancelled by the other side, already done...)."""
+    if job is None:
+        ctx.say("job.not_found")
+        return HOME
+    ctx.say("job.changed", code=job.code, status=status_label(ctx, job.status))
+    return None
+
+
+# --- warga: Pesanan saya ----------------------------------------------------------------------
+
+
+async def _my_jobs(ctx: Context) -> list[Job]:
+    s = await ctx.db()
+    return list((await s.execute(select(Job).where(Job.warga_id == ctx.conv.user_id)
+                                 .order_by(Job.id.desc()).limit(LIST_LIMIT))).scalars())
+
+
+class JobList(ChooseOne):
+    """A list that says so and returns to the menu when there is nothing to list."""
+
+    empty: str = "job.none_yet"
+
+    async def enter(self, ctx: Context) -> Next:
+        if not [c for c in await self.options(ctx) if c.id != "home"]:
+            ctx.say(self.empty)
+            return HOME
+        return await super().enter(ctx)
+
+
+async def _mine_options(ctx: Context) -> list[Choice]:
+    jobs = [Choice(str(j.id), f"{j.code} · {status_label(ctx, j.status)}")
+            for j in await _my_jobs(ctx)]
+    return [*jobs, Choice("home", ctx.t("job.choice_home"))] if jobs else []
+
+
+async def _mine_chosen(ctx: Context, choice: Choice) -> Next:
+    if choice.id == "home":
+        return HOME
+    ctx.data["job"] = int(choice.id)
+    return "jobs.detail"
+
+
+async def _has_rating(ctx: Context, job_id: int) -> bool:
+    s = await ctx.db()
+    return (await s.execute(select(Rating.id).where(Rating.job_id == job_id))).first() is not None
+
+
+async def _detail_vars(ctx: Context) -> dict[str, object]:
+    job = await _job(ctx, "job", owner="warga")
+    if job is None:
+        raise LookupError("job gone")
+    s = await ctx.db()
+    out: dict[str, object] = {**await job_vars(s, job), "address": job.address,
+                              "status": status_label(ctx, job.status),
+                              "tukang": "", "phone": "", "waiting": "", "expires": ""}
+    if job.tukang_id is not None:
+        tukang = await s.get(User, job.tukang_id)
+        out["tukang"] = tukang.name if tukang else "-"
+        out["phone"] = (tukang.phone or "-") if tukang and job.status in WORKING else ""
+    if job.status == "offered":
+        offer = (await s.execute(select(Offer).where(Offer.job_id == job.id,
+                                                     Offer.status == "pending"))).scalars().first()
+        if offer is not None:
+            out["waiting"] = await user_name(s, offer.tukang_id)
+            out["expires"] = when(offer.expires_at)
+    return out
+
+
+async def _detail_options(ctx: Context) -> list[Choice]:
+    job = await _job(ctx, "job", owner="warga")
+    if job is None:
+        return [Choice("back", ctx.t("job.choice_back"))]
+    opts: list[tuple[str, str]] = []
+    if job.status == "open":
+        opts.append(("pick", "job.choice_pick"))
+    if job.status in WORKING:
+        opts.append(("done", "job.choice_mark_done"))
+    if job.status in LIVE:
+        opts.append(("cancel", "job.choice_cancel"))
+    if job.status == "done" and not await _has_rating(ctx, job.id or 0):
+        opts.append(("rate", "rating.choice_rate"))
+    opts.append(("back", "job.choice_back"))
+    return [Choice(i, ctx.t(k)) for i, k in opts]
+
+
+class JobDetail(ChooseOne):
+    async def enter(self, ctx: Context) -> Next:
+        if await _job(ctx, "job", owner="warga") is None:
+            ctx.say("job.not_found")
+            return HOME
+        return await super().enter(ctx)
+
+
+async def _detail_chosen(ctx: Context, choice: Choice) -> Next:
+    job = await _job(ctx, "job", owner="warga")
+    if job is None:
+        return _lost(ctx, job)
+    if choice.id == "back":
+        return "jobs.mine"
+    if choice.id == "pick":
+        if job.status != "open":
+            return _lost(ctx, job) or "jobs.detail"
+        ctx.data["job_id"] = job.id
+        return "booking.pick"
+    if choice.id == "cancel":
+        return "jobs.cancel_confirm" if job.status in LIVE else (_lost(ctx, job) or "jobs.detail")
+    if choice.id == "done":
+        return "jobs.done_confirm" if job.status in WORKING else (_lost(ctx, job) or "jobs.detail")
+    if choice.id == "rate":
+        ctx.data["rate_job"] = job.id
+        return "rating.score"
+    return None
+
+
+async def _code_vars(ctx: Context) -> dict[str, object]:
+    job = await _job(ctx, "job", owner="warga")
+    return {"code": job.code if job else "-"}
+
+
+async def _cancel_yes(ctx: Context) -> Next:
+    job = await _job(ctx, "job", owner="warga")
+    if job is None or not await cancel_job(ctx, job.id or 0):
+        _lost(ctx, job)
+        return "jobs.detail" if job else HOME
+    ctx.say("job.cancelled", code=job.code)
+    ctx.clear_flow_data()
+    return HOME
+
+
+async def _back_to_detail(ctx: Context) -> Next:
+    return "jobs.detail"
+
+
+async def _done_yes(ctx: Context) -> Next:
+    job = await _job(ctx, "job", owner="warga")
+    if job is None or not await mark_done(ctx, job.id or 0, by="warga"):
+        _lost(ctx, job)
+        return "jobs.detail" if job else HOME
+    ctx.clear_flow_data()
+    ctx.data["rate_job"] = job.id
+    return "rating.score"
+
+
+# --- tukang: Pekerjaan saya -------------------------------------------------------------------
+
+
+async def _work_options(ctx: Context) -> list[Choice]:
+    s = await ctx.db()
+    me = ctx.conv.user_id
+    offers = (await s.execute(
+        select(Offer, Job).join(Job, Job.id == Offer.job_id)
+        .where(Offer.tukang_id == me, Offer.status == "pending", Offer.expires_at > ctx.now)
+        .order_by(Offer.id))).all()
+    jobs = (await s.execute(select(Job).where(Job.tukang_id == me)
+                            .order_by(Job.id.desc()).limit(LIST_LIMIT))).scalars().all()
+    active = [j for j in jobs if j.status in WORKING]
+    rest = [j for j in jobs if j.status not in WORKING][:5]
+    opts = [Choice(f"o{o.id}", f"{j.code} · {ctx.t('job.status_new_offer')}") for o, j in offers]
+    opts += [Choice(f"j{j.id}", f"{j.code} · {status_label(ctx, j.status)}")
+             for j in [*active, *rest]]
+    return [*opts, Choice("home", ctx.t("job.choice_home"))] if opts else []
+
+
+async def _work_chosen(ctx: Context, choice: Choice) -> Next:
+    if choice.id == "home":
+        return HOME
+    ctx.data.pop("w_offer", None)
+    ctx.data.pop("job", None)
+    if choice.id.startswith("o"):
+        ctx.data["w_offer"] = int(choice.id[1:])
+    else:
+        ctx.data["job"] = int(choice.id[1:])
+    return "jobs.work_detail"
+
+
+async def _work_offer(ctx: Context) -> tuple[Offer, Job] | None:
+    raw = ctx.data.get("w_offer")
+    if raw is None:
+        return None
+    s = await ctx.db()
+    offer = await s.get(Offer, int(raw), populate_existing=True)
+    if offer is None or offer.tukang_id != ctx.conv.user_id:
+        return None
+    job = await s.get(Job, offer.job_id, populate_existing=True)
+    return (offer, job) if job else None
+
+
+async def _work_vars(ctx: Context) -> dict[str, object]:
+    s = await ctx.db()
+    pair = await _work_offer(ctx)
+    if pair is not None:
+        offer, job = pair
+        return {**await job_vars(s, job), "status": ctx.t("job.status_new_offer"),
+                "expires": when(offer.expires_at), "name": "", "phone": "", "address": ""}
+    job = await _job(ctx, "job", owner="tukang")
+    if job is None:
+        raise LookupError("job gone")
+    warga = await s.get(User, job.warga_id)
+    show = job.status in (*WORKING, "done")
+    return {**await job_vars(s, job), "status": status_label(ctx, job.status), "expires": "",
+            "name": warga.name if warga and show else "",
+            "phone": (warga.phone or "-") if warga and show else "",
+            "address": job.address if show else ""}
+
+
+async def _work_detail_options(ctx: Context) -> list[Choice]:
+    opts: list[tuple[str, str]] = []
+    pair = await _work_offer(ctx)
+    if pair is not None:
+        opts += [("accept", "offer.choice_accept"), ("decline", "offer.choice_decline")]
+    else:
+        job = await _job(ctx, "job", owner="tukang")
+        if job is not None and job.status == "accepted":
+            opts.append(("start", "job.choice_start"))
+        if job is not None and job.status in WORKING:
+            opts += [("done", "job.choice_mark_done"), ("cancel", "job.choice_cancel")]
+    opts.append(("back", "job.choice_back"))
+    return [Choice(i, ctx.t(k)) for i, k in opts]
+
+
+class WorkDetail(ChooseOne):
+    async def enter(self, ctx: Context) -> Next:
+        if await _work_offer(ctx) is None and await _job(ctx, "job", owner="tukang") is None:
+            ctx.say("job.not_found")
+            return HOME
+        return await super().enter(ctx)
+
+
+async def _work_detail_chosen(ctx: Context, choice: Choice) -> Next:
+    if choice.id == "back":
+        return "jobs.work"
+    pair = await _work_offer(ctx)
+    if pair is not None:
+        offer = pair[0]
+        if choice.id == "accept":
+            await accept_offer(ctx, offer.id or 0)
+            return HOME
+        if choice.id == "decline":
+            if await decline_offer(ctx, offer.id or 0):
+                ctx.clear_flow_data()
+                ctx.data["decline_offer"] = offer.id
+                return "offer.decline_reason"
+            return HOME
+        return None
+    job = await _job(ctx, "job", owner="tukang")
+    if job is None:
+        return _lost(ctx, job)
+    s = await ctx.db()
+    if choice.id == "start":
+        began = await s.execute(update(Job).where(Job.id == job.id, Job.status == "accepted")
+                                .values(status="in_progress")
+                                .execution_options(synchronize_session=False))
+        if began.rowcount != 1:
+            return _lost(ctx, await s.get(Job, job.id, populate_existing=True)) or "jobs.work"
+        await ctx.notify(job.warga_id, "job.started_warga", code=job.code,
+                         name=await user_name(s, job.tukang_id))
+        await ctx.audit("job.start", "job", job.id)
+        ctx.say("job.started", code=job.code)
+        return "jobs.work_detail"
+    if choice.id in ("done", "cancel"):
+        if job.status not in WORKING:
+            return _lost(ctx, job) or "jobs.work"
+        return "jobs.work_done_confirm" if choice.id == "done" else "jobs.work_cancel_reason"
+    return None
+
+
+async def _work_code_vars(ctx: Context) -> dict[str, object]:
+    job = await _job(ctx, "job", owner="tukang")
+    return {"code": job.code if job else "-"}
+
+
+async def _work_done_yes(ctx: Context) -> Next:
+    job = await _job(ctx, "job", owner="tukang")
+    if job is None or not await mark_done(ctx, job.id or 0, by="tukang"):
+        _lost(ctx, job)
+        return "jobs.work" if job else HOME
+    ctx.say("job.done_tukang", code=job.code)
+    ctx.clear_flow_data()
+    return HOME
+
+
+async def _back_to_work(ctx: Context) -> Next:
+    return "jobs.work_detail"
+
+
+async def _valid_reason(ctx: Context, text: str) -> str:
+    reason = " ".join(text.split())
+    if len(reason) < 5 or len(reason.split()) < 2:
+        raise Reprompt("job.reason_short")
+    return reason[:REASON_MAX]
+
+
+async def _tukang_cancel(ctx: Context, reason: str) -> Next:
+    """Cancelling a taken job is recorded against the tukang for the Dinas to see."""
+    job = await _job(ctx, "job", owner="tukang")
+    s = await ctx.db()
+    if job is None:
+        return _lost(ctx, job)
+    done = await s.execute(
+        update(Job).where(Job.id == job.id, Job.tukang_id == ctx.conv.user_id,
+                          Job.status.in_(WORKING))
+        .values(status="cancelled", cancelled_by="tukang", cancel_reason=reason)
+        .execution_options(synchronize_session=False))
+    if done.rowcount != 1:
+        _lost(ctx, await s.get(Job, job.id, populate_existing=True))
+        return HOME
+    await s.execute(update(TukangProfile).where(TukangProfile.user_id == ctx.conv.user_id)
+                    .values(cancellations=TukangProfile.cancellations + 1)
+                    .execution_options(synchronize_session=False))
+    await ctx.audit("job.cancel", "job", job.id, by="tukang", reason=reason)
+    await ctx.notify(job.warga_id, "job.cancelled_by_tukang",
+                     actions=[Choice(f"job.rebook:{job.id}", "job.choice_rebook")],
+                     code=job.code, name=await user_name(s, job.tukang_id), reason=reason)
+    ctx.say("job.cancelled_tukang", code=job.code)
+    ctx.clear_flow_data()
+    return HOME
+
+
+async def _kec_vars(ctx: Context) -> dict[str, object]:
+    job = await _job(ctx, "job", owner="tukang")
+    s = await ctx.db()
+    return {"code": job.code if job else "-",
+            "kecamatan": await kecamatan_name(s, job.kecamatan_code if job else None)}
+
+
+class WorkList(JobList):
+    empty: str = "job.work_none"
+
+
+REGISTRY.add(
+    JobList(name="jobs.mine", key="job.mine", options=_mine_options, then=_mine_chosen),
+    JobDetail(name="jobs.detail", key="job.detail", vars=_detail_vars, options=_detail_options,
+              then=_detail_chosen),
+    Confirm(name="jobs.cancel_confirm", key="job.cancel_confirm", vars=_code_vars,
+            on_yes=_cancel_yes, on_no=_back_to_detail),
+    Confirm(name="jobs.done_confirm", key="job.done_confirm", vars=_code_vars,
+            on_yes=_done_yes, on_no=_back_to_detail),
+    WorkList(name="jobs.work", key="job.work", options=_work_options, then=_work_chosen),
+    WorkDetail(name="jobs.work_detail", key="job.work_detail", vars=_work_vars,
+               options=_work_detail_options, then=_work_detail_chosen),
+    Confirm(name="jobs.work_done_confirm", key="job.done_confirm", vars=_work_code_vars,
+            on_yes=_work_done_yes, on_no=_back_to_work),
+    Text(name="jobs.work_cancel_reason", key="job.ask_cancel_reason", vars=_kec_vars,
+         validate=_valid_reason, then=_tukang_cancel, help="job.reason_help"),
+)
+add_entry(MenuEntry("jobs_mine", "job.menu_mine", "jobs.mine", roles=("warga",), position=20))
+add_entry(MenuEntry("jobs_work", "job.menu_work", "jobs.work", roles=("tukang",), position=10))

@@ -1,0 +1,310 @@
+"""Offers: a warga's chosen tukang gets the job, accepts or declines it, or lets it expire.
+
+Every change of an offer is a conditional update (`... WHERE status = 'pending'`), so a tukang
+accepting while the warga cancels, or while the scheduler expires the offer, has exactly one
+winner and the loser is told what happened (DESIGN.md "Atomic claims"). A tukang may hold
+several pending offers from different warga at once; each is accepted on its own.
+
+The tukang sees the job without the address and the warga's phone until they accept.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from flows.context import Context, FlowConfig
+from flows.outbox import Outgoing, find_recipient
+from flows.registry import HOME, REGISTRY
+from flows.steps import Next, Text, keyed
+from flows.timers import timer
+from flows.types import Choice, Reprompt
+from storage.clock import local
+from storage.models import Category, Conversation, Job, Kecamatan, Offer, TukangProfile, User
+
+OPEN = ("open", "offered")  # a job still looking for its tukang
+LIVE = ("open", "offered", "accepted", "in_progress")  # a job that can still be cancelled
+WORKING = ("accepted", "in_progress")  # a job a tukang has taken
+REASON_MAX = 300
+
+
+# --- small shared helpers ---------------------------------------------------------------------
+
+
+def when(value: datetime) -> str:
+    """A time as Batam reads it, e.g. 23-11-2026 12:00 (the templates add WIB)."""
+    return local(value).strftime("%d-%m-%Y %H:%M")
+
+
+async def category_name(session: AsyncSession, category_id: int) -> str:
+    cat = await session.get(Category, category_id)
+    return cat.name if cat else "-"
+
+
+async def kecamatan_name(session: AsyncSession, code: str | None) -> str:
+    kec = await session.get(Kecamatan, code) if code else None
+    return kec.name if kec else "-"
+
+
+async def user_name(session: AsyncSession, user_id: int | None) -> str:
+    user = await session.get(User, user_id) if user_id else None
+    return user.name if user else "-"
+
+
+async def job_vars(session: AsyncSession, job: Job) -> dict[str, object]:
+    """What both sides read about a job (never the address or a phone number)."""
+    return {"code": job.code, "category": await category_name(session, job.category_id),
+            "description": job.description,
+            "kecamatan": await kecamatan_name(session, job.kecamatan_code),
+            "time": job.preferred_time or "-"}
+
+
+async def ensure_conversation(session: AsyncSession, user_id: int, now: datetime) -> None:
+    """Make sure the person we notify has a conversation tied to them.
+
+    A tukang activated by the Dinas (or seeded as a demo) may never have written to the bot;
+    without a conversation row their Terima/Tolak buttons could not be typed as numbers, and
+    their first message would start the warga onboarding. Their account is known, so the
+    conversation starts at the menu.
+    """
+    rcpt = await find_recipient(session, user_id)
+    user = await session.get(User, user_id)
+    if rcpt is None or user is None:
+        return
+    conv = (await session.execute(select(Conversation).where(
+        Conversation.channel == rcpt.channel, Conversation.address == rcpt.address)
+    )).scalar_one_or_none()
+    if conv is None:
+        session.add(Conversation(channel=rcpt.channel, address=rcpt.address, user_id=user_id,
+                                 flow="menu", step=HOME, data={"_role": user.role},
+                                 locale=user.locale, version=0, updated_at=now))
+    elif conv.user_id is None:
+        conv.user_id, conv.flow, conv.step = user_id, "menu", HOME
+        conv.data, conv.locale = {"_role": user.role}, user.locale
+    else:
+        return
+    await session.flush()
+
+
+def pick_again(job_id: int) -> list[Choice]:
+    """The button that brings the warga back to the list of tukang for a job."""
+    return [Choice(f"job.pick:{job_id}", "offer.choice_pick_again")]
+
+
+# --- making an offer --------------------------------------------------------------------------
+
+
+async def make_offer(ctx: Context, job: Job, tukang_id: int) -> Offer | None:
+    """Offer `job` to a tukang; None when the job is no longer open for a choice."""
+    s = await ctx.db()
+    assert job.id is not None
+    claimed = await s.execute(update(Job).where(Job.id == job.id, Job.status == "open")
+                              .values(status="offered").execution_options(
+                                  synchronize_session=False))
+    if claimed.rowcount != 1:
+        return None
+    expires = ctx.now + ctx.config.offer_ttl
+    offer = Offer(job_id=job.id, tukang_id=tukang_id, status="pending", created_at=ctx.now,
+                  expires_at=expires)
+    s.add(offer)
+    await s.execute(update(TukangProfile).where(TukangProfile.user_id == tukang_id)
+                    .values(last_offer_at=ctx.now))
+    await s.flush()
+    await s.refresh(job)
+    assert offer.id is not None
+    await ensure_conversation(s, tukang_id, ctx.now)
+    await ctx.notify(tukang_id, "offer.new", media=list(job.photos or []),
+                     actions=[Choice(f"offer.accept:{offer.id}", "offer.choice_accept"),
+                              Choice(f"offer.decline:{offer.id}", "offer.choice_decline")],
+                     photos=len(job.photos or []), expires=when(expires),
+                     **await job_vars(s, job))
+    ctx.say("offer.sent", name=await user_name(s, tukang_id), code=job.code,
+            expires=when(expires))
+    await ctx.audit("offer.create", "offer", offer.id, job_id=job.id, tukang_id=tukang_id)
+    return offer
+
+
+# --- the tukang answers -----------------------------------------------------------------------
+
+
+async def _explain_lost(ctx: Context, offer: Offer) -> None:
+    """Why an offer can no longer be accepted or declined, in the tukang's words."""
+    s = await ctx.db()
+    job = await s.get(Job, offer.job_id, populate_existing=True)
+    code = job.code if job else "-"
+    if offer.status == "accepted":
+        ctx.say("offer.already_accepted", code=code)
+    elif offer.status == "declined":
+        ctx.say("offer.already_declined", code=code)
+    elif offer.status == "cancelled" or (job is not None and job.status == "cancelled"):
+        ctx.say("offer.was_cancelled", code=code)
+    elif offer.status == "expired" or offer.expires_at <= ctx.now:
+        ctx.say("offer.was_expired", code=code)
+    else:
+        ctx.say("offer.taken", code=code)
+
+
+async def _own_offer(ctx: Context, arg: str) -> Offer | None:
+    if not arg.isdigit():
+        return None
+    offer = await (await ctx.db()).get(Offer, int(arg), populate_existing=True)
+    if offer is None or offer.tukang_id != ctx.conv.user_id:
+        return None
+    return offer
+
+
+async def accept_offer(ctx: Context, offer_id: int) -> bool:
+    """The atomic claim: pending, not expired, job still open. Both sides get the contacts."""
+    s = await ctx.db()
+    me = ctx.conv.user_id
+    won = await s.execute(
+        update(Offer).where(Offer.id == offer_id, Offer.tukang_id == me,
+                            Offer.status == "pending", Offer.expires_at > ctx.now,
+                            Offer.job_id.in_(select(Job.id).where(Job.status.in_(OPEN))))
+        .values(status="accepted", decided_at=ctx.now)
+        .execution_options(synchronize_session=False))
+    offer = await s.get(Offer, offer_id, populate_existing=True)
+    if offer is None:
+        ctx.say("offer.not_found")
+        return False
+    if won.rowcount != 1:
+        if offer.status == "pending" and offer.expires_at <= ctx.now:
+            await expire_offer(s, ctx.out, offer_id, ctx.now, tell_tukang=False)
+        await _explain_lost(ctx, offer)
+        return False
+    await s.execute(update(Job).where(Job.id == offer.job_id, Job.status.in_(OPEN))
+                    .values(status="accepted", tukang_id=me, accepted_at=ctx.now)
+                    .execution_options(synchronize_session=False))
+    job = await s.get(Job, offer.job_id, populate_existing=True)
+    assert job is not None
+    warga = await s.get(User, job.warga_id)
+    tukang = await s.get(User, me)
+    assert warga is not None and tukang is not None
+    ctx.say("offer.accepted_tukang", code=job.code, name=warga.name, phone=warga.phone or "-",
+            address=job.address, kecamatan=await kecamatan_name(s, job.kecamatan_code),
+            time=job.preferred_time or "-")
+    await ctx.notify(job.warga_id, "offer.accepted_warga", code=job.code, name=tukang.name,
+                     phone=tukang.phone or "-")
+    await ctx.audit("offer.accept", "offer", offer_id, job_id=job.id)
+    return True
+
+
+async def decline_offer(ctx: Context, offer_id: int) -> bool:
+    """Declined at once (the warga can choose again); the reason is asked afterwards."""
+    s = await ctx.db()
+    lost = await s.execute(
+        update(Offer).where(Offer.id == offer_id, Offer.tukang_id == ctx.conv.user_id,
+                            Offer.status == "pending", Offer.expires_at > ctx.now)
+        .values(status="declined", decided_at=ctx.now)
+        .execution_options(synchronize_session=False))
+    offer = await s.get(Offer, offer_id, populate_existing=True)
+    if offer is None:
+        ctx.say("offer.not_found")
+        return False
+    if lost.rowcount != 1:
+        if offer.status == "pending" and offer.expires_at <= ctx.now:
+            await expire_offer(s, ctx.out, offer_id, ctx.now, tell_tukang=False)
+        await _explain_lost(ctx, offer)
+        return False
+    await s.execute(update(Job).where(Job.id == offer.job_id, Job.status == "offered")
+                    .values(status="open").execution_options(synchronize_session=False))
+    job = await s.get(Job, offer.job_id, populate_existing=True)
+    assert job is not None and job.id is not None
+    await ctx.notify(job.warga_id, "offer.declined_warga", actions=pick_again(job.id),
+                     code=job.code, name=await user_name(s, offer.tukang_id))
+    await ctx.audit("offer.decline", "offer", offer_id, job_id=job.id)
+    return True
+
+
+@REGISTRY.action("offer.accept")
+async def _accept_action(ctx: Context, arg: str) -> Next:
+    offer = await _own_offer(ctx, arg)
+    if offer is None:
+        ctx.say("offer.not_found")
+        return None
+    await accept_offer(ctx, offer.id or 0)
+    return None
+
+
+@REGISTRY.action("offer.decline")
+async def _decline_action(ctx: Context, arg: str) -> Next:
+    offer = await _own_offer(ctx, arg)
+    if offer is None:
+        ctx.say("offer.not_found")
+        return None
+    if await decline_offer(ctx, offer.id or 0):
+        ctx.clear_flow_data()
+        ctx.data["decline_offer"] = offer.id
+        return "offer.decline_reason"
+    return None
+
+
+async def _valid_reason(ctx: Context, text: str) -> str:
+    reason = " ".join(text.split())
+    if len(reason) < 3:
+        raise Reprompt("offer.reason_short")
+    return reason[:REASON_MAX]
+
+
+async def _save_reason(ctx: Context, reason: str) -> Next:
+    offer_id = ctx.data.pop("decline_offer", None)
+    if offer_id is not None:
+        s = await ctx.db()
+        await s.execute(update(Offer).where(Offer.id == int(offer_id),
+                                            Offer.tukang_id == ctx.conv.user_id)
+                        .values(decline_reason=reason)
+                        .execution_options(synchronize_session=False))
+    ctx.say("offer.reason_thanks")
+    return HOME
+
+
+async def _skip_reason(ctx: Context, choice: Choice) -> Next:
+    ctx.data.pop("decline_offer", None)
+    ctx.say("offer.reason_thanks")
+    return HOME
+
+
+REGISTRY.add(
+    Text(name="offer.decline_reason", key="offer.ask_reason", validate=_valid_reason,
+         then=_save_reason, options=keyed(("skip", "choice.skip")), on_choice=_skip_reason,
+         help="offer.reason_help"),
+)
+
+
+# --- expiry -----------------------------------------------------------------------------------
+
+
+async def expire_offer(session: AsyncSession, out: Outgoing, offer_id: int,
+                       now: datetime, *, tell_tukang: bool = True) -> bool:
+    """Expire one due offer (if still pending); the warga may choose again."""
+    done = await session.execute(
+        update(Offer).where(Offer.id == offer_id, Offer.status == "pending",
+                            Offer.expires_at <= now)
+        .values(status="expired", decided_at=now).execution_options(synchronize_session=False))
+    if done.rowcount != 1:
+        return False
+    offer = await session.get(Offer, offer_id, populate_existing=True)
+    assert offer is not None
+    await session.execute(update(Job).where(Job.id == offer.job_id, Job.status == "offered")
+                          .values(status="open").execution_options(synchronize_session=False))
+    job = await session.get(Job, offer.job_id, populate_existing=True)
+    assert job is not None and job.id is not None
+    name = await user_name(session, offer.tukang_id)
+    if tell_tukang:
+        await out.notify(session, offer.tukang_id, "offer.expired_tukang", code=job.code)
+    if job.status == "open":
+        await out.notify(session, job.warga_id, "offer.expired_warga",
+                         actions=pick_again(job.id), code=job.code, name=name)
+    return True
+
+
+@timer("offers_expire")
+async def offers_expire(session: AsyncSession, now: datetime, out: Outgoing,
+                        config: FlowConfig) -> int:
+    """Pending offers past their time: expired, both sides told."""
+    due = (await session.execute(select(Offer.id).where(
+        Offer.status == "pending", Offer.expires_at <= now).order_by(Offer.id).limit(200)
+    )).scalars().all()
+    return sum([await expire_offer(session, out, oid, now) for oid in due])
