@@ -1,0 +1,222 @@
+"""Outbound WhatsApp: the 24-hour window, templates, held messages, errors, status callbacks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from bot.delivery import Hold, OutRow, Permanent, Retryable
+from bot.settings import WhatsAppTemplate
+from bot.whatsapp import template_variables
+from flows.context import Context
+from flows.outbox import Outgoing
+from flows.registry import REGISTRY, Registry, load_flows
+from flows.steps import Next, Step
+from flows.types import Choice, Reply
+from storage.models import ChannelAccount, Outbox, User
+from tests.whatsapp.conftest import TEMPLATE_SID, LabFactory, WhatsAppLab, wa
+
+SITI = "+6281255556666"
+TEMPLATES = {"start.welcome_back": {"content_sid": TEMPLATE_SID,
+                                    "variables": ["name", "choice:1"]}}
+
+
+def ack_registry(pressed: list[str]) -> Registry:
+    """The real flows plus a test action, like an offer's Terima button."""
+    load_flows()
+    registry = Registry(steps={**REGISTRY.steps}, actions=dict(REGISTRY.actions),
+                        start_payloads=dict(REGISTRY.start_payloads))
+    registry.add(Step(name="test.done", key="choice.done"))
+
+    async def ack(ctx: Context, arg: str) -> Next:
+        pressed.append(arg)
+        return "test.done"
+
+    registry.actions["test.ack"] = ack
+    return registry
+
+
+async def user_id(lab: WhatsAppLab, phone: str) -> int:
+    async with lab.db.read() as s:
+        return (await s.execute(select(User.id).where(User.phone == phone))).scalar_one()
+
+
+async def notify(lab: WhatsAppLab, uid: int, key: str, *, actions: list[Choice] | None = None,
+                 **vars: Any) -> None:
+    """A notification written outside the engine, as the scheduler or the admin CLI do."""
+    out = Outgoing()
+    async with lab.db.transaction() as s:
+        assert await out.notify(s, uid, key, actions=actions, **vars)
+        await out.write(s, lab.clock())
+
+
+async def rows(lab: WhatsAppLab, key: str) -> list[Outbox]:
+    """The notifications (priority 1) with message key `key`."""
+    async with lab.db.read() as s:
+        return list((await s.execute(select(Outbox).where(Outbox.key == key,
+                                                          Outbox.priority == 1)
+                                     .order_by(Outbox.id))).scalars())
+
+
+async def test_inside_the_window_a_notification_is_free_text(make_lab: LabFactory) -> None:
+    """Someone who wrote an hour ago gets the notification as text with numbered buttons."""
+    lab = await make_lab(registry=ack_registry([]), whatsapp_templates=TEMPLATES)
+    await lab.register(SITI, name="Siti Aminah")
+    lab.clock.advance(hours=1)
+    await notify(lab, await user_id(lab, SITI), "start.welcome_back",
+                 actions=[Choice("test.ack:5", "choice.yes")], name="Siti Aminah")
+    [sent] = await lab.deliver()
+    assert sent.get("ContentSid") == ""
+    assert sent.body == "Selamat datang kembali, Siti Aminah! Akun Anda sudah tersambung.\n\n1. Ya"
+
+
+async def test_outside_the_window_the_template_goes_and_its_button_works(
+        make_lab: LabFactory) -> None:
+    """After 25 hours silent, a notification with a template goes as content_sid with its
+    variables; pressing its quick-reply button (ButtonPayload) runs the action."""
+    pressed: list[str] = []
+    lab = await make_lab(registry=ack_registry(pressed), whatsapp_templates=TEMPLATES)
+    await lab.register(SITI, name="Siti Aminah")
+    lab.clock.advance(hours=25)
+    await notify(lab, await user_id(lab, SITI), "start.welcome_back",
+                 actions=[Choice("test.ack:5", "choice.yes")], name="Siti Aminah")
+    [sent] = await lab.deliver()
+    assert sent.get("ContentSid") == TEMPLATE_SID and sent.body == ""
+    assert sent.content_variables == {"1": "Siti Aminah", "2": "!test.ack:5"}
+    assert sent.to == wa(SITI)
+    [row] = await rows(lab, "start.welcome_back")
+    assert (row.status, row.provider_id) == ("sent", sent.sid)
+
+    await lab.post(SITI, "Ya", ButtonPayload="!test.ack:5", ButtonText="Ya")
+    assert pressed == ["5"]
+    assert await lab.texts(SITI) == ["Selesai"]  # free text again: the window is open
+
+
+async def test_without_a_template_it_waits_for_the_next_message(lab: WhatsAppLab) -> None:
+    """Outside the window and no template: held as "waiting", sent after the person writes."""
+    await lab.register(SITI, name="Siti Aminah")
+    lab.clock.advance(hours=30)
+    await notify(lab, await user_id(lab, SITI), "start.registered", name="Siti Aminah")
+    assert await lab.deliver() == []
+    [row] = await rows(lab, "start.registered")
+    assert row.status == "waiting" and row.last_error == "outside 24h window"
+
+    lab.clock.advance(hours=2)
+    await lab.post(SITI, "menu")
+    texts = await lab.texts(SITI)
+    assert "Menu utama" in texts[0]
+    assert "Terima kasih, Siti Aminah" in texts[-1]
+    [row] = await rows(lab, "start.registered")
+    assert row.status == "sent"
+
+
+async def test_error_63016_holds_the_message(lab: WhatsAppLab) -> None:
+    """Twilio's own window refusal is treated the same: the row waits."""
+    await lab.register(SITI)
+    lab.standin.fail_next(400, 63016)
+    await notify(lab, await user_id(lab, SITI), "start.registered", name="Siti")
+    assert await lab.deliver() == []
+    [row] = await rows(lab, "start.registered")
+    assert row.status == "waiting" and "63016" in (row.last_error or "")
+
+
+def _row(phone: str, text: str = "Halo") -> OutRow:
+    return OutRow(1, "whatsapp", wa(phone), None, "test.x", Reply(text=text), 0, 1, None)
+
+
+async def test_refusals_are_sorted(make_lab: LabFactory) -> None:
+    """429 waits as long as Twilio asks (whole channel), 5xx and timeouts retry, STOP/invalid
+    numbers are permanent, 63016 holds; the error never carries the phone number."""
+    lab = await make_lab(whatsapp_rate_per_second=7)
+    assert (lab.sender.rate, lab.sender.chat_rate) == (7, None)
+    lab.sender.client.http_client.timeout = 0.5  # type: ignore[attr-defined]
+    await lab.post(SITI, "halo")
+    await lab.deliver()
+    cases: list[tuple[dict[str, Any], type[Exception]]] = [
+        ({"status": 429, "code": 20429, "retry_after": "3"}, Retryable),
+        ({"status": 500, "code": 20500}, Retryable),
+        ({"status": 503, "code": None}, Retryable),
+        ({"status": 400, "code": 21610}, Permanent),
+        ({"status": 400, "code": 63003}, Permanent),
+        ({"status": 400, "code": 21211}, Permanent),
+        ({"status": 400, "code": 21614}, Permanent),
+        ({"status": 400, "code": 63016}, Hold),
+        ({"status": 200, "code": None, "delay": 1.0}, Retryable),  # too slow: timeout
+    ]
+    for failure, kind in cases:
+        lab.standin.fail_next(**failure)
+        with pytest.raises(kind) as caught:
+            await lab.sender.send(_row(SITI))
+        assert SITI[3:] not in str(caught.value), failure
+        if failure.get("retry_after"):
+            assert isinstance(caught.value, Retryable)
+            assert caught.value.retry_after == 3.0 and caught.value.whole_channel
+    assert lab.standin.sent[-1].to == wa(SITI)  # the welcome, nothing since
+
+
+async def test_stop_through_the_worker_marks_the_account_unreachable(lab: WhatsAppLab) -> None:
+    """21610 (the person sent STOP to the platform): failed, and the account unreachable."""
+    await lab.register(SITI)
+    lab.standin.fail_next(400, 21610)
+    await notify(lab, await user_id(lab, SITI), "start.registered", name="Siti")
+    await lab.deliver()
+    [row] = await rows(lab, "start.registered")
+    assert row.status == "failed" and "21610" in (row.last_error or "")
+    async with lab.db.read() as s:
+        account = (await s.execute(select(ChannelAccount))).scalar_one()
+    assert not account.reachable
+
+
+async def test_status_callbacks_move_rows_forward(lab: WhatsAppLab) -> None:
+    """delivered, read; a late "delivered" never moves a read row back; unsigned: 403."""
+    await lab.post(SITI, "halo")
+    [sent] = await lab.deliver()
+    assert (await lab.status(sent, "delivered", signed=False)).status_code == 403
+    assert (await lab.status(sent, "delivered")).status_code == 204
+    async with lab.db.read() as s:
+        row = (await s.execute(select(Outbox))).scalar_one()
+    assert row.status == "delivered"
+    await lab.status(sent, "read")
+    await lab.status(sent, "delivered")
+    await lab.status(sent, "queued")
+    async with lab.db.read() as s:
+        row = (await s.execute(select(Outbox))).scalar_one()
+    assert row.status == "read"
+
+
+async def test_failed_status_records_the_code_and_marks_unreachable(lab: WhatsAppLab) -> None:
+    """failed with 63003: the row keeps the code; the account is unreachable."""
+    await lab.register(SITI)
+    await notify(lab, await user_id(lab, SITI), "start.registered", name="Siti")
+    [sent] = await lab.deliver()
+    await lab.status(sent, "failed", "63003")
+    [row] = await rows(lab, "start.registered")
+    assert row.status == "failed" and "63003" in (row.last_error or "")
+    async with lab.db.read() as s:
+        assert not (await s.execute(select(ChannelAccount.reachable))).scalar_one()
+    await lab.post(SITI, "menu")  # writing again makes it reachable again
+    async with lab.db.read() as s:
+        assert (await s.execute(select(ChannelAccount.reachable))).scalar_one()
+
+
+async def test_undelivered_63016_waits_for_the_next_message(lab: WhatsAppLab) -> None:
+    """An asynchronous 63016 puts the row back to waiting; it goes after the next message."""
+    await lab.register(SITI)
+    await notify(lab, await user_id(lab, SITI), "start.registered", name="Siti")
+    [sent] = await lab.deliver()
+    await lab.status(sent, "undelivered", "63016")
+    [row] = await rows(lab, "start.registered")
+    assert row.status == "waiting"
+    await lab.post(SITI, "menu")
+    assert any("Terima kasih, Siti" in t for t in await lab.texts(SITI))
+
+
+def test_template_variables_fill_every_slot() -> None:
+    """Missing variables become "-" (WhatsApp refuses empty ones); choice:N is a payload."""
+    tpl = WhatsAppTemplate(content_sid=TEMPLATE_SID,
+                           variables=["code", "missing", "choice:2", "choice:9"])
+    got = template_variables(tpl, {"code": "J-2611-0001"},
+                             [("!offer.accept:3", "Terima"), ("!offer.decline:3", "Tolak")])
+    assert got == {"1": "J-2611-0001", "2": "-", "3": "!offer.decline:3", "4": "-"}
