@@ -9,6 +9,7 @@ import io
 import json
 import os
 import re
+import sys
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any, NoReturn, TypeVar
@@ -27,7 +28,9 @@ from storage.db import Database
 from storage.models import AuditLog
 
 T = TypeVar("T")
-console = Console(soft_wrap=True)
+# In a terminal Rich fits the window; piped into a file or a test, tables get room to breathe.
+console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
+NO_WRAP = {"id", "kode", "hp", "pekerjaan", "waktu", "batas", "dibuat", "subjek", "tabel"}
 err_console = Console(stderr=True, soft_wrap=True, highlight=False)
 
 # --- options every command reuses ------------------------------------------------------------
@@ -211,7 +214,7 @@ def emit(rows: Sequence[dict[str, Any]], columns: Sequence[str], *, as_json: boo
         return
     table = Table(title=title)
     for col in columns:
-        table.add_column(col)
+        table.add_column(col, no_wrap=col in NO_WRAP)
     for r in rows:
         table.add_row(*(escape(_cell(r.get(c))) for c in columns))
     console.print(table)
