@@ -51,6 +51,7 @@ class WhatsAppLab:
     sender: WhatsAppSender
     validator: RequestValidator = field(default_factory=lambda: RequestValidator(AUTH_TOKEN))
     last_sid: str = ""
+    profiles: dict[str, str | None] = field(default_factory=dict)
 
     @property
     def db(self) -> Database:
@@ -60,9 +61,13 @@ class WhatsAppLab:
         return RequestValidator(token).compute_signature(url, params)
 
     async def post(self, phone: str, body: str = "", *, sid: str | None = None,
-                   profile: str | None = "Budi Santoso", signature: str | None = "auto",
+                   profile: str | None = "", signature: str | None = "auto",
                    url: str = WEBHOOK_URL, **extra: str) -> httpx.Response:
-        """`phone` writes on WhatsApp: a webhook as Twilio signs and posts it."""
+        """`phone` writes on WhatsApp: a webhook as Twilio signs and posts it. The profile
+        name stays what it was for that phone (like Twilio sends it every time)."""
+        if profile == "":
+            profile = self.profiles.get(phone, "Budi Santoso")
+        self.profiles[phone] = profile
         self.last_sid = sid or "SM" + uuid.uuid4().hex
         params = {"MessageSid": self.last_sid, "SmsSid": self.last_sid,
                   "AccountSid": ACCOUNT_SID, "From": wa(phone), "To": FROM, "Body": body,
