@@ -769,8 +769,10 @@ class TelegramChannel:
         except BadRequest as exc:
             if "too big" in exc.message.lower():
                 raise FileTooLarge from None
+            log.warning("could not fetch a file from Telegram: %s", exc.message)
             raise FileUnavailable from None
-        except TelegramError:
+        except TelegramError as exc:
+            log.warning("could not fetch a file from Telegram: %s", exc.message)
             raise FileUnavailable from None
         try:
             stored = store(self.settings.media_dir, data, ctype, max_bytes=limit)

@@ -80,6 +80,7 @@ class Fault:
     chat_id: int | None = None
     retry_after: int | None = None
     times: int = 1
+    after: int = 0  # let this many matching requests through first
 
 
 class _Bucket:
@@ -183,12 +184,14 @@ class StandIn:
         return file_id
 
     def fail(self, method: str, status: int, description: str = "", *,
-             chat_id: int | None = None, retry_after: int | None = None, times: int = 1) -> None:
+             chat_id: int | None = None, retry_after: int | None = None, times: int = 1,
+             after: int = 0) -> None:
         if not description:
             description = {429: f"Too Many Requests: retry after {retry_after}",
                            403: "Forbidden: bot was blocked by the user"}.get(status, "Error")
         with self._lock:
-            self.faults.append(Fault(method, status, description, chat_id, retry_after, times))
+            self.faults.append(Fault(method, status, description, chat_id, retry_after, times,
+                                     after))
 
     def requests(self, method: str | None = None, chat_id: int | None = None) -> list[Call]:
         with self._lock:
@@ -202,7 +205,7 @@ class StandIn:
 
     # --- the HTTP side ---------------------------------------------------------------------
     def _handle(self, h: BaseHTTPRequestHandler, verb: str) -> None:
-        path = urllib.parse.urlsplit(h.path).path
+        path = urllib.parse.unquote(urllib.parse.urlsplit(h.path).path)
         length = int(h.headers.get("Content-Length") or 0)
         body = h.rfile.read(length) if length else b""
         file_prefix = f"/file/bot{self.token}/"
@@ -256,6 +259,9 @@ class StandIn:
             for fault in self.faults:
                 if fault.times > 0 and fault.method == method and (
                         fault.chat_id is None or fault.chat_id == call.chat_id):
+                    if fault.after > 0:
+                        fault.after -= 1
+                        break
                     fault.times -= 1
                     return self._error(fault.status, fault.description, fault.retry_after)
             if method in SEND_METHODS:

@@ -1,0 +1,200 @@
+"""The Telegram sender in the delivery worker: 429 pauses, 403 stops, long texts, photos."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import select
+
+from bot.telegram import split_html
+from flows.outbox import PRIORITY_NOTIFY, Outgoing
+from flows.render import to_plain
+from flows.types import Reply
+from storage.db import Database
+from storage.models import ChannelAccount, Outbox, User
+from tests.telegram.helpers import TgHarness, telegram_bot
+from tests.telegram.standin import Person, StandIn
+
+JPEG = b"\xff\xd8\xff\xe0" + b"photo" * 200 + b"\xff\xd9"
+
+
+async def queue(h: TgHarness, address: int, reply: Reply, user_id: int | None = None) -> None:
+    """An outbox row as the scheduler or the admin CLI would write it."""
+    out = Outgoing()
+    out.add("telegram", str(address), user_id, "test.row", reply, PRIORITY_NOTIFY)
+    async with h.db.transaction() as s:
+        await out.write(s, h.clock())
+
+
+async def rows(db: Database) -> list[Outbox]:
+    async with db.read() as s:
+        return list((await s.execute(select(Outbox).order_by(Outbox.id))).scalars())
+
+
+async def test_429_pauses_and_retries_without_loss_or_double(db: Database,
+                                                             tmp_path: Path) -> None:
+    """A 429 with retry_after leaves the row queued; after the pause it goes, exactly once."""
+    async with telegram_bot(db, tmp_path) as h:
+        h.server.fail("sendMessage", 429, chat_id=7001, retry_after=1)
+        budi = Person(h.server, 7001, "Budi")
+        assert await h.act(budi.text("/start")) == []
+        [row] = await rows(db)
+        assert (row.status, row.attempts) == ("queued", 1)
+        assert "429" in (row.last_error or "")
+        assert (row.next_attempt_at - h.clock()).total_seconds() == 1  # type: ignore[operator]
+
+        await h.drain()  # not due yet by the clock: nothing goes
+        assert h.server.sent(7001) == []
+        h.clock.advance(seconds=1)
+        await h.drain()
+        [refused] = [c for c in h.server.requests("sendMessage", 7001) if c.status == 429]
+        [welcome] = h.server.sent(7001)
+        assert "SIJAKON" in welcome.text
+        assert welcome.at - refused.at >= 0.95  # the chat paused for retry_after
+        [row] = await rows(db)
+        assert (row.status, row.attempts) == ("sent", 2)
+
+
+async def test_429_in_the_middle_of_a_long_message_resends_only_the_rest(
+        db: Database, tmp_path: Path) -> None:
+    """A text split in three parts, refused at the second: the first is not sent twice."""
+    async with telegram_bot(db, tmp_path) as h:
+        lines = [f"Baris {i:03d} " + "x" * 90 for i in range(100)]
+        await queue(h, 7002, Reply(text="\n".join(lines), choices=[("1:ok", "Oke")]))
+        h.server.fail("sendMessage", 429, chat_id=7002, retry_after=1, after=1)
+        await h.drain()
+        assert len(h.server.sent(7002)) == 1
+        h.clock.advance(seconds=1)
+        await h.drain()
+        sent = h.server.sent(7002)
+        assert len(sent) == 3
+        assert "\n".join(c.text for c in sent) == "\n".join(lines)
+        assert all(len(c.text) <= 4096 for c in sent)
+        assert [bool(c.labels) for c in sent] == [False, False, True]  # buttons on the last
+        assert [r.status for r in await rows(db)] == ["sent"]
+
+
+async def test_403_marks_the_account_unreachable_and_stops_sending(db: Database,
+                                                                  tmp_path: Path) -> None:
+    """A blocked bot: the row fails, the account is unreachable, later rows are not even tried;
+    writing again makes the person reachable."""
+    async with telegram_bot(db, tmp_path) as h:
+        budi = Person(h.server, 7003, "Budi")
+        await h.act(budi.text("/start"))
+        await h.act(budi.press("Setuju"))
+        await h.act(budi.text("Budi Santoso"))
+        await h.act(budi.contact("6281234567890"))
+        await h.act(budi.press("Batam Kota"))
+        async with db.read() as s:
+            user_id = (await s.execute(select(User.id))).scalar_one()
+
+        h.server.blocked.add(7003)
+        for _ in range(2):
+            async with db.transaction() as s:
+                out = Outgoing()
+                assert await out.notify(s, user_id, "help.main")
+                await out.write(s, h.clock())
+        await h.drain()
+        tried = [c for c in h.server.requests("sendMessage", 7003) if c.status == 403]
+        assert len(tried) == 1  # the second row was not sent after the first was refused
+        async with db.read() as s:
+            account = (await s.execute(select(ChannelAccount))).scalar_one()
+        assert account.reachable is False and "forbidden" in (account.unreachable_reason or "")
+        assert [r.status for r in await rows(db)][-2:] == ["failed", "failed"]
+
+        async with db.transaction() as s:
+            out = Outgoing()
+            await out.notify(s, user_id, "help.main")
+            await out.write(s, h.clock())
+        await h.drain()
+        assert len([c for c in h.server.requests("sendMessage", 7003) if c.status == 403]) == 1
+        assert (await rows(db))[-1].last_error == "unreachable"
+
+        h.server.blocked.discard(7003)  # unblocked, and writes again
+        got = await h.act(budi.text("/menu"))
+        assert "Menu utama" in got[-1].text
+        async with db.read() as s:
+            assert (await s.execute(select(ChannelAccount.reachable))).scalar_one() is True
+
+
+async def test_photos_go_as_photo_and_media_group(db: Database, tmp_path: Path) -> None:
+    """One photo carries the text and buttons as its caption; several go as a media group
+    followed by the text; a photo sent before is reused by file_id, not uploaded again."""
+    pics = []
+    for i in range(3):
+        p = tmp_path / f"foto{i}.jpg"
+        p.write_bytes(JPEG + bytes([i]))
+        pics.append(str(p))
+    async with telegram_bot(db, tmp_path) as h:
+        await queue(h, 7004, Reply(text="Pekerjaan <b>J-2611-0001</b>", media=pics[:1],
+                                   choices=[("!offer.accept:1", "Terima"),
+                                            ("!offer.decline:1", "Tolak")]))
+        await queue(h, 7004, Reply(text="Foto pekerjaan", media=pics))
+        await h.drain()
+        photo, group, text = h.server.sent(7004)
+        assert photo.method == "sendPhoto" and photo.params["caption"].startswith("Pekerjaan <b>")
+        assert photo.params["parse_mode"] == "HTML" and photo.labels == ["Terima", "Tolak"]
+        assert photo.files and next(iter(photo.files.values())) == JPEG + b"\x00"
+        assert group.method == "sendMediaGroup" and len(group.params["media"]) == 3
+        assert not group.params["media"][0]["media"].startswith("attach://")  # reused file_id
+        assert len(group.files) == 2
+        assert text.method == "sendMessage" and text.text == "Foto pekerjaan"
+
+
+async def test_payloads_over_64_bytes_fall_back_to_numbered_lines(db: Database,
+                                                                 tmp_path: Path) -> None:
+    """Buttons whose payload would not fit callback_data become numbered lines to type."""
+    async with telegram_bot(db, tmp_path) as h:
+        long_id = "3:" + "k" * 70
+        await queue(h, 7005, Reply(text="Pilih:", choices=[(long_id, "Satu <a&b>"),
+                                                           ("3:b", "Dua")]))
+        await queue(h, 7005, Reply(text="Pilih tukang:", choices=[
+            ("4:1", "Pak Ahmad Sulaiman — tukang batu, Batam Kota"),
+            ("4:2", "Bu Rina — tukang cat, Sekupang")]))
+        await queue(h, 7005, Reply(text="Nilai:", choices=[(f"5:{i}", str(i))
+                                                            for i in range(1, 6)]))
+        await h.drain()
+        numbered, long_labels, short = h.server.sent(7005)
+        assert numbered.labels == [] and "reply_markup" not in numbered.params
+        assert "1. Satu &lt;a&amp;b&gt;\n2. Dua" in numbered.text
+        assert long_labels.rows == [["Pak Ahmad Sulaiman — tukang batu, Batam Kota"],
+                                    ["Bu Rina — tukang cat, Sekupang"]]
+        assert short.rows == [["1", "2", "3", "4", "5"]]
+
+
+def test_split_keeps_tags_balanced_and_lines_whole() -> None:
+    """A long bold block is cut between lines; each part closes and reopens the tag."""
+    lines = [f"{i:04d} " + "kata " * 30 for i in range(120)]
+    text = "<b>Daftar</b>\n<b>" + "\n".join(lines) + "</b>\n<i>akhir</i>"
+    parts = split_html(text)
+    assert len(parts) > 1
+    for part in parts:
+        assert len(part) <= 4096
+        assert part.count("<b>") == part.count("</b>")
+    assert "\n".join(to_plain(p) for p in parts) == to_plain(text)
+    one_word = "&amp;" * 2000
+    parts = split_html(one_word)
+    assert all("&amp;" * (len(p) // 5) == p for p in parts)
+
+
+async def test_standin_throttles_like_telegram() -> None:
+    """The stand-in itself answers 429 past 1 message/s per chat (after a burst of 3)."""
+    server = StandIn(chat_rate=1.0, chat_burst=3).start()
+    try:
+        from telegram import Bot
+        from telegram.error import RetryAfter
+
+        from tests.telegram.standin import TOKEN
+
+        async with Bot(TOKEN, base_url=server.base_url + "/bot") as bot:
+            for _ in range(3):
+                await bot.send_message(8001, "ok")
+            try:
+                await bot.send_message(8001, "terlalu cepat")
+            except RetryAfter:
+                pass
+            else:
+                raise AssertionError("the fourth message in a second was not refused")
+        assert server.throttled == 1
+    finally:
+        server.stop()

@@ -1,0 +1,109 @@
+"""The webhook's secret check, and `sijakon-bot run` (bot.server.serve) with Telegram."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from bot.server import serve
+from bot.telegram import SECRET_HEADER, WEBHOOK_PATH
+from storage.db import Database
+from storage.models import Conversation, Outbox, ProcessedUpdate
+from tests.telegram.helpers import SECRET, make_settings, telegram_bot
+from tests.telegram.standin import Person, StandIn
+
+
+async def counts(db: Database) -> tuple[int, int, int]:
+    async with db.read() as s:
+        return tuple([(await s.execute(select(func.count()).select_from(m))).scalar_one()
+                      for m in (ProcessedUpdate, Conversation, Outbox)])  # type: ignore[return-value]
+
+
+async def test_webhook_refuses_missing_or_wrong_secret(db: Database, tmp_path: Path) -> None:
+    """No secret, a wrong one, or one differing in case: 403, and nothing is stored or sent."""
+    async with telegram_bot(db, tmp_path, mode="webhook") as h:
+        budi = Person(h.server, 9001, "Budi")
+        update = budi.text("/start")
+        assert await h.deliver(update, secret=None) == 403
+        assert await h.deliver(update, secret="wrong") == 403
+        assert await h.deliver(update, secret=SECRET.upper()) == 403
+        assert await h.deliver(update, secret=SECRET + "x") == 403
+        await h.drain()
+        assert await counts(db) == (0, 0, 0)
+        assert h.server.sent(9001) == []
+        # the real secret: handled and committed before the 200
+        assert await h.deliver(update) == 200
+        assert await counts(db) == (1, 1, 1)
+
+
+async def test_webhook_rejects_garbage_and_wrong_method(db: Database, tmp_path: Path) -> None:
+    """A body that is not an update gets 400, a GET gets 405; neither reaches the engine."""
+    async with telegram_bot(db, tmp_path, mode="webhook") as h:
+        assert h.client is not None
+        headers = {SECRET_HEADER: SECRET}
+        r = await h.client.post(WEBHOOK_PATH, content=b"{not json", headers=headers)
+        assert r.status_code == 400
+        r = await h.client.post(WEBHOOK_PATH, json=[1, 2], headers=headers)
+        assert r.status_code == 400
+        r = await h.client.get(WEBHOOK_PATH, headers=headers)
+        assert r.status_code == 405
+        r = await h.client.post("/telegram/webhook/" + "123456:TOKEN", json={}, headers=headers)
+        assert r.status_code == 404
+        assert await counts(db) == (0, 0, 0)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def wait_for_sent(server: StandIn, chat_id: int, n: int = 1) -> None:
+    for _ in range(1000):
+        if len(server.sent(chat_id)) >= n:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"chat {chat_id} got {len(server.sent(chat_id))} messages, not {n}")
+
+
+@pytest.mark.parametrize("mode", ["polling", "webhook"])
+async def test_run_serves_telegram_and_stops_cleanly(tmp_path: Path, mode: str) -> None:
+    """`sijakon-bot run`: an update in, the welcome out through the worker; then a clean stop
+    that leaves the webhook registered (Telegram keeps updates for the next start)."""
+    server = StandIn().start()
+    port = free_port()
+    try:
+        settings = make_settings(server, tmp_path, mode, sijakon_http_port=port)
+        stop = asyncio.Event()
+        task = asyncio.create_task(serve(settings, stop=stop))
+        budi = Person(server, 9100, "Budi")
+        update = budi.text("/start tukang")
+        if mode == "polling":
+            server.push(update)
+        else:
+            async with httpx.AsyncClient() as client:
+                for _ in range(500):  # until uvicorn listens
+                    try:
+                        r = await client.post(f"http://127.0.0.1:{port}{WEBHOOK_PATH}",
+                                              json=update, headers={SECRET_HEADER: SECRET})
+                        break
+                    except httpx.ConnectError:
+                        await asyncio.sleep(0.01)
+                assert r.status_code == 200
+                health = await client.get(f"http://127.0.0.1:{port}/healthz")
+                assert health.json()["ok"] is True
+        await wait_for_sent(server, 9100)
+        assert "SIJAKON" in server.sent(9100)[0].text
+        stop.set()
+        await asyncio.wait_for(task, 15)
+        if mode == "webhook":
+            assert server.webhook["url"] and not server.requests("deleteWebhook")
+        else:
+            assert server.confirmed > update["update_id"]
+    finally:
+        server.stop()
