@@ -31,12 +31,15 @@ class WhatsAppTemplate(BaseModel):
     """An approved Content API template for one message key (WHATSAPP_TEMPLATES).
 
     `variables` lists, in the order of the template's {{1}}, {{2}}, ..., the names of the
-    message's variables; "choice:N" stands for the payload of the message's N-th button (for a
-    quick-reply button whose id is a variable).
+    message's variables; "choice:N" / "label:N" stand for the payload / label of the message's
+    N-th button (a quick-reply button or list item whose id and title are variables), and
+    "message:text" for the whole rendered message. `in_session` uses the template inside the
+    24-hour window too (quick replies, list pickers) instead of numbered lines.
     """
 
     content_sid: str = Field(pattern=r"^HX[0-9a-fA-F]{32}$")
     variables: list[str] = Field(default_factory=list, max_length=20)
+    in_session: bool = False
 
 
 class Settings(BaseSettings):

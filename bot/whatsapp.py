@@ -224,14 +224,18 @@ def split_body(text: str, limit: int = BODY_LIMIT) -> list[str]:
 
 
 def template_variables(template: WhatsAppTemplate, reply_vars: dict[str, Any],
-                       choices: list[tuple[str, str]]) -> dict[str, str]:
+                       choices: list[tuple[str, str]], text: str = "") -> dict[str, str]:
     """The {{1}}, {{2}}... of a Content API template from a message's variables and buttons."""
     out: dict[str, str] = {}
     for i, name in enumerate(template.variables, 1):
         value: Any = None
-        if name.startswith("choice:") and name[7:].isdigit():
-            n = int(name[7:])
-            value = choices[n - 1][0] if 0 < n <= len(choices) else None
+        kind, _, arg = name.partition(":")
+        if kind in ("choice", "label") and arg.isdigit():
+            n = int(arg)
+            if 0 < n <= len(choices):
+                value = choices[n - 1][0] if kind == "choice" else to_whatsapp(choices[n - 1][1])
+        elif name == "message:text":
+            value = to_whatsapp(text)
         else:
             value = reply_vars.get(name)
         text = str(value).strip() if value is not None else ""
@@ -280,13 +284,14 @@ class WhatsAppSender:
         common: dict[str, Any] = {"from_": self.sender, "to": row.address}
         if callback:
             common["status_callback"] = callback
-        if not window.open:
-            meta = row.reply.template or {}
-            template = self.templates.get(str(meta.get("key") or row.key)) if meta else None
-            if template is None:
-                raise Hold("outside 24h window")
+        meta = row.reply.template or {}
+        template = self.templates.get(str(meta.get("key") or row.key))
+        # outside the window only a notification (it carries its variables) can go, as a template
+        if not window.open and (template is None or not meta):
+            raise Hold("outside 24h window")
+        if template is not None and (not window.open or template.in_session):
             variables = template_variables(template, dict(meta.get("vars") or {}),
-                                           row.reply.choices)
+                                           row.reply.choices, row.reply.text)
             return await self._create(content_sid=template.content_sid,
                                       content_variables=json.dumps(variables), **common)
         body = to_whatsapp(row.reply.text)

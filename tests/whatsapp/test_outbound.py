@@ -220,3 +220,27 @@ def test_template_variables_fill_every_slot() -> None:
     got = template_variables(tpl, {"code": "J-2611-0001"},
                              [("!offer.accept:3", "Terima"), ("!offer.decline:3", "Tolak")])
     assert got == {"1": "J-2611-0001", "2": "-", "3": "!offer.decline:3", "4": "-"}
+
+
+async def test_in_session_quick_replies_from_a_content_template(make_lab: LabFactory) -> None:
+    """With `in_session`, a question goes as quick-reply content (text, ids and titles as
+    variables) inside the window too, and the pressed button answers it."""
+    welcome = {"start.welcome": {"content_sid": TEMPLATE_SID, "in_session": True,
+                                 "variables": ["message:text", "choice:1", "label:1",
+                                               "choice:2", "label:2"]}}
+    lab = await make_lab(whatsapp_templates=welcome)
+    await lab.post(SITI, "halo")
+    [sent] = await lab.deliver()
+    assert sent.get("ContentSid") == TEMPLATE_SID and sent.body == ""
+    variables = sent.content_variables
+    assert "*SIJAKON*" in variables["1"] and "1. Setuju" not in variables["1"]
+    assert (variables["3"], variables["5"]) == ("Setuju", "Tidak setuju")
+    await lab.post(SITI, "Setuju", ButtonPayload=variables["2"], ButtonText="Setuju")
+    assert (await lab.texts(SITI))[0].startswith("Siapa nama Anda?")
+
+
+def test_template_variables_for_labels_and_text() -> None:
+    """label:N is the N-th button's title, message:text the message in WhatsApp markup."""
+    tpl = WhatsAppTemplate(content_sid=TEMPLATE_SID, variables=["message:text", "label:1"])
+    got = template_variables(tpl, {}, [("1:a", "A &amp; B")], "<b>Pilih</b>")
+    assert got == {"1": "*Pilih*", "2": "A & B"}
