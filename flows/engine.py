@@ -174,9 +174,11 @@ class Engine:
                 seen.add(key)
                 rows.append({"channel": ib.channel, "external_id": ib.external_id,
                              "received_at": b.now})
-        stmt = (insert_ignore(ProcessedUpdate, self.db.dialect, ["channel", "external_id"])
-                .values(rows).returning(ProcessedUpdate.channel, ProcessedUpdate.external_id))
-        inserted = {(r.channel, r.external_id) for r in await b.session.execute(stmt)}
+        t = ProcessedUpdate.__table__
+        stmt = (insert_ignore(t, self.db.dialect, ["channel", "external_id"])
+                .returning(t.c.channel, t.c.external_id))
+        conn = await b.session.connection()
+        inserted = {(r.channel, r.external_id) for r in await conn.execute(stmt, rows)}
         fresh = []
         for ib in inbounds:
             key = (ib.channel, ib.external_id)
@@ -191,11 +193,12 @@ class Engine:
         await self._fetch(b, keys)
         missing = [k for k in keys if k not in b.convs]
         if missing:
-            await b.session.execute(
-                insert_ignore(Conversation, self.db.dialect, ["channel", "address"]).values([
+            conn = await b.session.connection()
+            await conn.execute(
+                insert_ignore(Conversation.__table__, self.db.dialect, ["channel", "address"]), [
                     {"channel": c, "address": a, "flow": "start", "step": START, "data": {},
                      "locale": self.config.locale, "version": 0, "updated_at": b.now}
-                    for c, a in missing]))
+                    for c, a in missing])
             await self._fetch(b, missing)
 
     async def _fetch(self, b: _Batch, keys: list[tuple[str, str]]) -> None:
@@ -203,7 +206,8 @@ class Engine:
         stmt = (select(t).where(tuple_(t.c.channel, t.c.address).in_(keys)).order_by(t.c.id))
         if not self.db.is_sqlite:
             stmt = stmt.with_for_update()
-        for r in await b.session.execute(stmt):
+        conn = await b.session.connection()
+        for r in await conn.execute(stmt):
             b.convs[(r.channel, r.address)] = ConvState(
                 id=r.id, channel=r.channel, address=r.address, user_id=r.user_id, flow=r.flow,
                 step=r.step, data=dict(r.data or {}), locale=r.locale, version=r.version,
@@ -371,10 +375,10 @@ class Engine:
         step = self.registry.get(conv.step)
         if name == "start":
             target = self.registry.start_payloads.get(arg.casefold()) if arg else None
-            if target is not None:
+            ctx.clear_flow_data()
+            if target is not None:  # set after clearing, so first contact can read it
                 ctx.data["_start"] = arg.casefold()
-            await self._goto(ctx, self._home(conv) if conv.user_id or target is None else START,
-                             clear=True)
+            await self._goto(ctx, self._home(conv) if conv.user_id or target is None else START)
             return
         if name in ("menu", "batal"):
             if name == "batal" and conv.step not in (HOME, START):
@@ -411,7 +415,7 @@ class Engine:
             if key in b.convs:
                 b.convs[key].data["_choices"] = pairs
                 b.dirty.add(key)
-        s = b.session
+        s = await b.session.connection()
         if b.dirty:
             t = Conversation.__table__
             await s.execute(
@@ -423,9 +427,9 @@ class Engine:
                   "_locale": c.locale, "_user_id": c.user_id, "_at": b.now}
                  for c in (b.convs[k] for k in b.dirty)])
         if b.out.rows:
-            await s.execute(insert(Outbox), [r.as_params(b.now) for r in b.out.rows])
+            await s.execute(insert(Outbox.__table__), [r.as_params(b.now) for r in b.out.rows])
         if b.audit:
-            await s.execute(insert(AuditLog), b.audit)
+            await s.execute(insert(AuditLog.__table__), b.audit)
         if b.touched:
             t = ChannelAccount.__table__
             await s.execute(

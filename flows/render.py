@@ -34,6 +34,7 @@ def environment(locale: str) -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=False,
+        auto_reload=False,  # templates do not change while the bot runs; saves a stat() per message
     )
     env.filters["rupiah"] = _rupiah
     return env
@@ -41,6 +42,18 @@ def environment(locale: str) -> Environment:
 
 def render(key: str, locale: str = DEFAULT_LOCALE, **vars: Any) -> str:
     """Render a message key; an unknown locale falls back to Indonesian."""
+    if not vars:
+        return _render_constant(key, locale)
+    return _render(key, locale, vars)
+
+
+@lru_cache(maxsize=2048)
+def _render_constant(key: str, locale: str) -> str:
+    """Labels and fixed texts render the same every time: render them once."""
+    return _render(key, locale, {})
+
+
+def _render(key: str, locale: str, vars: dict[str, Any]) -> str:
     if locale not in LOCALES:
         locale = DEFAULT_LOCALE
     try:
