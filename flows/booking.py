@@ -26,7 +26,7 @@ from flows.types import Choice, Reprompt
 from storage.clock import local
 from storage.codes import next_code
 from storage.matching import Candidate, find_tukang, offered_for_job
-from storage.models import Category, Job, Kecamatan, Skill
+from storage.models import AuditLog, Category, Job, Kecamatan, Skill
 
 DESCRIPTION_MIN_CHARS = 15
 DESCRIPTION_MIN_WORDS = 3
@@ -396,6 +396,12 @@ async def _rebook_action(ctx: Context, arg: str) -> Next:
     if old.status != "cancelled" or old.cancelled_by != "tukang":
         ctx.say("booking.not_open", code=old.code)
         return None
+    again = (await s.execute(select(AuditLog).where(
+        AuditLog.action == "job.rebook", AuditLog.subject_type == "job",
+        AuditLog.subject_id == old.id))).scalars().first()
+    if again is not None:  # the same button pressed twice: one new job is enough
+        ctx.say("booking.already_rebooked", old=old.code, code=again.detail.get("new", "-"))
+        return None
     job = Job(code=await next_code(s, "J", ctx.now), warga_id=old.warga_id,
               category_id=old.category_id, description=old.description,
               kecamatan_code=old.kecamatan_code, address=old.address,
@@ -404,6 +410,7 @@ async def _rebook_action(ctx: Context, arg: str) -> Next:
     s.add(job)
     await s.flush()
     await ctx.audit("job.create", "job", job.id, code=job.code, again=old.code)
+    await ctx.audit("job.rebook", "job", old.id, new=job.code)
     ctx.clear_flow_data()
     ctx.data["job_id"] = job.id
     ctx.data["exclude"] = [old.tukang_id] if old.tukang_id else []

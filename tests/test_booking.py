@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.scheduler import Scheduler
+from flows.types import Media
 from storage.db import Database
 from storage.matching import bayes, fairness, find_tukang
 from storage.models import Category, Job, User
@@ -22,7 +23,6 @@ from tests.factories import (
     make_tukang,
 )
 from tests.harness import Transcript, register_warga
-from flows.types import Media
 
 PHOTO = Media(path="media/a.jpg", content_type="image/jpeg", size=1000)
 PDF = Media(path="media/a.pdf", content_type="application/pdf", size=1000)

@@ -1,0 +1,319 @@
+"""Own jobs (Pesanan saya, Pekerjaan saya) and the rating after a finished job."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from bot.scheduler import Scheduler
+from storage.models import AuditLog, Rating
+from tests.factories import book, job_of, make_tukang, offers_of, profile_of
+from tests.harness import Transcript, register_warga
+
+
+async def _accepted(t: Transcript, warga: str = "budi", **kw: object) -> int:
+    """A job of `warga` accepted by Andi; returns Andi's user id."""
+    andi = await make_tukang(t.db, "andi", "Andi", phone="+6281299990001")
+    await book(t, warga, **kw)  # type: ignore[arg-type]
+    await t.press(warga, "Andi")
+    await t.press("andi", "Terima")
+    return andi
+
+
+async def test_pesanan_saya_lists_codes_and_statuses(t: Transcript) -> None:
+    """Each job shows with its code and status; details show the tukang and contact."""
+    await _accepted(t)
+    await t.press("budi", "Pesanan saya")
+    assert t.last("budi").labels == ["J-2611-0001 · Diterima tukang", "Menu utama"]
+    await t.press("budi", "J-2611-0001 · Diterima tukang")
+    detail = t.last("budi")
+    for part in ("J-2611-0001 — Diterima tukang", "Pengecatan", "Jl. Sudirman No. 12",
+                 "Tukang: Andi, HP +6281299990001"):
+        assert part in detail.text, part
+    assert detail.labels == ["Tandai selesai", "Batalkan", "Kembali"]
+    await t.press("budi", "Kembali")
+    await t.assert_step("budi", "jobs.mine")
+    await t.press("budi", "Menu utama")
+    await t.assert_step("budi", "menu.home")
+
+
+async def test_no_jobs_yet(t: Transcript) -> None:
+    """An empty list says how to start and stays at the menu."""
+    await register_warga(t, "budi")
+    await t.press("budi", "Pesanan saya")
+    assert "belum punya pesanan" in t.all("budi")[-2].text
+    await t.assert_step("budi", "menu.home")
+
+
+async def test_warga_marks_done_and_rates(t: Transcript) -> None:
+    """Tandai selesai, confirm, 1-5 and a comment: the tukang's record is updated."""
+    andi = await _accepted(t)
+    await t.press("budi", "Pesanan saya")
+    await t.send("budi", "1")
+    await t.press("budi", "Tandai selesai")
+    await t.press("budi", "Ya")
+    ask = t.last("budi")
+    assert "Andi" in ask.text and ask.labels[0].startswith("1") and "Nanti saja" in ask.labels
+    assert "Belum selesai" not in ask.labels
+    assert "menandai pekerjaan J-2611-0001 selesai" in t.got("andi", "menandai").text
+    await t.send("budi", "4")
+    await t.send("budi", "Rapi dan tepat waktu")
+    assert "Penilaian 4 untuk J-2611-0001" in t.got("budi", "Terima kasih!").text
+    assert "penilaian 4" in t.got("andi", "mendapat penilaian").text
+    p = await profile_of(t.db, andi)
+    assert (p.rating_sum, p.rating_count, p.jobs_done) == (4, 1, 1)
+    async with t.db.read() as s:
+        r = (await s.execute(select(Rating))).scalar_one()
+    assert (r.score, r.comment, r.tukang_id) == (4, "Rapi dan tepat waktu", andi)
+    job = await job_of(t.db)
+    assert (job.status, job.rating_reminder_at) == ("done", None)
+    await t.press("budi", "Pesanan saya")
+    await t.send("budi", "1")
+    assert t.last("budi").labels == ["Kembali"]  # rated: nothing left to do
+
+
+async def test_tukang_starts_and_finishes_then_warga_rates(t: Transcript) -> None:
+    """Pekerjaan saya: Mulai kerja, Selesai; the warga gets a Beri penilaian button."""
+    andi = await _accepted(t)
+    await t.press("andi", "Pekerjaan saya")
+    assert t.last("andi").labels == ["J-2611-0001 · Diterima tukang", "Menu utama"]
+    await t.send("andi", "1")
+    detail = t.last("andi")
+    assert "Warga: Budi Santoso, HP +6281234567890" in detail.text
+    assert detail.labels == ["Mulai kerja", "Tandai selesai", "Batalkan", "Kembali"]
+    await t.press("andi", "Mulai kerja")
+    assert "Andi mulai mengerjakan J-2611-0001" in t.got("budi", "mulai").text
+    assert t.last("andi").labels == ["Tandai selesai", "Batalkan", "Kembali"]
+    await t.press("andi", "Tandai selesai")
+    await t.press("andi", "Ya")
+    assert "ditandai selesai" in t.got("andi", "ditandai selesai").text
+    note = t.got("budi", "menandai pekerjaan")
+    assert note.labels == ["Beri penilaian"]
+    await t.press("budi", "Beri penilaian")
+    assert "Belum selesai" in t.last("budi").labels
+    await t.send("budi", "5")
+    await t.press("budi", "Lewati")
+    p = await profile_of(t.db, andi)
+    assert (p.rating_sum, p.rating_count, p.jobs_done) == (5, 1, 1)
+    await t.press("budi", "Beri penilaian")  # the old button again
+    assert "sudah dinilai" in t.got("budi", "sudah dinilai").text
+
+
+async def test_warga_says_not_finished(t: Transcript) -> None:
+    """"Belum selesai" after the tukang's Selesai puts the job back in progress."""
+    andi = await _accepted(t)
+    await t.press("andi", "Pekerjaan saya")
+    await t.send("andi", "1")
+    await t.press("andi", "Tandai selesai")
+    await t.press("andi", "Ya")
+    await t.press("budi", "Beri penilaian")
+    await t.press("budi", "Belum selesai")
+    assert "belum selesai" in t.got("andi", "belum selesai").text
+    job = await job_of(t.db)
+    assert job.status == "in_progress"
+    assert (await profile_of(t.db, andi)).jobs_done == 0
+
+
+async def test_rating_later_and_reminder(t: Transcript) -> None:
+    """"Nanti saja", then a day later the scheduler reminds the warga once."""
+    await _accepted(t)
+    await t.press("budi", "Pesanan saya")
+    await t.send("budi", "1")
+    await t.press("budi", "Tandai selesai")
+    await t.press("budi", "Ya")
+    await t.press("budi", "Nanti saja")
+    await t.assert_step("budi", "menu.home")
+    scheduler = Scheduler(t.db, t.config, clock=t.clock)
+    assert (await scheduler.tick())["rating_reminders"] == 0
+    t.clock.advance(hours=25)
+    assert (await scheduler.tick())["rating_reminders"] == 1
+    await t.refresh()
+    reminder = t.last("budi")
+    assert "Mohon beri penilaian" in reminder.text and reminder.labels == ["Beri penilaian"]
+    assert (await scheduler.tick())["rating_reminders"] == 0
+    await t.press("budi", "Beri penilaian")
+    await t.send("budi", "5")
+    await t.send("budi", "mantap sekali")
+    assert "Penilaian 5" in t.got("budi", "Terima kasih!").text
+
+
+async def test_rating_steps_answer_unknown_input(t: Transcript) -> None:
+    """A word at the score step gets help; an overlong comment is cut with a notice."""
+    await _accepted(t)
+    await t.press("budi", "Pesanan saya")
+    await t.send("budi", "1")
+    await t.press("budi", "Tandai selesai")
+    await t.press("budi", "Ya")
+    t.replies("budi")
+    await t.send("budi", "bagus")
+    texts = t.texts("budi")
+    assert "angka 1 sampai 5" in texts[0] and "Bagaimana hasil kerja" in texts[1]
+    await t.send("budi", "9")
+    assert "angka 1 sampai 5" in t.texts("budi")[0]
+    await t.send("budi", "3")
+    t.replies("budi")
+    await t.send("budi", "x" * 700)
+    assert "dipotong menjadi 500" in t.texts("budi")[0]
+
+
+@pytest.mark.parametrize("step", ["rating.score", "rating.comment", "jobs.detail",
+                                  "jobs.done_confirm", "jobs.cancel_confirm"])
+@pytest.mark.parametrize("command", ["menu", "batal"])
+async def test_menu_and_batal_in_warga_job_steps(t: Transcript, step: str, command: str) -> None:
+    """Every warga job step gives way to menu and batal."""
+    await _accepted(t)
+    await t.press("budi", "Pesanan saya")
+    await t.send("budi", "1")
+    if step == "jobs.cancel_confirm":
+        await t.press("budi", "Batalkan")
+    elif step != "jobs.detail":
+        await t.press("budi", "Tandai selesai")
+        if step != "jobs.done_confirm":
+            await t.press("budi", "Ya")
+            if step == "rating.comment":
+                await t.send("budi", "5")
+    await t.assert_step("budi", step)
+    await t.send("budi", command)
+    await t.assert_step("budi", "menu.home")
+
+
+@pytest.mark.parametrize("step", ["jobs.work", "jobs.work_detail", "jobs.work_done_confirm",
+                                  "jobs.work_cancel_reason"])
+@pytest.mark.parametrize("command", ["menu", "batal"])
+async def test_menu_and_batal_in_tukang_job_steps(t: Transcript, step: str,
+                                                  command: str) -> None:
+    """Every tukang job step gives way to menu and batal; the job is untouched."""
+    await _accepted(t)
+    await t.press("andi", "Pekerjaan saya")
+    if step != "jobs.work":
+        await t.send("andi", "1")
+        if step == "jobs.work_done_confirm":
+            await t.press("andi", "Tandai selesai")
+        elif step == "jobs.work_cancel_reason":
+            await t.press("andi", "Batalkan")
+    await t.assert_step("andi", step)
+    await t.send("andi", command)
+    await t.assert_step("andi", "menu.home")
+    assert (await job_of(t.db)).status == "accepted"
+
+
+async def test_job_steps_answer_unknown_input(t: Transcript) -> None:
+    """Lists, details and confirmations answer stray text with help and the question."""
+    await _accepted(t)
+    for who, entry in (("budi", "Pesanan saya"), ("andi", "Pekerjaan saya")):
+        await t.press(who, entry)
+        for _ in range(2):
+            t.replies(who)
+            await t.send(who, "entahlah")
+            texts = t.texts(who)
+            assert texts[0].startswith("Pilih salah satu"), texts
+            await t.send(who, "1")
+        await t.press(who, "Tandai selesai")
+        t.replies(who)
+        await t.send(who, "entahlah")
+        assert "Jawab Ya atau Tidak" in t.texts(who)[0]
+        await t.send(who, "tidak")
+        await t.assert_step(who, "jobs.detail" if who == "budi" else "jobs.work_detail")
+        await t.send(who, "menu")
+
+
+async def test_tukang_cancels_after_accepting(t: Transcript) -> None:
+    """A reason is required; the cancellation counts against the tukang; the warga can find
+    another tukang at once, without the one who cancelled."""
+    andi = await _accepted(t)
+    await make_tukang(t.db, "citra", "Citra", phone="+6281299990002")
+    await t.press("andi", "Pekerjaan saya")
+    await t.send("andi", "1")
+    await t.press("andi", "Batalkan")
+    assert "dicatat" in t.last("andi").text
+    t.replies("andi")
+    await t.send("andi", "sakit")
+    assert "terlalu singkat" in t.texts("andi")[0]
+    await t.send("andi", "Saya sedang sakit")
+    assert "warga sudah diberi tahu" in t.got("andi", "diberi tahu").text
+    assert (await profile_of(t.db, andi)).cancellations == 1
+    job = await job_of(t.db)
+    assert (job.status, job.cancelled_by, job.cancel_reason, job.tukang_id) == (
+        "cancelled", "tukang", "Saya sedang sakit", andi)
+    async with t.db.read() as s:
+        audit = (await s.execute(select(AuditLog).where(AuditLog.action == "job.cancel"))
+                 ).scalar_one()
+    assert audit.detail == {"by": "tukang", "reason": "Saya sedang sakit"}
+    note = t.got("budi", "membatalkan pekerjaan")
+    assert "Saya sedang sakit" in note.text and note.labels == ["Cari tukang lain"]
+    await t.press("budi", "Cari tukang lain")
+    assert "pesanan baru J-2611-0002" in t.got("budi", "pesanan baru").text
+    assert t.last("budi").labels == ["Citra", "Batalkan pesanan"]
+    await t.press("budi", "Cari tukang lain")  # the old button once more
+    assert "sudah dibuat ulang sebagai J-2611-0002" in t.got("budi", "dibuat ulang").text
+
+
+async def test_warga_cancels_an_accepted_job(t: Transcript) -> None:
+    """Cancelling after acceptance tells the tukang."""
+    await _accepted(t)
+    await t.press("budi", "Pesanan saya")
+    await t.send("budi", "1")
+    await t.press("budi", "Batalkan")
+    await t.press("budi", "Ya")
+    assert "Anda tidak perlu datang" in t.last("andi").text
+    assert (await job_of(t.db)).status == "cancelled"
+
+
+async def test_done_after_the_other_side_cancelled(t: Transcript) -> None:
+    """A tukang confirming Selesai on a job the warga just cancelled is told it changed."""
+    await _accepted(t)
+    await t.press("andi", "Pekerjaan saya")
+    await t.send("andi", "1")
+    await t.press("andi", "Tandai selesai")
+    await t.press("budi", "Pesanan saya")
+    await t.send("budi", "1")
+    await t.press("budi", "Batalkan")
+    await t.press("budi", "Ya")
+    await t.press("andi", "Ya")
+    assert "sekarang: Dibatalkan" in t.got("andi", "sekarang").text
+    assert (await job_of(t.db)).status == "cancelled"
+
+
+async def test_tukang_sees_pending_offers_in_pekerjaan_saya(t: Transcript) -> None:
+    """A pending offer is listed; Terima there works like the notification's button."""
+    await make_tukang(t.db, "andi", "Andi")
+    await book(t, "budi")
+    await t.press("budi", "Andi")
+    await t.send("andi", "menu")
+    await t.press("andi", "Pekerjaan saya")
+    assert t.last("andi").labels == ["J-2611-0001 · Tawaran baru", "Menu utama"]
+    await t.send("andi", "1")
+    detail = t.last("andi")
+    assert "berlaku sampai 23-11-2026 12:00 WIB" in detail.text
+    assert "Sudirman" not in detail.text
+    assert detail.labels == ["Terima", "Tolak", "Kembali"]
+    await t.press("andi", "Terima")
+    assert "Anda menerima" in t.got("andi", "Anda menerima").text
+    assert (await job_of(t.db)).status == "accepted"
+    assert [o.status for o in await offers_of(t.db, (await job_of(t.db)).id or 0)] == [
+        "accepted"]
+
+
+async def test_tukang_declines_from_pekerjaan_saya(t: Transcript) -> None:
+    """Tolak from the list asks the reason, like the notification's button."""
+    await make_tukang(t.db, "andi", "Andi")
+    await book(t, "budi")
+    await t.press("budi", "Andi")
+    await t.send("andi", "menu")
+    await t.press("andi", "Pekerjaan saya")
+    await t.send("andi", "1")
+    await t.press("andi", "Tolak")
+    await t.assert_step("andi", "offer.decline_reason")
+    assert "tidak bisa mengambil" in t.got("budi", "tidak bisa").text
+
+
+async def test_tukang_without_work(t: Transcript) -> None:
+    """Nothing taken and no pending offer: the tukang is told so and stays at the menu."""
+    await make_tukang(t.db, "andi", "Andi")
+    await book(t, "budi")
+    await t.press("budi", "Andi")
+    await t.press("andi", "Tolak")
+    await t.press("andi", "Lewati")
+    await t.press("andi", "Pekerjaan saya")
+    assert "Belum ada tawaran" in t.all("andi")[-2].text
+    await t.assert_step("andi", "menu.home")
