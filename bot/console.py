@@ -56,7 +56,7 @@ def parse_line(line: str, last: str) -> tuple[str, str]:
     """(speaker, text) for one console line."""
     m = _SPEAKER.match(line.strip())
     if m:
-        return m.group(1), m.group(2)
+        return m.group(1), m.group(2).strip()
     return last, line.strip()
 
 
