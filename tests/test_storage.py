@@ -1,0 +1,70 @@
+"""Storage on SQLite and PostgreSQL: migrations, seed data, codes, SQLite's settings."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select, text
+
+from storage.codes import next_code
+from storage.db import Database
+from storage.migrate import current_revision
+from storage.models import Category, Kecamatan, Skill, SkillCategory
+
+
+async def test_schema_is_at_head_and_migrating_again_is_a_no_op(any_db: Database) -> None:
+    """Start-up migration brings the schema to head; a second start changes nothing."""
+    await any_db.migrate()
+    async with any_db.engine.connect() as conn:
+        assert await conn.run_sync(current_revision) == "0002"
+
+
+async def test_seed_data(any_db: Database) -> None:
+    """The 12 kecamatan of Batam with BPS codes, the categories and the SKK skills."""
+    async with any_db.read() as s:
+        kec = {k.code: k.name for k in (await s.execute(select(Kecamatan))).scalars()}
+        assert len(kec) == 12 and kec["217101"] == "Belakang Padang" and kec["217112"] == "Batu Aji"
+        cats = (await s.execute(select(func.count()).select_from(Category))).scalar()
+        assert cats == 13
+        skill = await s.get(Skill, "SI013027")
+        assert skill is not None and "Baja Ringan" in skill.name
+        atap = (await s.execute(select(Category.id).where(Category.slug == "baja-ringan"))).scalar()
+        served = (await s.execute(select(SkillCategory.skill_code)
+                                  .where(SkillCategory.category_id == atap))).scalars().all()
+        assert "SI013027" in served
+
+
+async def test_codes_count_per_month(any_db: Database) -> None:
+    """Job codes look like J-2611-0001 and restart every month (Batam time)."""
+    nov = datetime(2026, 11, 23, 2, tzinfo=UTC)
+    dec = datetime(2026, 11, 30, 18, tzinfo=UTC)  # already 1 December in WIB
+    async with any_db.transaction() as s:
+        assert await next_code(s, "J", nov) == "J-2611-0001"
+        assert await next_code(s, "J", nov) == "J-2611-0002"
+        assert await next_code(s, "J", dec) == "J-2612-0001"
+        assert await next_code(s, "P", nov) == "P-2611-0001"
+
+
+async def test_sqlite_connection_settings(db: Database) -> None:
+    """WAL, foreign keys and a busy timeout on every connection."""
+    async with db.read() as s:
+        assert (await s.execute(text("PRAGMA journal_mode"))).scalar() == "wal"
+        assert (await s.execute(text("PRAGMA foreign_keys"))).scalar() == 1
+        assert (await s.execute(text("PRAGMA busy_timeout"))).scalar() == 5000
+
+
+async def test_two_processes_write_without_lock_errors(db: Database) -> None:
+    """Two Database objects on one file (like the bot and the CLI) interleave writes safely:
+    read-then-write transactions start with BEGIN IMMEDIATE, so none fails 'database is locked'."""
+    other = Database(db.url)
+
+    async def bump(database: Database) -> None:
+        for _ in range(20):
+            async with database.transaction() as s:
+                await next_code(s, "X", datetime(2026, 11, 23, tzinfo=UTC))
+
+    await asyncio.gather(bump(db), bump(other))
+    async with db.transaction() as s:
+        assert await next_code(s, "X", datetime(2026, 11, 23, tzinfo=UTC)) == "X-2611-0041"
+    await other.close()
