@@ -30,6 +30,11 @@ MAX_PHOTOS = 5
 JOBS_SHOWN = 10
 
 
+def row_id(text: str) -> int | None:
+    """A row id from a button payload; anything else (huge, non-ASCII digits) is None."""
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 12 else None
+
+
 def _clip(text: str) -> tuple[str, bool]:
     return (text[:MAX_TEXT], True) if len(text) > MAX_TEXT else (text, False)
 
@@ -89,18 +94,20 @@ async def start_for_job(ctx: Context, job_id: int) -> Next:
 async def _job_chosen(ctx: Context, choice: Choice) -> Next:
     if choice.id == "menu":
         return HOME
-    if not choice.id.isdigit():
+    job_id = row_id(choice.id)
+    if job_id is None:
         raise Reprompt("help.choose")
-    return await start_for_job(ctx, int(choice.id))
+    return await start_for_job(ctx, job_id)
 
 
 @REGISTRY.action("complaint.new")
 async def _new_action(ctx: Context, arg: str) -> Next:
     """A button "Adukan" on a job (payload "!complaint.new:<job_id>")."""
-    if not arg.isdigit():
+    job_id = row_id(arg)
+    if job_id is None:
         ctx.say("complaint.job_unknown")
         return HOME
-    return await start_for_job(ctx, int(arg))
+    return await start_for_job(ctx, job_id)
 
 
 async def _job_vars(ctx: Context) -> dict[str, Any]:
@@ -175,7 +182,8 @@ async def _open_for_statement(ctx: Context, complaint_id: int) -> Complaint | No
 @REGISTRY.action("complaint.statement")
 async def _statement_action(ctx: Context, arg: str) -> Next:
     """The Dinas asked this tukang for a statement: collect it, whatever step they were at."""
-    c = await _open_for_statement(ctx, int(arg)) if arg.isdigit() else None
+    cid = row_id(arg)
+    c = await _open_for_statement(ctx, cid) if cid is not None else None
     if c is None:
         ctx.say("complaint.statement_closed")
         return None  # the engine asks the current step's question again

@@ -12,11 +12,12 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from flows.complaints import row_id
 from flows.context import Context
 from flows.menu import MenuEntry, add_entry
 from flows.registry import HOME, REGISTRY
-from flows.steps import ChooseOne, Next
-from flows.types import Choice, Reprompt
+from flows.steps import ChooseOne, Next, Step
+from flows.types import Choice, Message, Reprompt
 from storage.clock import local
 from storage.models import InfoArticle
 
@@ -81,7 +82,8 @@ async def _topic_chosen(ctx: Context, choice: Choice) -> Next:
         ctx.data["info_topic_page"] = int(ctx.data.get("info_topic_page", 0)) + step
         return TOPICS
     names = ctx.data.get("info_topic_names") or []
-    index = int(choice.id[1:]) if choice.id[1:].isdigit() else -1
+    index = row_id(choice.id[1:]) if choice.id.startswith("t") else None
+    index = -1 if index is None else index
     if not 0 <= index < len(names):
         raise Reprompt("help.choose")
     ctx.data["info_topic"] = names[index]
@@ -115,9 +117,10 @@ async def _title_chosen(ctx: Context, choice: Choice) -> Next:
         step = -1 if choice.id == "_prev" else 1
         ctx.data["info_title_page"] = int(ctx.data.get("info_title_page", 0)) + step
         return TITLES
-    if not choice.id.isdigit():
+    article = row_id(choice.id)
+    if article is None:
         raise Reprompt("help.choose")
-    ctx.data["info_article"] = int(choice.id)
+    ctx.data["info_article"] = article
     ctx.data["info_part"] = 0
     return ARTICLE
 
@@ -183,11 +186,25 @@ async def _article_chosen(ctx: Context, choice: Choice) -> Next:
     return HOME
 
 
+class FromMenu(Step):
+    """The entry from the main menu: start at the first page of topics, not where one was."""
+
+    async def enter(self, ctx: Context) -> Next:
+        for key in ("info_topic_page", "info_title_page", "info_topic", "info_article",
+                    "info_part", "info_topic_names"):
+            ctx.data.pop(key, None)
+        return TOPICS
+
+    async def handle(self, ctx: Context, msg: Message) -> Next:
+        return TOPICS
+
+
 REGISTRY.add(
+    FromMenu(name="info.start", key="info.ask_topic"),
     Listing(name=TOPICS, key="info.ask_topic", options=_topic_options, then=_topic_chosen),
     Listing(name=TITLES, key="info.ask_title", vars=_title_vars, options=_title_options,
             then=_title_chosen),
     ArticlePage(name=ARTICLE, key="info.article", vars=_article_vars, options=_article_options,
                 then=_article_chosen),
 )
-add_entry(MenuEntry("info", "info.menu_item", TOPICS, roles=("warga", "tukang"), position=30))
+add_entry(MenuEntry("info", "info.menu_item", "info.start", roles=("warga", "tukang"), position=30))

@@ -105,53 +105,59 @@ def _value(ctx: Context, v: Any) -> str:
     return str(v)
 
 
+FIRST = ("code", "name", "phone", "status", "role", "text", "description", "channel", "address")
+
+
 def _fields(ctx: Context, row: dict[str, Any]) -> str:
-    return "; ".join(f"{k}: {_value(ctx, v)}" for k, v in row.items()
-                     if k not in SKIP_FIELDS and v not in (None, "", [], {}))
+    """One row as "field: value; ...", the telling fields first, empty ones left out."""
+    keys = [k for k in FIRST if k in row] + sorted(k for k in row if k not in FIRST)
+    return "; ".join(f"{k}: {_value(ctx, row[k])}" for k in keys
+                     if k not in SKIP_FIELDS and row[k] not in (None, "", [], {}))
 
 
-def data_lines(ctx: Context, export: dict[str, Any]) -> list[str]:
+Line = tuple[bool, str]  # (is a heading, text)
+
+
+def data_lines(ctx: Context, export: dict[str, Any]) -> list[Line]:
     """The export as readable lines: a heading per part, one line per row."""
-    lines: list[str] = []
+    lines: list[Line] = []
     for section, value in export.items():
         if section == "user_id":
             continue
-        heading = ctx.t("settings.data_heading", section=section)
+        lines.append((True, ctx.t("settings.data_heading", section=section)))
         if value in (None, [], {}):
-            lines += [heading, ctx.t("settings.data_empty")]
+            lines.append((False, ctx.t("settings.data_empty")))
             continue
-        lines.append(heading)
         if section == "audit" and isinstance(value, list):
             counts: dict[str, int] = {}
             for row in value:
                 counts[str(row.get("action"))] = counts.get(str(row.get("action")), 0) + 1
-            lines.append(ctx.t("settings.data_audit_counts", total=len(value), counts=", ".join(
-                f"{a} ×{n}" for a, n in sorted(counts.items()))))
-            value = value[-AUDIT_SHOWN:]
-            lines += [f"• {_value(ctx, r.get('at'))} {r.get('action')} "
-                      f"{r.get('channel') or ''}".rstrip() for r in value]
+            lines.append((False, ctx.t("settings.data_audit_counts", total=len(value),
+                                       counts=", ".join(f"{a} ×{n}"
+                                                        for a, n in sorted(counts.items())))))
+            lines += [(False, f"• {_value(ctx, r.get('at'))} {r.get('action')} "
+                              f"{r.get('channel') or ''}".rstrip())
+                      for r in value[-AUDIT_SHOWN:]]
             continue
         rows = value if isinstance(value, list) else [value]
-        for row in rows:
-            lines.append("• " + (_fields(ctx, row) if isinstance(row, dict)
-                                 else _value(ctx, row)))
+        lines += [(False, "• " + (_fields(ctx, row) if isinstance(row, dict)
+                                  else _value(ctx, row))) for row in rows]
     return lines
 
 
-def chunks(lines: list[str], size: int = CHUNK) -> list[str]:
-    out: list[str] = []
-    current = ""
-    for line in lines:
-        while len(line) > size:  # one very long field (a long description)
-            if current:
+def chunks(lines: list[Line], size: int = CHUNK) -> list[list[Line]]:
+    """Lines grouped into messages of at most `size` characters (a longer line is split)."""
+    out: list[list[Line]] = []
+    current: list[Line] = []
+    used = 0
+    for heading, text in lines:
+        pieces = [text[i:i + size] for i in range(0, len(text), size)] or [""]
+        for piece in pieces:
+            if current and used + len(piece) + 1 > size:
                 out.append(current)
-                current = ""
-            out.append(line[:size])
-            line = line[size:]
-        if current and len(current) + 1 + len(line) > size:
-            out.append(current)
-            current = ""
-        current = f"{current}\n{line}" if current else line
+                current, used = [], 0
+            current.append((heading, piece))
+            used += len(piece) + 1
     if current:
         out.append(current)
     return out
@@ -166,7 +172,7 @@ async def _show_data(ctx: Context) -> None:
     parts = chunks(data_lines(ctx, export))
     ctx.say("settings.data_intro", parts=len(parts))
     for part in parts:
-        ctx.say("settings.data_part", body=part)
+        ctx.say("settings.data_part", lines=[{"heading": h, "text": x} for h, x in part])
 
 
 # --- corrections ----------------------------------------------------------------------------

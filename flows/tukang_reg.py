@@ -282,7 +282,7 @@ async def _jenjang_options(ctx: Context) -> list[Choice]:
 
 
 async def _after_jenjang(ctx: Context, choice: Choice) -> Next:
-    if not choice.id.isdigit() or not 1 <= int(choice.id) <= 9:
+    if choice.id not in {str(n) for n in range(1, 10)}:
         raise Reprompt("help.choose")
     reg(ctx)["jenjang"] = int(choice.id)
     return next_step(ctx, "tukang_reg.jenjang")
