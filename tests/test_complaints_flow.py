@@ -234,3 +234,60 @@ async def test_statement_can_be_dropped_and_restarted(t: Transcript) -> None:
     assert "belum dikirim" in t.got("andi", "belum dikirim").text
     c = await get(t.db, Complaint, cid)
     assert c.status == "awaiting_statement"
+
+
+async def test_complaint_statement_and_erasure_on_both_databases(any_db) -> None:  # type: ignore[no-untyped-def]
+    """Complaint, statement, Data saya and a refused then allowed erasure on SQLite and PG."""
+    t = Transcript(any_db)
+    await warga_with_job(t)
+    await t.press("budi", "Pengaduan")
+    await t.send("budi", "1")
+    await t.send("budi", WHAT)
+    await t.press("budi", "Lewati")
+    await t.press("budi", "Kirim")
+    async with any_db.read() as s:
+        cid = (await s.execute(select(Complaint.id))).scalar_one()
+    await ask_statement(t, cid)
+    await t.press("andi", "Tulis pernyataan")
+    await t.send("andi", "Saya sakit hari itu dan sudah memberi kabar lewat SMS.")
+    await t.press("andi", "Lewati")
+    await t.press("andi", "Kirim")
+    assert (await get(any_db, Complaint, cid)).status == "under_review"
+    await t.press("budi", "Pengaturan")
+    await t.press("budi", "Data saya")
+    assert "P-2611-0001" in "".join(t.texts("budi"))
+    await t.press("budi", "Hapus data saya")
+    await t.press("budi", "Ya, hapus")
+    assert "P-2611-0001" in t.got("budi", "belum bisa dihapus").text
+    async with any_db.transaction() as s:
+        c = await s.get(Complaint, cid)
+        assert c is not None
+        c.status = "dismissed"
+    await t.press("budi", "Hapus data saya")
+    await t.press("budi", "Ya, hapus")
+    assert "sudah dihapus" in t.last("budi").text
+    assert (await get(any_db, Complaint, cid)).text != WHAT
+    assert t.engine is not None
+    await t.engine.stop()
+
+
+async def test_statement_steps_answer_unknown_input_with_help(t: Transcript) -> None:
+    """At the statement's photo and confirm steps, nonsense gets help and the question."""
+    _, _, job = await warga_with_job(t)
+    cid = await make_complaint(t, job)
+    await ask_statement(t, cid)
+    await t.press("andi", "Tulis pernyataan")
+    await t.send("andi", "Saya sudah datang tetapi rumahnya kosong waktu itu.")
+    t.replies("andi")
+    await t.send("andi", "🤷")
+    texts = t.texts("andi")
+    assert "Kirim foto" in texts[0] and "foto pendukung" in texts[1]
+    await t.send("andi", media=(VIDEO,))
+    assert "bukan foto" in t.texts("andi")[0]
+    await t.press("andi", "Lewati")
+    t.replies("andi")
+    await t.send("andi", "terserah")
+    assert "Jawab Ya atau Tidak" in t.texts("andi")[0]
+    await t.send("andi", "menu")
+    await t.assert_step("andi", "menu.home")
+    assert (await get(t.db, Complaint, cid)).status == "awaiting_statement"

@@ -333,3 +333,22 @@ async def test_english_user_erasure_and_settings(t: Transcript) -> None:
     assert "Your data has been deleted" in t.last("budi").text
     await t.send("budi", "hello")
     assert "Selamat datang" in t.last("budi").text
+
+
+async def test_article_step_help_and_menu_mid_browse(t: Transcript) -> None:
+    """Nonsense while reading an article gets help; menu and batal leave the browsing."""
+    await make_article(t, "Cara mengurus PBG", "Perizinan", "Isi tulisan PBG.")
+    await register_warga(t, "budi")
+    await t.press("budi", "Info jasa konstruksi")
+    await t.press("budi", "Perizinan (1)")
+    await t.press("budi", "Cara mengurus PBG")
+    t.replies("budi")
+    await t.send("budi", "bagus 👍")
+    texts = t.texts("budi")
+    assert texts[0].startswith("Pilih salah satu") and "Isi tulisan PBG" in texts[1]
+    await t.send("budi", "menu")
+    await t.assert_step("budi", "menu.home")
+    await t.press("budi", "Info jasa konstruksi")
+    await t.send("budi", "batal")
+    await t.assert_step("budi", "menu.home")
+    assert "Dibatalkan" in t.got("budi", "Dibatalkan").text

@@ -383,3 +383,43 @@ async def test_warga_menu_entry_needs_known_phone(t: Transcript) -> None:
     assert "nomor HP Indonesia" in t.texts("tini")[-2]
     await t.send("tini", "0813-1111-2222")
     await t.assert_step("tini", "tukang_reg.skk")
+
+
+async def test_registration_on_sqlite_and_postgresql(any_db) -> None:  # type: ignore[no-untyped-def]
+    """The /start tukang path and a status edit behave the same on both databases."""
+    t = Transcript(any_db)
+    await first_contact_as_tukang(t)
+    await fill_registration(t)
+    await t.press("joko", "Kirim")
+    uid = await user_id(t.db, "joko")
+    profile = await profile_of(t.db, uid)
+    assert profile is not None and profile.status == "pending"
+    async with any_db.transaction() as s:
+        p = await s.get(TukangProfile, profile.id)
+        assert p is not None
+        p.status = "active"
+    await t.press("joko", "Status & ketersediaan")
+    await t.press("joko", "Ubah wilayah kerja")
+    await t.press("joko", "Nongsa")
+    await t.press("joko", "Selesai")
+    profile = await profile_of(t.db, uid)
+    assert profile is not None and profile.areas == [BATAM_KOTA]
+    assert t.engine is not None
+    await t.engine.stop()
+
+
+async def test_status_page_help_menu_and_stale(t: Transcript) -> None:
+    """Unknown input on the status page gets help; menu leaves; an old button is refused."""
+    await make_tukang(t, "andi")
+    await t.send("andi", "menu")
+    await t.press("andi", "Status & ketersediaan")
+    t.replies("andi")
+    await t.send("andi", "kapan saya dapat kerja?")
+    texts = t.texts("andi")
+    assert texts[0].startswith("Pilih salah satu") and "Status pendaftaran" in texts[1]
+    await t.press("andi", "Ubah wilayah kerja")
+    await t.send("andi", "batal")
+    await t.assert_step("andi", "menu.home")
+    t.replies("andi")
+    await t.press("andi", "Libur dulu")
+    assert t.texts("andi")[0].startswith("Pilihan itu sudah tidak berlaku")
