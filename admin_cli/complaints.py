@@ -276,6 +276,12 @@ def decide(
                           after="removed", complaint_code=c.code, complaint_id=c.id,
                           reason=text)
             out = Outgoing()
+            if removed:
+                from admin_cli.tukang import withdraw_offers
+
+                withdrawn = await withdraw_offers(s, out, c.tukang_id)
+                if withdrawn:
+                    audit(s, who, "offer.withdraw", "user", c.tukang_id, offers=withdrawn)
             upheld = outcome is Outcome.upheld
             await out.notify(s, c.warga_id, "admin.complaint_decided_warga",
                              complaint_code=c.code, job_code=job.code, upheld=upheld, note=text)

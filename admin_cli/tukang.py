@@ -39,7 +39,7 @@ from admin_cli.lookup import kecamatan_names, resolve_kecamatan, resolve_skill, 
 from flows.outbox import Outgoing
 from storage.clock import utcnow
 from storage.db import Database
-from storage.models import ChannelAccount, Complaint, TukangProfile, User
+from storage.models import ChannelAccount, Complaint, Job, Offer, TukangProfile, User
 
 app = typer.Typer(help="Tukang: antrean aktivasi dan keputusan Dinas.", no_args_is_help=True)
 
@@ -185,6 +185,28 @@ def show(user_id: IdArg, as_: AsOpt = None, json_: JsonOpt = False,
         emit_record(rec, title=f"Tukang #{user_id}")
 
 
+async def withdraw_offers(s: AsyncSession, out: Outgoing, tukang_id: int) -> int:
+    """Cancel the pending offers of a tukang who may no longer work; each warga may choose
+    another tukang (the job goes back to open). Returns how many were withdrawn."""
+    from flows.offers import pick_again
+
+    now = utcnow()
+    rows = (await s.execute(select(Offer.id, Offer.job_id).where(
+        Offer.tukang_id == tukang_id, Offer.status == "pending"))).all()
+    tukang = await s.get(User, tukang_id)
+    for offer_id, job_id in rows:
+        await s.execute(update(Offer).where(Offer.id == offer_id, Offer.status == "pending")
+                        .values(status="cancelled", decided_at=now))
+        reopened = await s.execute(update(Job).where(Job.id == job_id, Job.status == "offered")
+                                   .values(status="open"))
+        job = await s.get(Job, job_id)
+        if job is not None and reopened.rowcount == 1:
+            await out.notify(s, job.warga_id, "admin.offer_withdrawn_warga",
+                             actions=pick_again(job_id), code=job.code,
+                             name=tukang.name if tukang else "-")
+    return len(rows)
+
+
 async def _decide(db: Database, user_id: int, who: str, *, allowed: tuple[str, ...],
                   to: str, action: str, key: str, reason: str | None = None,
                   check_skk: bool = False, extra: dict[str, Any] | None = None) -> User:
@@ -212,6 +234,10 @@ async def _decide(db: Database, user_id: int, who: str, *, allowed: tuple[str, .
         audit(s, who, action, "user", user_id, before=p.status, after=to,
               reason=reason, **(extra or {}))
         out = Outgoing()
+        withdrawn = await withdraw_offers(s, out, user_id) if to in ("suspended", "removed") \
+            else 0
+        if withdrawn:
+            audit(s, who, "offer.withdraw", "user", user_id, offers=withdrawn)
         vars_: dict[str, Any] = {"name": u.name}
         if key in ("admin.tukang_rejected", "admin.tukang_suspended", "admin.tukang_removed"):
             vars_["reason"] = reason or "-"

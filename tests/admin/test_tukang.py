@@ -176,3 +176,34 @@ async def test_show_with_reveal_is_audited(db: Database, admin: Admin) -> None:
     assert reveal[-1].subject_id == uid and reveal[-1].actor == "admin:siti"
     missing = await admin("tukang", "show", "999")
     assert missing.exit_code == 1 and "999" in missing.stderr
+
+
+async def test_suspending_withdraws_pending_offers(db: Database, t: Transcript,
+                                                   admin: Admin) -> None:
+    """A suspended tukang's unanswered offers are withdrawn: the job is open again and the
+    warga is asked to choose another tukang; pressing Terima later does nothing."""
+    from storage.models import Job, Offer
+
+    await register_warga(t, "budi")
+    tid = await make_tukang(db, "bowo", "Bowo", status="active")
+    job_id, code = await make_job(db, 1, None, status="offered")
+    async with db.transaction() as s:
+        offer = Offer(job_id=job_id, tukang_id=tid, created_at=utcnow(),
+                      expires_at=utcnow() + timedelta(hours=3))
+        s.add(offer)
+        await s.flush()
+        offer_id = offer.id
+    r = await admin("tukang", "suspend", str(tid), "--reason", "Dokumen diperiksa ulang",
+                    "--yes", "--as", "siti")
+    assert r.exit_code == 0, r.output
+    async with db.read() as s:
+        o = await s.get(Offer, offer_id)
+        job = await s.get(Job, job_id)
+    assert o is not None and o.status == "cancelled"
+    assert job is not None and job.status == "open"
+    await t.refresh()
+    told = t.got("budi", code)
+    assert "pilih tukang lain" in told.text and told.labels == ["Pilih tukang"]
+    await t.press("budi", "Pilih tukang")  # no other tukang here: the bot says so
+    await t.assert_step("budi", "booking.none")
+    assert "Bowo" not in t.last("budi").text
