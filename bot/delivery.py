@@ -159,7 +159,10 @@ class DeliveryWorker:
         self.lease = lease
         self.max_attempts = max_attempts
         self.loop_limit = loop_limit
-        self.pumps = {s.channel: _Pump(s, TokenBucket(s.rate, 1.0)) for s in senders}
+        # a sender may declare an overall `burst`: with 1.0, every late wake-up of the pacing
+        # loop is throughput lost for good (at 30/s a few ms each cost ~20%)
+        self.pumps = {s.channel: _Pump(s, TokenBucket(s.rate, float(getattr(s, "burst", 1.0))))
+                      for s in senders}
         self.window = {s.channel: max(8, int(s.rate * window_seconds)) for s in senders}
         self.wake = asyncio.Event()
         self._recent: dict[tuple[str, str, str], deque[float]] = defaultdict(deque)

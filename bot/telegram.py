@@ -96,7 +96,11 @@ LABEL_LIMIT = 48  # longer button labels are cut: Telegram would, less tidily
 MEDIA_GROUP_MAX = 10
 CHOSEN_DATA = "~"  # callback_data of the line that replaces a pressed keyboard
 POLL_TIMEOUT = 30  # seconds a getUpdates call waits at Telegram for something new
-MAX_UPDATE_TRIES = 3  # a polled update that keeps failing is skipped after this many tries
+MAX_UPDATE_TRIES = 3
+# Pace a little under the configured limits: Telegram counts when a message arrives, and
+# network jitter can bring two paced sends closer together than they left (bench:
+# bench/telegram_delivery.py shows 429s at exactly the limit, none at 97% of it).
+PACING_MARGIN = 0.97  # a polled update that keeps failing is skipped after this many tries
 
 # BadRequest descriptions that mean the chat is gone for good (mark the account unreachable)
 _GONE = ("chat not found", "user is deactivated", "bot was blocked", "peer_id_invalid",
@@ -283,8 +287,10 @@ class TelegramSender:
     channel = CHANNEL
 
     def __init__(self, settings: Settings, *, bot: Bot | None = None) -> None:
-        self.rate = settings.telegram_rate_per_second
-        self.chat_rate: float | None = settings.telegram_chat_rate_per_second
+        self.rate = settings.telegram_rate_per_second * PACING_MARGIN
+        # a little overall burst lets the worker catch up after a late wake-up (bench)
+        self.burst = max(1.0, min(3.0, self.rate / 15))
+        self.chat_rate: float | None = settings.telegram_chat_rate_per_second * PACING_MARGIN
         self.chat_burst = settings.telegram_chat_burst
         self.default_locale = settings.sijakon_locale
         if bot is None:
@@ -305,6 +311,13 @@ class TelegramSender:
         language."""
         self.db = db
 
+    async def start(self) -> None:
+        """Connect before the first send, so the first message is not late by a getMe (a late
+        first message makes the next ones arrive closer together than they were paced)."""
+        if not self._ready:
+            await self.bot.initialize()
+            self._ready = True
+
     async def close(self) -> None:
         if self._ready:
             await self.bot.shutdown()
@@ -324,9 +337,7 @@ class TelegramSender:
         except ValueError:
             raise Permanent("not a Telegram chat id") from None
         try:
-            if not self._ready:
-                await self.bot.initialize()
-                self._ready = True
+            await self.start()
             parts = await self._plan(row, chat_id)
             done = self._progress.get(row.id, 0)
             last: str | None = None
@@ -548,6 +559,7 @@ class TelegramChannel:
         while True:  # the Bot API may be unreachable at boot: keep trying, never crash
             try:
                 await self.app.initialize()
+                await self.sender.start()
                 await self.set_commands()
                 if self.webhook_url:
                     await self.bot.set_webhook(self.webhook_url,

@@ -84,19 +84,21 @@ class Fault:
 
 
 class _Bucket:
-    def __init__(self, rate: float, burst: float) -> None:
-        self.rate, self.burst = rate, burst
+    def __init__(self, rate: float, burst: float, grace: float = 0.0) -> None:
+        self.rate, self.burst, self.grace = rate, burst, grace
         self.tokens, self.stamp = burst, time.monotonic()
 
-    def take(self) -> float:
-        """0 if a token was taken, else the seconds until one is due."""
+    def wait(self) -> float:
+        """0 if a token is there (not taken yet), else the seconds until one is due."""
         now = time.monotonic()
         self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
         self.stamp = now
-        if self.tokens >= 1.0:
-            self.tokens -= 1.0
-            return 0.0
-        return (1.0 - self.tokens) / self.rate
+        # a message may arrive up to `grace` seconds early (network jitter)
+        need = 1.0 - self.grace * self.rate
+        return 0.0 if self.tokens >= need else (need - self.tokens) / self.rate
+
+    def take(self) -> None:
+        self.tokens -= 1.0
 
 
 @dataclass
@@ -108,6 +110,7 @@ class StandIn:
     burst: float = 3.0
     chat_rate: float | None = None
     chat_burst: float = 3.0
+    grace: float = 0.0  # seconds early a message may arrive and still count as paced
     calls: list[Call] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
     blocked: set[int] = field(default_factory=set)
@@ -116,6 +119,7 @@ class StandIn:
     commands: dict[str | None, list[dict[str, str]]] = field(default_factory=dict)
     confirmed: int = 0  # every update below this id has been confirmed by getUpdates
     throttled: int = 0  # 429s given for exceeding a limit (not for a Fault)
+    throttled_by: dict[str, int] = field(default_factory=lambda: {"chat": 0, "overall": 0})
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -124,7 +128,7 @@ class StandIn:
         self._update_ids = itertools.count(1000)
         self._message_ids = itertools.count(1)
         self._file_ids = itertools.count(1)
-        self._overall = _Bucket(self.rate, self.burst) if self.rate else None
+        self._overall = _Bucket(self.rate, self.burst, self.grace) if self.rate else None
         self._chats: dict[int, _Bucket] = {}
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -208,6 +212,13 @@ class StandIn:
         path = urllib.parse.unquote(urllib.parse.urlsplit(h.path).path)
         length = int(h.headers.get("Content-Length") or 0)
         body = h.rfile.read(length) if length else b""
+        if verb == "GET" and path == "/_standin/stats":  # for a bench in another process
+            with self._lock:
+                stats = {"sent": [[c.chat_id, c.at] for c in self.calls
+                                  if c.method in SEND_METHODS and c.status == 200],
+                         "throttled": self.throttled, "throttled_by": self.throttled_by}
+            self._json(h, 200, stats)
+            return
         file_prefix = f"/file/bot{self.token}/"
         if verb == "GET" and path.startswith(file_prefix):
             wanted = path[len(file_prefix):]
@@ -324,17 +335,22 @@ class StandIn:
 
     def _throttle(self, chat_id: int | None) -> int:
         """Seconds to wait (rounded up) if this send breaks a limit; 0 if it may go."""
+        buckets: list[tuple[str, _Bucket]] = []
         if self.chat_rate and chat_id is not None:
             bucket = self._chats.get(chat_id)
             if bucket is None:
-                bucket = self._chats[chat_id] = _Bucket(self.chat_rate, self.chat_burst)
-            wait = bucket.take()
-            if wait:
-                return max(1, math.ceil(wait))
+                bucket = self._chats[chat_id] = _Bucket(self.chat_rate, self.chat_burst,
+                                                        self.grace)
+            buckets.append(("chat", bucket))
         if self._overall is not None:
-            wait = self._overall.take()
+            buckets.append(("overall", self._overall))
+        for name, bucket in buckets:
+            wait = bucket.wait()
             if wait:
+                self.throttled_by[name] += 1
                 return max(1, math.ceil(wait))
+        for _, bucket in buckets:
+            bucket.take()
         return 0
 
     def _photo(self, ref: Any, files: dict[str, bytes]) -> list[dict[str, Any]]:
@@ -396,6 +412,15 @@ class StandIn:
                     return False
                 self._cond.wait(left)
             return True
+
+
+def serve_in_process(conn: Any, **options: Any) -> None:
+    """Run a stand-in in this (child) process until told to stop: the bench keeps the server
+    out of its own process, so the GIL does not add jitter to arrival times."""
+    server = StandIn(**options).start()
+    conn.send(server.base_url)
+    conn.recv()
+    server.stop()
 
 
 def _bot_user() -> dict[str, Any]:
