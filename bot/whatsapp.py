@@ -37,6 +37,7 @@ from typing import Any
 
 import httpx
 import requests
+from pydantic import ValidationError
 from sqlalchemy import and_, or_, select, update
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -285,7 +286,7 @@ class WhatsAppSender:
         if callback:
             common["status_callback"] = callback
         meta = row.reply.template or {}
-        template = self.templates.get(str(meta.get("key") or row.key))
+        template = self._template_for(row, meta)
         # outside the window only a notification (it carries its variables) can go, as a template
         if not window.open and (template is None or not meta):
             raise Hold("outside 24h window")
@@ -305,6 +306,18 @@ class WhatsAppSender:
             await self._create(body=part, from_=self.sender, to=row.address)
         extra: dict[str, Any] = {"media_url": urls} if urls else {}
         return await self._create(body=parts[-1], **extra, **common)
+
+    def _template_for(self, row: OutRow, meta: dict[str, Any]) -> WhatsAppTemplate | None:
+        """The row's own template (a broadcast's content SID), else the one configured for
+        its message key in WHATSAPP_TEMPLATES."""
+        sid = meta.get("content_sid")
+        if isinstance(sid, str) and sid:
+            try:
+                return WhatsAppTemplate(content_sid=sid,
+                                        variables=[str(v) for v in meta.get("variables") or []])
+            except ValidationError:
+                log.warning("outbox %s names a malformed content SID; using the settings", row.id)
+        return self.templates.get(str(meta.get("key") or row.key))
 
     def _media_urls(self, paths: list[str]) -> list[str]:
         if not self.base:
@@ -385,8 +398,9 @@ async def _read_form(request: Request) -> dict[str, str] | None:
         return None
 
 
-def _signed(settings: Settings, validator: RequestValidator, request: Request,
-            params: dict[str, str], url: str) -> bool:
+def _signed(validator: RequestValidator, request: Request, params: dict[str, str],
+            url: str) -> bool:
+    """Twilio's signature over `url` and the form, checked with Twilio's own validator."""
     signature = request.headers.get("x-twilio-signature")
     if not signature:
         return False
@@ -495,8 +509,7 @@ def parse_inbound(params: dict[str, str]) -> tuple[Inbound, list[tuple[str, str]
     profile = (params.get("ProfileName") or "").strip() or None
     inbound = Inbound(channel=CHANNEL, address=sender, external_id=f"wa:{sid}", text=text,
                       choice=choice, phone=normalize_phone(sender),
-                      location=_location(params), profile_name=profile,
-                      meta={"wa_id": params.get("WaId", "")})
+                      location=_location(params), profile_name=profile)
     return inbound, to_fetch
 
 
@@ -533,8 +546,7 @@ class WhatsAppWeb:
         params = await _read_form(request)
         if params is None:
             return PlainTextResponse("bad request", status_code=400)
-        if not _signed(self.settings, self.validator, request, params,
-                       self._inbound_url(request)):
+        if not _signed(self.validator, request, params, self._inbound_url(request)):
             return PlainTextResponse("forbidden", status_code=403)
         try:
             inbound, to_fetch = parse_inbound(params)
@@ -567,8 +579,7 @@ class WhatsAppWeb:
         params = await _read_form(request)
         if params is None:
             return PlainTextResponse("bad request", status_code=400)
-        if not _signed(self.settings, self.validator, request, params,
-                       self._status_url(request)):
+        if not _signed(self.validator, request, params, self._status_url(request)):
             return PlainTextResponse("forbidden", status_code=403)
         sid = params.get("MessageSid", "").strip()
         state = params.get("MessageStatus", "").strip().lower()

@@ -127,3 +127,17 @@ async def test_location_and_list_reply_are_read() -> None:
 async def test_auth_token_never_in_settings_repr(lab: WhatsAppLab) -> None:
     """The auth token is a secret: not in the settings' repr."""
     assert AUTH_TOKEN not in repr(lab.rt.settings)
+
+
+async def test_run_serves_whatsapp_when_configured(lab: WhatsAppLab) -> None:
+    """`sijakon-bot run` picks the WhatsApp channel from the settings, with its routes."""
+    from bot.server import configured_channels
+
+    [ch] = configured_channels(lab.rt.settings)
+    assert ch.sender.channel == "whatsapp" and ch.sender.chat_rate is None
+    assert ch.sender.rate == 20
+    assert ch.routes is not None
+    paths = {getattr(r, "path", "") for r in ch.routes(lab.rt)}
+    assert paths == {"/twilio/whatsapp", "/twilio/status", "/media/{token}"}
+    health = await lab.client.get("/healthz")
+    assert health.status_code == 200 and AUTH_TOKEN not in health.text

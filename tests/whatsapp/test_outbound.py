@@ -244,3 +244,23 @@ def test_template_variables_for_labels_and_text() -> None:
     tpl = WhatsAppTemplate(content_sid=TEMPLATE_SID, variables=["message:text", "label:1"])
     got = template_variables(tpl, {}, [("1:a", "A &amp; B")], "<b>Pilih</b>")
     assert got == {"1": "*Pilih*", "2": "A & B"}
+
+
+async def test_a_broadcast_row_brings_its_own_template(lab: WhatsAppLab) -> None:
+    """A row whose template names a content SID (a broadcast's) goes as that, outside the
+    window, even when WHATSAPP_TEMPLATES has nothing for its key."""
+    await lab.register(SITI)
+    lab.standin.new()
+    lab.clock.advance(days=3)
+    reply = Reply(text="<b>Info</b> izin bangunan", template={
+        "key": "broadcast.message", "vars": {"summary": "Izin bangunan kini online"},
+        "content_sid": TEMPLATE_SID, "variables": ["summary"]})
+    row = OutRow(99, "whatsapp", wa(SITI), None, "broadcast.message", reply, 2, 1, 7)
+    await lab.sender.send(row)
+    [sent] = lab.standin.new()
+    assert sent.get("ContentSid") == TEMPLATE_SID
+    assert sent.content_variables == {"1": "Izin bangunan kini online"}
+    with pytest.raises(Hold):  # without a content SID anywhere it waits
+        await lab.sender.send(OutRow(100, "whatsapp", wa(SITI), None, "broadcast.message",
+                                     Reply(text="x", template={"key": "broadcast.message",
+                                                               "vars": {}}), 2, 1, 7))
