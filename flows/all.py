@@ -10,6 +10,7 @@ from flows import (  # noqa: F401  (one per line: add yours in order)
     rating,
     settings_menu,
     start,
+    survey,
     tukang_profile,
     tukang_reg,
 )

@@ -16,6 +16,7 @@ from flows.offers import user_name
 from flows.outbox import Outgoing
 from flows.registry import HOME, REGISTRY
 from flows.steps import ChooseOne, Next, Text, keyed
+from flows.survey import invite_after_rating
 from flows.timers import timer
 from flows.types import Choice, Reprompt
 from storage.models import Job, Rating, TukangProfile
@@ -140,7 +141,7 @@ async def _save(ctx: Context, comment: str) -> Next:
     await ctx.audit("rating.create", "job", job.id, score=score)
     await ctx.notify(job.tukang_id, "rating.received", code=job.code, score=score)
     ctx.say("rating.thanks", code=job.code, score=score)
-    return HOME
+    return await invite_after_rating(ctx) or HOME
 
 
 async def _no_comment(ctx: Context, choice: Choice) -> Next:

@@ -1,0 +1,190 @@
+"""The public-satisfaction survey (SKM, PermenPANRB 14/2017) inside the bot.
+
+Nine questions, the regulation's own wording and answer scale (1-4), one tap each, every one
+skippable ("Lewati" keeps None for that element), then one optional suggestion. At most one
+answer per person per quarter (WIB); nothing is saved until the end, so "menu" half-way
+leaves no partial answer behind.
+
+Who is asked:
+- a warga right after rating a finished job: the rating flow hands over to
+  `invite_after_rating`, whose step says the invitation with an "Isi survei" button and then
+  shows the menu (the survey is a favour asked, never a gate in front of the menu);
+- every active tukang once a quarter, by the `survey_invite_tukang` timer, with the same
+  button as a notification. The invitation is remembered as an AuditLog row "survey.invited".
+The button is an action (`!survey.start:`), so it works from whatever step the person is at.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import exists, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from flows.context import Context, FlowConfig
+from flows.outbox import PRIORITY_REPLY, Outgoing
+from flows.registry import HOME, REGISTRY
+from flows.steps import ChooseOne, Next, Step, Text, keyed
+from flows.timers import timer
+from flows.types import Choice, Message, Reply, Reprompt
+from storage.clock import local
+from storage.models import AuditLog, SurveyResponse, TukangProfile, User
+from storage.reports import N_ELEMENTS, Quarter, period_of
+
+SUGGESTION_MAX = 1000
+START_ACTION = "survey.start"
+INVITED = "survey.invited"
+INVITE_HOURS = range(8, 20)  # tukang are invited in the day, WIB, never at night
+INVITE_BATCH = 200
+_PHONE = re.compile(r"(?:\+?62|0)[\s.-]?8(?:[\s.-]?\d){7,11}")
+
+
+def question_step(n: int) -> str:
+    return f"survey.q{n}"
+
+
+async def answered(s: AsyncSession, user_id: int, period: str) -> bool:
+    """Has this person answered the survey of `period` ("2026Q4")?"""
+    row = await s.execute(select(SurveyResponse.id).where(
+        SurveyResponse.user_id == user_id, SurveyResponse.period == period).limit(1))
+    return row.first() is not None
+
+
+async def invite_after_rating(ctx: Context) -> str | None:
+    """The survey's first step for a warga who just rated a job, or None if they already
+    answered this quarter. The rating flow returns `await invite_after_rating(ctx) or HOME`."""
+    if ctx.conv.user_id is None:
+        return None
+    if await answered(await ctx.db(), ctx.conv.user_id, period_of(ctx.now)):
+        return None
+    return "survey.invite"
+
+
+def strip_phones(text: str) -> str:
+    """Suggestions are kept for the Dinas to read; phone numbers in them are not."""
+    return _PHONE.sub("[nomor HP dihapus]", text)
+
+
+# --- steps ------------------------------------------------------------------------------------
+
+
+class Invite(Step):
+    """Says the invitation with an "Isi survei" action button, then shows the menu."""
+
+    async def enter(self, ctx: Context) -> Next:
+        reply = Reply(text=ctx.t(self.key),
+                      choices=[(f"!{START_ACTION}:", ctx.t("survey.choice_start"))])
+        ctx.out.add(ctx.conv.channel, ctx.conv.address, ctx.conv.user_id, self.key, reply,
+                    PRIORITY_REPLY)
+        ctx.said += 1
+        return HOME
+
+    async def handle(self, ctx: Context, msg: Message) -> Next:
+        return HOME
+
+
+def _options(n: int) -> Any:
+    return keyed(*((str(i), f"survey.q{n}_{i}") for i in range(1, 5)), ("skip", "choice.skip"))
+
+
+def _then(n: int) -> Any:
+    async def then(ctx: Context, choice: Choice) -> Next:
+        if choice.id not in {"1", "2", "3", "4", "skip"}:
+            raise Reprompt("survey.help")
+        scores: list[int | None] = list(ctx.data.get("survey_scores") or [None] * N_ELEMENTS)
+        scores[n - 1] = None if choice.id == "skip" else int(choice.id)
+        ctx.data["survey_scores"] = scores
+        return question_step(n + 1) if n < N_ELEMENTS else "survey.suggestion"
+
+    return then
+
+
+async def _valid_suggestion(ctx: Context, text: str) -> str:
+    suggestion = " ".join(text.split())
+    if len(suggestion) > SUGGESTION_MAX:
+        ctx.say("survey.suggestion_cut", maximum=SUGGESTION_MAX)
+        suggestion = suggestion[:SUGGESTION_MAX].rstrip() + "…"
+    return strip_phones(suggestion)
+
+
+async def _save(ctx: Context, suggestion: str) -> Next:
+    scores = list(ctx.data.get("survey_scores") or [None] * N_ELEMENTS)[:N_ELEMENTS]
+    ctx.clear_flow_data()
+    user = await ctx.user()
+    if user is None:
+        return HOME
+    period = period_of(ctx.now)
+    s = await ctx.db()
+    if await answered(s, user.id or 0, period):  # a second run started before the first ended
+        ctx.say("survey.already", period=period)
+        return HOME
+    response = SurveyResponse(user_id=user.id, role=ctx.data.get("_role") or user.role,
+                              period=period, scores=scores, suggestion=suggestion,
+                              created_at=ctx.now)
+    s.add(response)
+    await s.flush()
+    await ctx.audit("survey.answer", "survey", response.id, period=period,
+                    skipped=sum(1 for v in scores if v is None))
+    ctx.say("survey.thanks")
+    return HOME
+
+
+async def _no_suggestion(ctx: Context, choice: Choice) -> Next:
+    return await _save(ctx, "")
+
+
+@REGISTRY.action(START_ACTION)
+async def start(ctx: Context, arg: str) -> Next:
+    """"Isi survei" from an invitation: once per quarter, else a thank-you and the menu."""
+    period = period_of(ctx.now)
+    if ctx.conv.user_id is None:
+        return None
+    if await answered(await ctx.db(), ctx.conv.user_id, period):
+        ctx.say("survey.already", period=period)
+        return HOME
+    ctx.clear_flow_data()
+    ctx.data["survey_scores"] = [None] * N_ELEMENTS
+    ctx.say("survey.start")
+    return question_step(1)
+
+
+# --- the tukang's quarterly invitation --------------------------------------------------------
+
+
+@timer("survey_invite_tukang")
+async def survey_invite_tukang(session: AsyncSession, now: datetime, out: Outgoing,
+                               config: FlowConfig) -> int:
+    """Active tukang who neither answered nor were invited this quarter get one invitation,
+    in the daytime (WIB). The AuditLog row remembers it, so a restart never repeats it."""
+    if local(now).hour not in INVITE_HOURS:
+        return 0
+    quarter = Quarter.of(now)
+    invited = exists().where(AuditLog.action == INVITED, AuditLog.subject_type == "user",
+                             AuditLog.subject_id == User.id, AuditLog.at >= quarter.start)
+    done = exists().where(SurveyResponse.user_id == User.id,
+                          SurveyResponse.period == quarter.label)
+    due = (await session.execute(
+        select(User.id, User.name).join(TukangProfile, TukangProfile.user_id == User.id)
+        .where(TukangProfile.status == "active", User.status == "active", ~invited, ~done)
+        .order_by(User.id).limit(INVITE_BATCH))).all()
+    for uid, name in due:
+        reached = await out.notify(session, uid, "survey.invite_tukang",
+                                   actions=[Choice(f"{START_ACTION}:", "survey.choice_start")],
+                                   name=name, period=quarter.label)
+        session.add(AuditLog(actor="system", action=INVITED, subject_type="user",
+                             subject_id=uid, detail={"period": quarter.label,
+                                                     "reached": reached}, at=now))
+    await session.flush()
+    return len(due)
+
+
+REGISTRY.add(
+    Invite(name="survey.invite", key="survey.invite"),
+    *(ChooseOne(name=question_step(n), key=f"survey.q{n}", options=_options(n), then=_then(n),
+                help="survey.help") for n in range(1, N_ELEMENTS + 1)),
+    Text(name="survey.suggestion", key="survey.ask_suggestion", validate=_valid_suggestion,
+         then=_save, options=keyed(("skip", "choice.skip")), on_choice=_no_suggestion,
+         help="survey.suggestion_help"),
+)

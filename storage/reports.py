@@ -1,0 +1,484 @@
+"""The quarterly report's figures (laporan triwulan, Pasal 8): queries only, no rendering.
+
+Everything is counted over one quarter in WIB (Batam's clock), as `[start, end)` in UTC.
+Counts are plain SQL aggregates (COUNT, AVG, GROUP BY) that run the same on SQLite and
+PostgreSQL. Durations and medians are computed here from the two timestamps of each row:
+date arithmetic and MEDIAN differ between the two databases, and a quarter has few enough
+rows (one pair of timestamps per job or complaint) to bring back.
+
+No personal data leaves this module: counts, averages and anonymous score lists only.
+
+The satisfaction index follows PermenPANRB 14/2017 (see `ikm`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime, time
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
+from statistics import mean, median
+from typing import Any, NamedTuple
+
+from sqlalchemy import and_, case, distinct, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.clock import WIB
+from storage.models import (
+    AuditLog,
+    Broadcast,
+    Category,
+    Complaint,
+    Job,
+    Kecamatan,
+    Outbox,
+    Rating,
+    SurveyResponse,
+    TukangProfile,
+    User,
+)
+
+# The nine SKM elements of PermenPANRB 14/2017, in the regulation's order (U1..U9).
+ELEMENTS: tuple[tuple[str, str], ...] = (
+    ("U1", "Persyaratan"),
+    ("U2", "Sistem, mekanisme, dan prosedur"),
+    ("U3", "Waktu penyelesaian"),
+    ("U4", "Biaya/tarif"),
+    ("U5", "Produk spesifikasi jenis pelayanan"),
+    ("U6", "Kompetensi pelaksana"),
+    ("U7", "Perilaku pelaksana"),
+    ("U8", "Sarana dan prasarana"),
+    ("U9", "Penanganan pengaduan, saran dan masukan"),
+)
+N_ELEMENTS = len(ELEMENTS)
+
+# Grades of the IKM unit (IKM x 25), lower bounds after rounding to 2 decimals.
+GRADES: tuple[tuple[Decimal, str, str], ...] = (
+    (Decimal("88.31"), "A", "Sangat baik"),
+    (Decimal("76.61"), "B", "Baik"),
+    (Decimal("65.00"), "C", "Kurang baik"),
+    (Decimal("25.00"), "D", "Tidak baik"),
+)
+GRADE_NAMES = {g: name for _, g, name in GRADES}
+
+JOB_STATUSES = ("open", "offered", "accepted", "in_progress", "done", "cancelled", "expired")
+DELIVERED = ("sent", "delivered", "read")
+TUKANG_DECISIONS = ("tukang.activate", "tukang.reject", "tukang.suspend", "tukang.reinstate",
+                    "tukang.remove")
+
+
+# --- quarters ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Quarter:
+    """One calendar quarter in WIB."""
+
+    year: int
+    q: int
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.q <= 4:
+            raise ValueError(f"quarter must be 1-4, not {self.q}")
+
+    @classmethod
+    def of(cls, at: datetime) -> Quarter:
+        """The quarter a moment falls in, read on a Batam clock."""
+        local = at.astimezone(WIB)
+        return cls(local.year, (local.month - 1) // 3 + 1)
+
+    @property
+    def label(self) -> str:
+        """"2026Q4": the form kept in SurveyResponse.period."""
+        return f"{self.year}Q{self.q}"
+
+    @property
+    def months(self) -> tuple[int, int, int]:
+        first = 3 * (self.q - 1) + 1
+        return (first, first + 1, first + 2)
+
+    def month_start(self, month: int) -> datetime:
+        """Midnight WIB of the first day of `month` (13 = January next year), as UTC."""
+        year = self.year + (month - 1) // 12
+        month = (month - 1) % 12 + 1
+        return datetime.combine(datetime(year, month, 1).date(), time(0),
+                                tzinfo=WIB).astimezone(UTC)
+
+    @property
+    def start(self) -> datetime:
+        return self.month_start(self.months[0])
+
+    @property
+    def end(self) -> datetime:
+        """Exclusive: the first moment of the next quarter."""
+        return self.month_start(self.months[2] + 1)
+
+    def previous(self) -> Quarter:
+        return Quarter(self.year - 1, 4) if self.q == 1 else Quarter(self.year, self.q - 1)
+
+    def contains(self, at: datetime) -> bool:
+        return self.start <= at < self.end
+
+
+def period_of(at: datetime) -> str:
+    """The survey period ("2026Q4") of a moment, in WIB."""
+    return Quarter.of(at).label
+
+
+# --- the satisfaction index (PermenPANRB 14/2017) --------------------------------------------
+
+
+class Ikm(NamedTuple):
+    nrr: list[float | None]  # per element: mean score 1-4, None when nobody answered it
+    ikm_unit: float | None  # IKM x 25, rounded to 2 decimals (half up)
+    grade: str | None  # A-D
+
+
+def grade(unit: Decimal | float | str) -> str:
+    """The grade of an IKM unit. The value is rounded to 2 decimals (half up) first, so the
+    regulation's bands (A 88.31-100, B 76.61-88.30, ...) leave no gap: 88.305 is 88.31, A."""
+    value = Decimal(str(unit)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    for lower, g, _name in GRADES:
+        if value >= lower:
+            return g
+    return "D"
+
+
+def ikm(scores: list[list[int | None]]) -> Ikm:
+    """NRR per element, the IKM unit and its grade from survey answers.
+
+    Each answer is 9 scores (1-4) or None for a skipped element. Per element, NRR = the mean
+    of the scores given (skips do not count as zeros). IKM = the mean of the 9 NRRs (each
+    weighted 1/9, the Permen's 0.111); IKM unit = IKM x 25. When an element has no answers
+    at all, the IKM is the mean of the elements that have some (reported beside it).
+    Arithmetic is exact (fractions) and the unit is rounded to 2 decimals, half up, before
+    it is graded, so a value is never graded on a float's last digit.
+    """
+    columns: list[list[int]] = [[] for _ in range(N_ELEMENTS)]
+    for row in scores:
+        if len(row) != N_ELEMENTS:
+            raise ValueError(f"a survey answer has {N_ELEMENTS} scores, not {len(row)}")
+        for i, score in enumerate(row):
+            if score is None:
+                continue
+            if not 1 <= int(score) <= 4:
+                raise ValueError(f"score {score!r} is not 1-4")
+            columns[i].append(int(score))
+    nrr = [Fraction(sum(c), len(c)) if c else None for c in columns]
+    given = [v for v in nrr if v is not None]
+    if not given:
+        return Ikm([None] * N_ELEMENTS, None, None)
+    exact = sum(given, Fraction(0)) / len(given) * 25
+    unit = (Decimal(exact.numerator) / Decimal(exact.denominator)).quantize(
+        Decimal("0.01"), rounding=ROUND_HALF_UP)
+    return Ikm([float(v) if v is not None else None for v in nrr], float(unit), grade(unit))
+
+
+def krejcie_morgan(population: int) -> int:
+    """The sample size the Permen's Krejcie-Morgan table asks for a population (95%, 5%).
+
+    s = X²·N·P(1-P) / (d²·(N-1) + X²·P(1-P)), X² = 3.841, P = 0.5, d = 0.05; rounded up.
+    For N = 100 this is 80, for N = 1,000 it is 278: the table's values.
+    """
+    if population <= 0:
+        return 0
+    x2, p, d = 3.841, 0.5, 0.05
+    s = x2 * population * p * (1 - p) / (d * d * (population - 1) + x2 * p * (1 - p))
+    return min(population, math.ceil(round(s, 6)))
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def _hours(start: datetime | None, end: datetime | None) -> float | None:
+    if start is None or end is None:
+        return None
+    a = start if start.tzinfo else start.replace(tzinfo=UTC)
+    b = end if end.tzinfo else end.replace(tzinfo=UTC)
+    return (b - a).total_seconds() / 3600
+
+
+def durations(values: list[float | None]) -> dict[str, Any]:
+    """Count, mean, median and longest of some durations in hours (None when empty)."""
+    xs = [v for v in values if v is not None]
+    if not xs:
+        return {"n": 0, "mean": None, "median": None, "max": None}
+    return {"n": len(xs), "mean": mean(xs), "median": median(xs), "max": max(xs)}
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+def _in(col: Any, quarter: Quarter) -> Any:
+    return and_(col >= quarter.start, col < quarter.end)
+
+
+async def _count(s: AsyncSession, stmt: Any) -> int:
+    return int((await s.execute(stmt)).scalar() or 0)
+
+
+# --- the figures ------------------------------------------------------------------------------
+
+
+async def tukang_figures(s: AsyncSession, quarter: Quarter) -> dict[str, Any]:
+    """Registrations, decisions on tukang and the activation queue's waiting time."""
+    warga = await _count(s, select(func.count()).select_from(User).where(
+        User.role == "warga", User.is_demo.is_(False), _in(User.created_at, quarter)))
+    submitted = await _count(s, select(func.count()).select_from(TukangProfile)
+                             .join(User, User.id == TukangProfile.user_id)
+                             .where(User.is_demo.is_(False),
+                                    _in(TukangProfile.submitted_at, quarter)))
+    decisions = dict((await s.execute(
+        select(AuditLog.action, func.count()).where(
+            AuditLog.action.in_(TUKANG_DECISIONS), _in(AuditLog.at, quarter))
+        .group_by(AuditLog.action))).all())
+    # the first decision on a registration (activate or reject) ends its wait in the queue;
+    # the profile's own decided_at is overwritten by later decisions, the audit row is not
+    waits = (await s.execute(
+        select(TukangProfile.submitted_at, AuditLog.at, AuditLog.action)
+        .join(TukangProfile, TukangProfile.user_id == AuditLog.subject_id)
+        .where(AuditLog.subject_type == "user",
+               AuditLog.action.in_(("tukang.activate", "tukang.reject")),
+               _in(AuditLog.at, quarter)))).all()
+    activation_waits = [_hours(sub, at) for sub, at, action in waits
+                        if action == "tukang.activate" and at >= sub]
+    decision_waits = [_hours(sub, at) for sub, at, _ in waits if at >= sub]
+    return {
+        "warga_registered": warga,
+        "tukang_registered": submitted,
+        "activated": int(decisions.get("tukang.activate", 0)),
+        "rejected": int(decisions.get("tukang.reject", 0)),
+        "suspended": int(decisions.get("tukang.suspend", 0)),
+        "reinstated": int(decisions.get("tukang.reinstate", 0)),
+        "removed": int(decisions.get("tukang.remove", 0)),
+        "activation_wait_hours": durations(activation_waits),
+        "decision_wait_hours": durations(decision_waits),
+    }
+
+
+async def tukang_now(s: AsyncSession) -> dict[str, int]:
+    """Tukang by status when the report is made (a snapshot, not a quarterly count)."""
+    rows = dict((await s.execute(select(TukangProfile.status, func.count())
+                                 .group_by(TukangProfile.status))).all())
+    return {k: int(rows.get(k, 0)) for k in ("pending", "active", "rejected", "suspended",
+                                              "removed")}
+
+
+async def job_figures(s: AsyncSession, quarter: Quarter) -> dict[str, Any]:
+    """Jobs booked in the quarter by month, category, kecamatan and status; acceptance times;
+    completion and cancellation rates (status as it stands when the report is made)."""
+    m = quarter.months
+    month = case((Job.created_at < quarter.month_start(m[1]), m[0]),
+                 (Job.created_at < quarter.month_start(m[2]), m[1]), else_=m[2])
+    inner = (select(month.label("month"), Job.category_id.label("category_id"),
+                    Job.kecamatan_code.label("kecamatan_code"), Job.status.label("status"))
+             .where(_in(Job.created_at, quarter)).subquery())
+    rows = (await s.execute(
+        select(inner.c.month, inner.c.category_id, inner.c.kecamatan_code, inner.c.status,
+               func.count())
+        .group_by(inner.c.month, inner.c.category_id, inner.c.kecamatan_code, inner.c.status)
+    )).all()
+    categories = dict((await s.execute(select(Category.id, Category.name))).all())
+    kecamatan = dict((await s.execute(select(Kecamatan.code, Kecamatan.name))).all())
+
+    by_month: dict[int, int] = dict.fromkeys(m, 0)
+    by_status: dict[str, int] = dict.fromkeys(JOB_STATUSES, 0)
+    by_category: dict[str, int] = {}
+    by_kecamatan: dict[str, int] = {}
+    month_category: dict[str, dict[int, int]] = {}
+    month_kecamatan: dict[str, dict[int, int]] = {}
+    month_status: dict[str, dict[int, int]] = {k: dict.fromkeys(m, 0) for k in JOB_STATUSES}
+    for mon, cat_id, kec, status, n in rows:
+        mon, n = int(mon), int(n)
+        cat = str(categories.get(cat_id, f"#{cat_id}"))
+        kname = str(kecamatan.get(kec, kec))
+        by_month[mon] += n
+        by_status[status] = by_status.get(status, 0) + n
+        by_category[cat] = by_category.get(cat, 0) + n
+        by_kecamatan[kname] = by_kecamatan.get(kname, 0) + n
+        month_category.setdefault(cat, dict.fromkeys(m, 0))[mon] += n
+        month_kecamatan.setdefault(kname, dict.fromkeys(m, 0))[mon] += n
+        month_status.setdefault(status, dict.fromkeys(m, 0))[mon] += n
+    total = sum(by_month.values())
+
+    accepted = (await s.execute(select(Job.created_at, Job.accepted_at).where(
+        _in(Job.created_at, quarter), Job.accepted_at.is_not(None)))).all()
+    was_accepted = len(accepted)
+    return {
+        "total": total,
+        "by_month": by_month,
+        "by_status": by_status,
+        "by_category": dict(sorted(by_category.items(), key=lambda kv: (-kv[1], kv[0]))),
+        "by_kecamatan": dict(sorted(by_kecamatan.items(), key=lambda kv: (-kv[1], kv[0]))),
+        "month_category": month_category,
+        "month_kecamatan": month_kecamatan,
+        "month_status": month_status,
+        "accepted": was_accepted,
+        "accept_hours": durations([_hours(a, b) for a, b in accepted]),
+        "done": by_status.get("done", 0),
+        "cancelled": by_status.get("cancelled", 0),
+        "expired": by_status.get("expired", 0),
+        "completion_rate": _rate(by_status.get("done", 0), total),
+        "cancellation_rate": _rate(by_status.get("cancelled", 0), total),
+        "accepted_rate": _rate(was_accepted, total),
+    }
+
+
+async def rating_figures(s: AsyncSession, quarter: Quarter) -> dict[str, Any]:
+    """Ratings given in the quarter: how many, their mean and the count of each score."""
+    n, avg = (await s.execute(select(func.count(), func.avg(Rating.score))
+                              .where(_in(Rating.created_at, quarter)))).one()
+    dist = dict((await s.execute(select(Rating.score, func.count())
+                                 .where(_in(Rating.created_at, quarter))
+                                 .group_by(Rating.score))).all())
+    return {"n": int(n or 0), "mean": float(avg) if avg is not None else None,
+            "distribution": {k: int(dist.get(k, 0)) for k in range(1, 6)}}
+
+
+async def complaint_figures(s: AsyncSession, quarter: Quarter) -> dict[str, Any]:
+    """Complaints received, statements requested and given, decisions, removals (Pasal 9),
+    and how long each step took (each step counted in the quarter it ended in)."""
+    received = await _count(s, select(func.count()).select_from(Complaint)
+                            .where(_in(Complaint.created_at, quarter)))
+    requested = await _count(s, select(func.count()).select_from(Complaint)
+                             .where(_in(Complaint.statement_requested_at, quarter)))
+    stated = await _count(s, select(func.count()).select_from(Complaint)
+                          .where(_in(Complaint.statement_at, quarter)))
+    decided = dict((await s.execute(
+        select(Complaint.status, func.count()).where(_in(Complaint.decided_at, quarter))
+        .group_by(Complaint.status))).all())
+    removed = await _count(s, select(func.count()).select_from(AuditLog).where(
+        AuditLog.action == "tukang.remove", _in(AuditLog.at, quarter)))
+    open_now = dict((await s.execute(
+        select(Complaint.status, func.count()).where(_in(Complaint.created_at, quarter))
+        .group_by(Complaint.status))).all())
+    rows = (await s.execute(
+        select(Complaint.created_at, Complaint.statement_requested_at, Complaint.statement_at,
+               Complaint.decided_at)
+        .where(_in(Complaint.created_at, quarter)
+               | _in(Complaint.statement_requested_at, quarter)
+               | _in(Complaint.statement_at, quarter)
+               | _in(Complaint.decided_at, quarter)))).all()
+
+    def ended_in(at: datetime | None) -> bool:
+        return at is not None and quarter.contains(at if at.tzinfo else at.replace(tzinfo=UTC))
+
+    return {
+        "received": received,
+        "statements_requested": requested,
+        "statements_received": stated,
+        "upheld": int(decided.get("upheld", 0)),
+        "dismissed": int(decided.get("dismissed", 0)),
+        "decided": int(decided.get("upheld", 0)) + int(decided.get("dismissed", 0)),
+        "removed_pasal9": removed,
+        "status_of_received": {k: int(open_now.get(k, 0)) for k in (
+            "submitted", "awaiting_statement", "under_review", "upheld", "dismissed")},
+        "to_request_hours": durations([_hours(c, r) for c, r, _st, _d in rows if ended_in(r)]),
+        "to_statement_hours": durations([_hours(r, st) for _c, r, st, _d in rows
+                                         if ended_in(st)]),
+        "statement_to_decision_hours": durations([_hours(st, d) for _c, _r, st, d in rows
+                                                  if ended_in(d) and st is not None]),
+        "to_decision_hours": durations([_hours(c, d) for c, _r, _st, d in rows if ended_in(d)]),
+    }
+
+
+async def broadcast_figures(s: AsyncSession, quarter: Quarter) -> dict[str, Any]:
+    """Broadcasts made in the quarter and what became of their messages (zero if none)."""
+    n, total, queued, skipped = (await s.execute(
+        select(func.count(), func.sum(Broadcast.total), func.sum(Broadcast.queued),
+               func.sum(Broadcast.skipped)).where(_in(Broadcast.created_at, quarter)))).one()
+    ids = select(Broadcast.id).where(_in(Broadcast.created_at, quarter)).scalar_subquery()
+    by_status = dict((await s.execute(
+        select(Outbox.status, func.count()).where(Outbox.broadcast_id.in_(ids))
+        .group_by(Outbox.status))).all())
+    reached = await _count(s, select(func.count(distinct(Outbox.user_id))).where(
+        Outbox.broadcast_id.in_(ids), Outbox.status.in_(DELIVERED)))
+    messages = sum(int(v) for v in by_status.values())
+    delivered = sum(int(by_status.get(k, 0)) for k in DELIVERED)
+    return {
+        "broadcasts": int(n or 0),
+        "audience": int(total or 0),
+        "queued": int(queued or 0),
+        "skipped": int(skipped or 0),
+        "messages": messages,
+        "messages_by_status": {str(k): int(v) for k, v in sorted(by_status.items())},
+        "delivered": delivered,
+        "failed": int(by_status.get("failed", 0)) + int(by_status.get("undelivered", 0)),
+        "people_reached": reached,
+        "delivery_rate": _rate(delivered, messages),
+    }
+
+
+async def activity_figures(s: AsyncSession, quarter: Quarter) -> dict[str, Any]:
+    """People who wrote to the bot in the quarter, by channel (the engine's "message" audit
+    rows); someone on two channels counts once in the total."""
+    rows = dict((await s.execute(
+        select(AuditLog.channel, func.count(distinct(AuditLog.actor))).where(
+            AuditLog.action == "message", _in(AuditLog.at, quarter))
+        .group_by(AuditLog.channel))).all())
+    total = await _count(s, select(func.count(distinct(AuditLog.actor))).where(
+        AuditLog.action == "message", _in(AuditLog.at, quarter)))
+    by_channel = {k: int(rows.get(k, 0)) for k in ("telegram", "whatsapp")}
+    for k, v in rows.items():
+        if k not in by_channel:
+            by_channel[str(k or "lain")] = int(v)
+    return {"by_channel": by_channel, "total": total}
+
+
+async def survey_figures(s: AsyncSession, quarter: Quarter,
+                         population: int) -> dict[str, Any]:
+    """The SKM for the quarter: NRR per element, IKM unit, grade, respondents, and the
+    Krejcie-Morgan sample for the population of people who used the service."""
+    rows = (await s.execute(select(SurveyResponse.role, SurveyResponse.scores,
+                                   SurveyResponse.suggestion)
+                            .where(SurveyResponse.period == quarter.label))).all()
+    scores = [list(r.scores or []) + [None] * (N_ELEMENTS - len(r.scores or []))
+              for r in rows]
+    result = ikm([sc[:N_ELEMENTS] for sc in scores])
+    answered = [sum(1 for sc in scores if sc[i] is not None) for i in range(N_ELEMENTS)]
+    roles: dict[str, int] = {}
+    for r in rows:
+        roles[r.role] = roles.get(r.role, 0) + 1
+    needed = krejcie_morgan(population)
+    return {
+        "respondents": len(rows),
+        "by_role": {k: roles.get(k, 0) for k in ("warga", "tukang")},
+        "answered_per_element": answered,
+        "nrr": result.nrr,
+        "ikm": (result.ikm_unit / 25) if result.ikm_unit is not None else None,
+        "ikm_unit": result.ikm_unit,
+        "grade": result.grade,
+        "grade_name": GRADE_NAMES.get(result.grade or ""),
+        "suggestions": sum(1 for r in rows if (r.suggestion or "").strip()),
+        "population": population,
+        "sample_needed": needed,
+        "too_few": len(rows) < needed,
+    }
+
+
+async def quarter_figures(s: AsyncSession, quarter: Quarter) -> dict[str, Any]:
+    """Every figure of the report for one quarter."""
+    activity = await activity_figures(s, quarter)
+    return {
+        "quarter": quarter.label,
+        "start": quarter.start,
+        "end": quarter.end,
+        "tukang": await tukang_figures(s, quarter),
+        "jobs": await job_figures(s, quarter),
+        "ratings": await rating_figures(s, quarter),
+        "complaints": await complaint_figures(s, quarter),
+        "broadcasts": await broadcast_figures(s, quarter),
+        "activity": activity,
+        "survey": await survey_figures(s, quarter, activity["total"]),
+    }
+
+
+async def quarterly_report(s: AsyncSession, quarter: Quarter) -> dict[str, Any]:
+    """The quarter, the one before it for comparison, and today's tukang snapshot."""
+    return {
+        "current": await quarter_figures(s, quarter),
+        "previous": await quarter_figures(s, quarter.previous()),
+        "tukang_now": await tukang_now(s),
+    }
