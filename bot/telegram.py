@@ -572,8 +572,8 @@ class TelegramChannel:
                 log.error("Telegram rejected TELEGRAM_BOT_TOKEN; check it with @BotFather")
                 raise
             except TelegramError as exc:
-                log.warning("Telegram not reachable at start (%s); retrying in %.0fs",
-                            type(exc).__name__, delay)
+                log.warning("Telegram start-up failed (%s: %s); retrying in %.0fs",
+                            type(exc).__name__, exc.message, delay)
                 await asyncio.sleep(delay)
                 delay = min(60.0, delay * 2)
         self.ready.set()
