@@ -444,17 +444,25 @@ class MediaFetcher:
 
     async def fetch_all(self, items: list[tuple[str, str]]) -> tuple[list[Media], int]:
         """(media, how many failed) for [(url, declared content type)]."""
-        out: list[Media] = []
-        failed = 0
+        async def one(client: httpx.AsyncClient, url: str, ctype: str) -> Media | None:
+            try:
+                return await self._fetch(client, url, ctype)
+            except (httpx.HTTPError, OSError, ValueError) as exc:
+                log.warning("whatsapp media download failed: %s", type(exc).__name__)
+                return None
+
+        # side by side, and all within one deadline: Twilio waits at most 15 s for our answer
         async with httpx.AsyncClient(timeout=DOWNLOAD_TIMEOUT, follow_redirects=True,
                                      transport=self.transport) as client:
-            for url, ctype in items:
-                try:
-                    out.append(await self._fetch(client, url, ctype))
-                except (httpx.HTTPError, OSError, ValueError) as exc:
-                    log.warning("whatsapp media download failed: %s", type(exc).__name__)
-                    failed += 1
-        return out, failed
+            tasks = [asyncio.create_task(one(client, url, ctype)) for url, ctype in items]
+            done, pending = await asyncio.wait(tasks, timeout=DOWNLOAD_TIMEOUT + 1)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending)
+        got = [t.result() for t in tasks if t in done and not t.cancelled()]
+        out = [m for m in got if m is not None]
+        return out, len(items) - len(out)
 
     async def _fetch(self, client: httpx.AsyncClient, url: str, declared: str) -> Media:
         cap = self.settings.sijakon_max_media_bytes

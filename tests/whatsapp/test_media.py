@@ -157,3 +157,19 @@ async def test_long_text_is_split_into_messages(lab: WhatsAppLab) -> None:
     assert len(sent) >= 3 and all(len(s.body) <= 1600 for s in sent)
     assert sent[-1].body.endswith("1. Lanjut")
     assert "".join(s.body for s in sent).count("Kalimat") == 80
+
+
+async def test_several_photos_in_one_message_keep_their_order(make_lab: LabFactory) -> None:
+    """Two photos in one message are both fetched and given to the step in order."""
+    kept = Kept([])
+    lab = await make_lab(registry=photo_registry(kept))
+    await _at_photo_step(lab, ANI)
+    first = lab.standin.add_media(JPEG, "image/jpeg")
+    second = lab.standin.add_media(JPEG[::-1], "image/png")
+    await lab.post(ANI, "", NumMedia="2", MediaUrl0=first, MediaContentType0="image/jpeg",
+                   MediaUrl1=second, MediaContentType1="image/png")
+    assert (await lab.texts(ANI))[0].startswith("Foto diterima (2/3)")
+    await lab.post(ANI, "selesai")
+    [[a, b]] = kept.paths
+    assert (_content(Path(a)), _content(Path(b))) == (JPEG, JPEG[::-1])
+    assert a.endswith(".jpg") and b.endswith(".png")
