@@ -6,6 +6,7 @@ import typer
 
 from admin_cli import (
     audit_cmd,
+    broadcast,
     catalog,
     complaints,
     db,
@@ -22,6 +23,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 app.add_typer(tukang.app, name="tukang")
 app.add_typer(complaints.app, name="complaints")
 app.add_typer(info.app, name="info")
+app.add_typer(broadcast.app, name="broadcast")
 app.add_typer(catalog.app, name="catalog")
 app.add_typer(users.app, name="users")
 app.command("audit")(audit_cmd.audit)

@@ -2,6 +2,7 @@
 
 from flows import (  # noqa: F401  (one per line: add yours in order)
     booking,
+    broadcast,
     complaints,
     info,
     jobs,
@@ -10,6 +11,7 @@ from flows import (  # noqa: F401  (one per line: add yours in order)
     rating,
     settings_menu,
     start,
+    subscriptions,
     survey,
     tukang_profile,
     tukang_reg,
