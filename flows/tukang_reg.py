@@ -184,11 +184,8 @@ async def _begin_yes(ctx: Context) -> Next:
 async def _cancel(ctx: Context) -> Next:
     """Nothing is stored; a person who is not registered yet starts over as a stranger."""
     ctx.say("tukang_reg.cancelled")
-    if ctx.conv.user_id is None:
-        ctx.clear_flow_data()
-        return START
     ctx.clear_flow_data()
-    return HOME
+    return START if ctx.conv.user_id is None else HOME
 
 
 async def _valid_phone(ctx: Context, text: str) -> str:
