@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import and_, bindparam, or_, select, text, update
+from sqlalchemy import and_, bindparam, case, or_, select, text, update
 
 from flows.types import Reply
 from storage.clock import utcnow
@@ -104,7 +104,8 @@ class TokenBucket:
         self.paused_until = max(self.paused_until, self.clock() + seconds)
         self.tokens = 0.0
 
-    async def acquire(self) -> None:
+    async def acquire(self, *, take: bool = True) -> None:
+        """Wait for a token and spend it (`take=False`: only wait; spend it with `take()`)."""
         async with self._lock:
             while True:
                 now = self.clock()
@@ -114,9 +115,16 @@ class TokenBucket:
                 self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
                 self.stamp = now
                 if self.tokens >= 1.0:
-                    self.tokens -= 1.0
+                    if take:
+                        self.tokens -= 1.0
                     return
                 await asyncio.sleep((1.0 - self.tokens) / self.rate)
+
+    def take(self) -> None:
+        """Spend the token `acquire(take=False)` waited for (a bucket with one user: a chat)."""
+        now = self.clock()
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate) - 1.0
+        self.stamp = now
 
 
 @dataclass(slots=True)
@@ -267,13 +275,18 @@ class DeliveryWorker:
                     pump.results.append(_Result(row, "failed", error="loop guard"))
                     pump.in_memory -= 1
                     continue
+                bucket = None
                 if sender.chat_rate:
                     bucket = pump.chat_buckets.get(address)
                     if bucket is None:
                         bucket = pump.chat_buckets[address] = TokenBucket(sender.chat_rate,
                                                                           sender.chat_burst)
-                    await bucket.acquire()
+                    await bucket.acquire(take=False)
                 await pump.bucket.acquire()
+                if bucket is not None:
+                    # charge the chat when the message leaves: time spent waiting for the
+                    # overall rate is not time the chat was quiet (else 4 can go at once)
+                    bucket.take()
                 result = await self._send(sender, row)
                 pump.results.append(result)
                 pump.in_memory -= 1
@@ -342,12 +355,17 @@ class DeliveryWorker:
         sent = [{"_id": r.row.id, "_pid": r.provider_id} for r in results if r.status == "sent"]
         async with self.db.transaction() as s:
             if sent:
+                # a status callback may have overtaken us (delivered, or failed 63016 and so
+                # waiting): keep the status it set, record only what we know
                 await s.execute(update(t).where(t.c.id == bindparam("_id")).values(
-                    status="sent", provider_id=bindparam("_pid"), sent_at=now,
-                    claimed_until=None, last_error=None), sent)
+                    status=case((t.c.status == "sending", "sent"), else_=t.c.status),
+                    provider_id=bindparam("_pid"), sent_at=now, claimed_until=None,
+                    last_error=case((t.c.status == "sending", None), else_=t.c.last_error)),
+                    sent)
             others = [r for r in results if r.status != "sent"]
             if others:
-                await s.execute(update(t).where(t.c.id == bindparam("_id")).values(
+                await s.execute(update(t).where(t.c.id == bindparam("_id"),
+                                                t.c.status == "sending").values(
                     status=bindparam("_st"), last_error=bindparam("_err"),
                     next_attempt_at=bindparam("_next"), claimed_until=None), [
                     {"_id": r.row.id, "_st": "queued" if r.status == "retry" else r.status,

@@ -198,3 +198,24 @@ async def test_standin_throttles_like_telegram() -> None:
         assert server.throttled == 1
     finally:
         server.stop()
+
+
+async def test_chat_bucket_is_charged_when_the_message_leaves() -> None:
+    """Time a chat's message spends waiting for the overall rate does not count as the chat
+    being quiet: after such a wait only the burst (3) can go at once, not a fourth."""
+    from bot.delivery import TokenBucket
+
+    now = [0.0]
+    chat = TokenBucket(1.0, 3, clock=lambda: now[0])
+    await chat.acquire(take=False)  # message 1 may go as far as the chat is concerned...
+    now[0] = 1.5  # ...but waits 1.5 s for the overall bucket
+    chat.take()
+    went = 1
+    while True:  # the chat's next messages, with the overall rate free now
+        chat.tokens = min(chat.burst, chat.tokens + (now[0] - chat.stamp) * chat.rate)
+        chat.stamp = now[0]
+        if chat.tokens < 1.0:
+            break
+        chat.take()
+        went += 1
+    assert went == 3
