@@ -135,3 +135,4 @@ def summary(
         console.print(f"Ringkasan layanan SIJAKON {p['dari']} s.d. {p['sampai']}")
         emit(flatten({k: v for k, v in data.items() if k != "periode"}),
              ["bagian", "butir", "nilai"], as_json=False)
+from admin_cli import report_quarterly  # noqa: E402, F401  (registers "report quarterly")

@@ -178,14 +178,14 @@ def ikm(scores: list[list[int | None]]) -> Ikm:
 def krejcie_morgan(population: int) -> int:
     """The sample size the Permen's Krejcie-Morgan table asks for a population (95%, 5%).
 
-    s = X²·N·P(1-P) / (d²·(N-1) + X²·P(1-P)), X² = 3.841, P = 0.5, d = 0.05; rounded up.
-    For N = 100 this is 80, for N = 1,000 it is 278: the table's values.
+    s = X²·N·P(1-P) / (d²·(N-1) + X²·P(1-P)), X² = 3.841, P = 0.5, d = 0.05, rounded to the
+    nearest whole person as the published table is (N = 50: 44; 100: 80; 1,000: 278).
     """
     if population <= 0:
         return 0
     x2, p, d = 3.841, 0.5, 0.05
     s = x2 * population * p * (1 - p) / (d * d * (population - 1) + x2 * p * (1 - p))
-    return min(population, math.ceil(round(s, 6)))
+    return min(population, math.floor(s + 0.5))
 
 
 # --- helpers ----------------------------------------------------------------------------------

@@ -1,0 +1,628 @@
+"""The laporan triwulan: a quarter built through the bot and the admin CLI, the report's
+numbers checked against hand counts, the IKM and its grade boundaries, the HTML in Chromium.
+
+The admin CLI stamps its decisions with the real clock (storage.clock.utcnow), so the quarter
+under test is the real current one: the bot's StepClock starts three hours ago and catches up
+with real time before each CLI call; durations that end in a CLI decision are checked
+between the times read just before and just after that call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import json
+import re
+import shutil
+import struct
+import subprocess
+import zlib
+from datetime import UTC, date, datetime, timedelta
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from admin_cli.report_quarterly import num, render_html
+from bot.scheduler import Scheduler
+from storage.clock import WIB, local, utcnow
+from storage.db import Database
+from storage.models import (
+    AuditLog,
+    Broadcast,
+    ChannelAccount,
+    Complaint,
+    Job,
+    Outbox,
+    Rating,
+    SurveyResponse,
+    TukangProfile,
+    User,
+)
+from storage.reports import Quarter, grade, ikm, krejcie_morgan, quarterly_report
+from tests.admin.conftest import Admin
+from tests.admin.test_pasal9 import register_tukang_in_bot
+from tests.factories import book
+from tests.factories_b import make_tukang as make_person_tukang
+from tests.harness import StepClock, Transcript, register_warga
+
+BUDI_SCORES = ["4 · Sangat sesuai", "4 · Sangat mudah", "3 · Cepat", "4 · Gratis", "3 · Sesuai",
+               "4 · Sangat kompeten", "4 · Sangat sopan dan ramah", "3 · Baik",
+               "4 · Dikelola dengan baik"]
+SARI_SCORES = ["3 · Sesuai", "Lewati", "3 · Cepat", "4 · Gratis", "2 · Kurang sesuai",
+               "3 · Kompeten", "3 · Sopan dan ramah", "Lewati", "2 · Ada tetapi tidak berfungsi"]
+ANDI_SCORES = ["4 · Sangat sesuai", "3 · Mudah", "2 · Kurang cepat", "4 · Gratis", "3 · Sesuai",
+               "3 · Kompeten", "4 · Sangat sopan dan ramah", "3 · Baik", "Lewati"]
+CICI_SCORES = ["2 · Kurang sesuai", "2 · Kurang mudah", "2 · Kurang cepat", "2 · Cukup mahal",
+               "2 · Kurang sesuai", "2 · Kurang kompeten", "2 · Kurang sopan dan ramah",
+               "2 · Cukup", "2 · Ada tetapi tidak berfungsi"]  # the previous quarter's answer
+
+
+# --- the grade and the index, by hand -----------------------------------------------------------
+
+
+def _answers(n: int, total: int) -> list[list[int | None]]:
+    """n complete answers (9 scores of 3 or 4) whose scores add up to `total`."""
+    fours = total - 3 * 9 * n
+    flat = [4] * fours + [3] * (9 * n - fours)
+    return [list(flat[i * 9:(i + 1) * 9]) for i in range(n)]
+
+
+def test_grade_boundaries() -> None:
+    """88.31 is A and 88.30 is B; every band edge of PermenPANRB 14/2017, after rounding."""
+    cases = {"100": "A", "88.31": "A", "88.30": "B", "88.305": "A", "88.3049": "B",
+             "76.61": "B", "76.60": "C", "65.00": "C", "64.99": "D", "25.00": "D"}
+    for unit, expected in cases.items():
+        assert grade(unit) == expected, unit
+    assert grade(88.31) == "A" and grade(88.30) == "B"
+
+
+def test_ikm_on_either_side_of_the_a_boundary() -> None:
+    """24 answers adding up to 763 give 88.31 (A); 19 adding up to 604 give 88.30 (B)."""
+    _, unit, g = ikm(_answers(24, 763))
+    assert unit == 88.31 and g == "A"  # exactly 88.3101...
+    assert Fraction(763, 9 * 24) * 25 > Fraction(8831, 100)
+    _, unit, g = ikm(_answers(19, 604))
+    assert unit == 88.30 and g == "B"  # 88.3040...
+    _, unit, g = ikm(_answers(19, 524))
+    assert unit == 76.61 and g == "B"
+    _, unit, g = ikm(_answers(26, 717))
+    assert unit == 76.60 and g == "C"
+
+
+def test_ikm_skips_and_empty() -> None:
+    """A skipped element is left out of its NRR, not counted as zero; no answers, no grade."""
+    nrr, unit, g = ikm([[4, None, 2, 4, 4, 4, 4, 4, 4], [2, 3, None, 4, 4, 4, 4, 4, 4]])
+    assert nrr[:3] == [3.0, 3.0, 2.0]
+    assert unit == round(float(Fraction(3 + 3 + 2 + 4 * 6, 9) * 25), 2) == 88.89 and g == "A"
+    assert ikm([]) == ([None] * 9, None, None)
+    with pytest.raises(ValueError):
+        ikm([[5, 1, 1, 1, 1, 1, 1, 1, 1]])
+
+
+def test_krejcie_morgan_matches_the_table() -> None:
+    """The sample sizes of the Krejcie-Morgan table the Permen refers to."""
+    table = {10: 10, 50: 44, 100: 80, 200: 132, 500: 217, 1000: 278, 5000: 357}
+    assert {n: krejcie_morgan(n) for n in table} == table
+    assert krejcie_morgan(0) == 0 and krejcie_morgan(3) == 3
+
+
+def test_quarters_in_wib() -> None:
+    """Quarters start at midnight WIB: 31 Dec 2026 17:00 UTC is already 2027Q1."""
+    q = Quarter(2026, 4)
+    assert q.start == datetime(2026, 9, 30, 17, 0, tzinfo=UTC)
+    assert q.end == datetime(2026, 12, 31, 17, 0, tzinfo=UTC)
+    assert Quarter.of(datetime(2026, 12, 31, 17, 0, tzinfo=UTC)).label == "2027Q1"
+    assert Quarter(2027, 1).previous() == q and q.previous() == Quarter(2026, 3)
+    assert num(1234.5, 1) == "1.234,5"
+
+
+# --- a quarter through the engine --------------------------------------------------------------
+
+
+async def _survey(t: Transcript, who: str, labels: list[str], suggestion: str | None) -> None:
+    await t.press(who, "Isi survei")
+    for label in labels:
+        await t.press(who, label)
+    if suggestion is None:
+        await t.press(who, "Lewati")
+    else:
+        await t.send(who, suggestion)
+    assert "Terima kasih atas penilaian" in t.got(who, "penilaian Anda").text
+
+
+async def _finish_and_rate(t: Transcript, warga: str, tukang: str, score: str) -> None:
+    """The tukang marks the newest job done; the warga rates it from the notification."""
+    code = (await _jobs(t.db))[-1].code
+    await t.press(tukang, "Pekerjaan saya")
+    await t.press(tukang, f"{code} · Diterima tukang")
+    await t.press(tukang, "Tandai selesai")
+    await t.press(tukang, "Ya")
+    await t.press(warga, "Beri penilaian")
+    await t.send(warga, score)
+    await t.press(warga, "Lewati")
+
+
+def _catch_up(clock: StepClock) -> None:
+    """The bot's clock meets real time (never goes back)."""
+    clock.now = max(clock.now, utcnow())
+
+
+@pytest.fixture
+def admin(db: Database, tmp_path: Path) -> Admin:
+    env = {"SIJAKON_DATABASE_URL": db.url, "SIJAKON_DATA_DIR": str(tmp_path / "data"),
+           "SIJAKON_ADMIN": None}
+    return Admin(CliRunner(env=env), tmp_path / "data")
+
+
+async def test_quarter_built_through_the_bot_and_cli(db: Database, admin: Admin,
+                                                     tmp_path: Path) -> None:
+    """Registrations, bookings, acceptances, a cancellation, ratings, two complaints (one
+    upheld after a statement, one dismissed), a broadcast and four survey answers: every
+    figure of the report equals the hand count."""
+    real = utcnow()
+    quarter = Quarter.of(real)
+    if real - quarter.start < timedelta(hours=4) or quarter.end - real < timedelta(hours=16):
+        pytest.skip("within hours of a quarter's start or end the bot's clock, set around real "
+                    "time, would leave the quarter; run again later")
+    clock = StepClock(real - timedelta(hours=3))
+    t = Transcript(db, clock=clock)
+    scheduler = Scheduler(db, t.config, clock=clock)
+    previous = quarter.previous()
+
+    # the previous quarter: two tukang registered (as the demo seed does), Cici answers the
+    # survey through the bot's quarterly invitation
+    before = previous.end - timedelta(days=20)
+    saved = clock.now
+    clock.now = before.replace(hour=3, minute=0)  # 10:00 WIB
+    andi = await make_person_tukang(t, "andi", name="Andi", phone="+6281299990001")
+    await make_person_tukang(t, "cici", name="Cici", phone="+6281299990002")
+    assert (await scheduler.tick())["survey_invite_tukang"] == 2
+    await t.refresh()
+    await _survey(t, "cici", CICI_SCORES, None)
+    clock.now = saved
+
+    # this quarter: three warga register; Joko registers as tukang in the bot
+    for who, phone in (("budi", "081234567890"), ("sari", "081234567891"),
+                       ("dewi", "081234567892")):
+        await register_warga(t, who, phone=phone)
+    clock.advance(minutes=5)
+    await register_tukang_in_bot(t, "joko")
+    async with db.read() as s:
+        joko = (await s.execute(select(ChannelAccount.user_id).where(
+            ChannelAccount.address == "joko"))).scalar_one()
+        joko_submitted = (await s.execute(select(TukangProfile.submitted_at).where(
+            TukangProfile.user_id == joko))).scalar_one()
+
+    # job 1: Budi books Andi, accepted 30 minutes later, done, rated 5, then the survey
+    clock.advance(minutes=5)
+    await book(t, "budi", register=False)
+    await t.press("budi", "Andi")
+    clock.advance(minutes=30)
+    await t.press("andi", "Terima")
+    clock.advance(minutes=10)
+    await _finish_and_rate(t, "budi", "andi", "5")
+    assert "Survei Kepuasan" in t.got("budi", "Survei Kepuasan").text
+    await _survey(t, "budi", BUDI_SCORES, "Sangat membantu, hubungi saya 0812 3456 7890")
+
+    # job 2: Sari books Andi, accepted 90 minutes later, done, rated 3, survey with skips
+    clock.advance(minutes=5)
+    await book(t, "sari", register=False, phone="081234567891")
+    await t.press("sari", "Andi")
+    clock.advance(minutes=90)
+    await t.press("andi", "Terima")
+    clock.advance(minutes=5)
+    await _finish_and_rate(t, "sari", "andi", "3")
+    await _survey(t, "sari", SARI_SCORES, None)
+
+    # job 3: Dewi books Andi and cancels before he answers
+    clock.advance(minutes=2)
+    await book(t, "dewi", register=False, phone="081234567892")
+    await t.press("dewi", "Andi")
+    await t.press("dewi", "Pesanan saya")
+    await t.send("dewi", "1")
+    await t.press("dewi", "Batalkan")
+    await t.press("dewi", "Ya")
+    assert "dibatalkan" in t.got("dewi", "dibatalkan").text
+
+    # the Dinas activates Joko (real clock)
+    _catch_up(clock)
+    a0 = utcnow()
+    r = await admin("tukang", "activate", str(joko), "--yes", "--as", "siti")
+    a1 = utcnow()
+    assert r.exit_code == 0, r.output
+    _catch_up(clock)
+
+    # job 4: Budi books Joko, accepted 60 minutes later; Budi complains about Joko
+    clock.advance(minutes=1)
+    await book(t, "budi", register=False)
+    await t.press("budi", "Joko Susilo")
+    clock.advance(minutes=60)
+    await t.press("joko", "Terima")
+    clock.advance(minutes=1)
+    await t.press("budi", "Pengaduan")
+    job4 = (await _jobs(db))[-1]
+    await t.press("budi", f"{job4.code} · Joko Susilo")
+    await t.send("budi", "Sudah dibayar uang muka tapi tukang tidak pernah datang.")
+    await t.press("budi", "Lewati")
+    await t.press("budi", "Kirim")
+    complaint_at = clock.now
+    # Sari complains about Andi (job 2); the Dinas dismisses it without a statement
+    await t.press("sari", "Pengaduan")
+    job2 = (await _jobs(db))[1]
+    await t.press("sari", f"{job2.code} · Andi")
+    await t.send("sari", "Ada sisa cat di lantai yang tidak dibersihkan.")
+    await t.press("sari", "Lewati")
+    await t.press("sari", "Kirim")
+    async with db.read() as s:
+        codes = [c.code for c in (await s.execute(select(Complaint).order_by(Complaint.id)))
+                 .scalars()]
+    _catch_up(clock)
+    r0 = utcnow()
+    assert (await admin("complaints", "request-statement", codes[0], "--yes", "--as",
+                        "siti")).exit_code == 0
+    r1 = utcnow()
+    _catch_up(clock)
+    await t.refresh()
+    await t.press("joko", "Tulis pernyataan")
+    await t.send("joko", "Saya sakit hari itu dan sudah mengabari warga.")
+    await t.press("joko", "Lewati")
+    await t.press("joko", "Kirim")
+    statement_at = clock.now
+    await asyncio.sleep(0.01)  # the CLI's real clock must pass the statement's time
+    d0 = utcnow()
+    assert (await admin("complaints", "decide", codes[0], "upheld", "--note",
+                        "Tidak hadir tanpa kabar.", "--yes", "--as", "siti")).exit_code == 0
+    assert (await admin("complaints", "decide", codes[1], "dismissed", "--note",
+                        "Di luar kewenangan Dinas.", "--yes", "--as", "siti")).exit_code == 0
+    d1 = utcnow()
+
+    # a broadcast: no command makes one yet in this checkout, so its rows are written
+    # directly: 3 messages, 2 sent, 1 failed (two distinct people reached)
+    async with db.transaction() as s:
+        b = Broadcast(text="Info perizinan", status="sent", created_by="siti", created_at=real,
+                      total=3, queued=3)
+        s.add(b)
+        await s.flush()
+        users = (await s.execute(select(User.id).where(User.role == "warga")
+                                 .order_by(User.id))).scalars().all()
+        for uid, status in zip(users, ("sent", "delivered", "failed"), strict=True):
+            s.add(Outbox(channel="console", address=f"u{uid}", user_id=uid, key="x",
+                         payload={}, priority=2, status=status, next_attempt_at=real,
+                         broadcast_id=b.id, created_at=real))
+
+    # Andi answers the survey from the quarterly invitation, which waits for the daytime
+    # (WIB); after the last CLI call the bot's clock may run ahead of real time
+    while local(clock.now).hour not in range(8, 20):
+        clock.advance(hours=1)
+    assert (await scheduler.tick())["survey_invite_tukang"] == 2  # Andi and Cici again
+    await t.refresh()
+    await _survey(t, "andi", ANDI_SCORES, None)
+
+    # --- the report ------------------------------------------------------------------------
+    out = tmp_path / "laporan.html"
+    csv_dir = tmp_path / "csv"
+    r = await admin("report", "quarterly", "--year", str(quarter.year), "--quarter",
+                    str(quarter.q), "--out", str(out), "--csv", str(csv_dir), "--as", "siti")
+    assert r.exit_code == 0, r.output
+    assert "responden SKM 3 orang, kurang dari sampel minimal 5" in r.output
+    async with db.read() as s:
+        rep = await quarterly_report(s, quarter)
+        trail = (await s.execute(select(AuditLog).where(
+            AuditLog.action == "report.quarterly"))).scalar_one()
+    assert trail.actor == "admin:siti" and trail.detail["quarter"] == quarter.label
+    cur, prev = rep["current"], rep["previous"]
+
+    # registrations and activations
+    tk = cur["tukang"]
+    assert (tk["warga_registered"], tk["tukang_registered"]) == (3, 1)
+    assert (tk["activated"], tk["removed"], tk["rejected"]) == (1, 1, 0)
+    wait = tk["activation_wait_hours"]
+    assert wait["n"] == 1
+    assert (a0 - joko_submitted).total_seconds() / 3600 <= wait["mean"] \
+        <= (a1 - joko_submitted).total_seconds() / 3600
+    assert prev["tukang"]["tukang_registered"] == 2 and prev["tukang"]["warga_registered"] == 0
+    assert andi
+    assert rep["tukang_now"]["active"] == 2 and rep["tukang_now"]["removed"] == 1
+
+    # jobs: 4 booked; done 2, cancelled 1, accepted 1 (Joko's, complained about)
+    jb = cur["jobs"]
+    assert jb["total"] == 4 and sum(jb["by_month"].values()) == 4
+    assert {k: v for k, v in jb["by_status"].items() if v} == {"done": 2, "cancelled": 1,
+                                                               "accepted": 1}
+    assert jb["by_category"] == {"Pengecatan": 4}
+    assert jb["by_kecamatan"] == {"Batam Kota": 4}
+    assert jb["accepted"] == 3
+    assert jb["accept_hours"]["mean"] == pytest.approx((30 + 90 + 60) / 3 / 60)
+    assert jb["accept_hours"]["median"] == pytest.approx(1.0)
+    assert jb["completion_rate"] == pytest.approx(2 / 4)
+    assert jb["cancellation_rate"] == pytest.approx(1 / 4)
+
+    # ratings
+    assert cur["ratings"]["n"] == 2 and cur["ratings"]["mean"] == pytest.approx(4.0)
+    assert cur["ratings"]["distribution"] == {1: 0, 2: 0, 3: 1, 4: 0, 5: 1}
+
+    # complaints: 2 received, 1 statement requested and received, 1 upheld, 1 dismissed,
+    # Joko removed under Pasal 9
+    cc = cur["complaints"]
+    assert (cc["received"], cc["statements_requested"], cc["statements_received"]) == (2, 1, 1)
+    assert (cc["upheld"], cc["dismissed"], cc["removed_pasal9"]) == (1, 1, 1)
+    hours = lambda a, b: (b - a).total_seconds() / 3600  # noqa: E731
+    assert hours(complaint_at, r0) <= cc["to_request_hours"]["mean"] <= hours(complaint_at, r1)
+    assert cc["to_statement_hours"]["n"] == 1
+    assert hours(r1, statement_at) <= cc["to_statement_hours"]["mean"] \
+        <= hours(r0, statement_at)
+    assert cc["to_decision_hours"]["n"] == 2
+    assert hours(statement_at, d0) <= cc["statement_to_decision_hours"]["mean"] \
+        <= hours(statement_at, d1)
+    async with db.read() as s:
+        p = (await s.execute(select(TukangProfile).where(TukangProfile.user_id == joko))
+             ).scalar_one()
+    assert p.status == "removed" and d0 <= p.decided_at <= d1
+
+    # broadcasts and active users
+    bc = cur["broadcasts"]
+    assert (bc["broadcasts"], bc["messages"], bc["delivered"], bc["failed"],
+            bc["people_reached"]) == (1, 3, 2, 1, 2)
+    assert prev["broadcasts"]["broadcasts"] == 0
+    # budi, sari, dewi, andi and joko wrote this quarter (all on the console channel)
+    assert cur["activity"]["total"] == 5
+    assert cur["activity"]["by_channel"] == {"telegram": 0, "whatsapp": 0, "console": 5}
+    assert prev["activity"]["total"] == 1  # Cici, answering the survey
+
+    # the survey: 3 respondents (2 warga, 1 tukang), NRR by hand, IKM 81.94 -> B
+    sv = cur["survey"]
+    assert sv["respondents"] == 3 and sv["by_role"] == {"warga": 2, "tukang": 1}
+    expected_nrr = [Fraction(4 + 3 + 4, 3), Fraction(4 + 3, 2), Fraction(3 + 3 + 2, 3),
+                    Fraction(4 + 4 + 4, 3), Fraction(3 + 2 + 3, 3), Fraction(4 + 3 + 3, 3),
+                    Fraction(4 + 3 + 4, 3), Fraction(3 + 3, 2), Fraction(4 + 2, 2)]
+    assert sv["nrr"] == pytest.approx([float(v) for v in expected_nrr])
+    unit = sum(expected_nrr) / 9 * 25  # 29.5 / 9 * 25 = 81.944...
+    assert sv["ikm_unit"] == 81.94 == round(float(unit), 2)
+    assert sv["grade"] == "B" and sv["grade_name"] == "Baik"
+    assert sv["answered_per_element"] == [3, 2, 3, 3, 3, 3, 3, 2, 2]
+    assert (sv["population"], sv["sample_needed"], sv["too_few"]) == (5, 5, True)
+    assert sv["suggestions"] == 1
+    async with db.read() as s:
+        kept = (await s.execute(select(SurveyResponse.suggestion).where(
+            SurveyResponse.suggestion != ""))).scalar_one()
+    assert kept == "Sangat membantu, hubungi saya [nomor HP dihapus]"
+    ps = prev["survey"]
+    assert (ps["respondents"], ps["ikm_unit"], ps["grade"]) == (1, 50.0, "D")
+
+    # --- the HTML and the CSV --------------------------------------------------------------
+    html = out.read_text(encoding="utf-8")
+    for part in ("Walikota Batam", "Inspektorat Kota Batam",
+                 "Dinas Komunikasi dan Informatika Kota Batam", "81,94", "responden terlalu sedikit",
+                 "Pengecatan", "Batam Kota", "<svg", "@media print", "Pasal 9"):
+        assert part in html, part
+    for private in ("Budi", "Santoso", "Joko", "Andi", "0812", "+62812", "Sudirman",
+                    "uang muka", "Sangat membantu", "sisa cat"):
+        assert private not in html, private
+    for external in ("src=", 'href="http', "url(http", "@import", "<script", "<metadata"):
+        assert external not in html, external  # one self-contained file
+    with (csv_dir / "ringkasan.csv").open(encoding="utf-8") as fh:
+        rows = {row[0]: row for row in csv.reader(fh)}
+    assert rows["Pesanan pekerjaan"][1:3] == ["4", "0"]
+    assert rows["Nilai IKM (konversi)"][1:3] == ["81.94", "50.0"]
+    with (csv_dir / "ikm.csv").open(encoding="utf-8") as fh:
+        ikm_rows = list(csv.DictReader(fh))
+    assert [r_["Unsur"] for r_ in ikm_rows] == [f"U{i}" for i in range(1, 10)]
+    assert float(ikm_rows[1]["NRR"]) == 3.5
+    (tmp_path / "figures.json").write_text(json.dumps(rep, default=str))
+    _screenshot_if_possible(out, tmp_path)
+
+
+async def _jobs(db: Database) -> list[Job]:
+    async with db.read() as s:
+        return list((await s.execute(select(Job).order_by(Job.id))).scalars())
+
+
+# --- a quarter written as rows: month by month, exact durations, both databases -----------
+
+Q3 = Quarter(2026, 3)
+
+
+def wib(month: int, day: int, hour: int = 10, minute: int = 0, year: int = 2026) -> datetime:
+    """A time on a Batam clock, as aware UTC."""
+    return datetime(year, month, day, hour, minute, tzinfo=WIB).astimezone(UTC)
+
+
+async def seed_q3(db: Database) -> None:
+    """2026Q3 written directly (history the bot cannot replay with its clock): jobs in all
+    three months and at the quarter's edges, ratings, two complaints with known step times,
+    tukang registrations, users on two channels, two survey answers, one earlier job."""
+    async with db.transaction() as s:
+        people = []
+        for i, role in enumerate(("warga", "warga", "warga", "tukang", "tukang")):
+            u = User(name=f"Orang {i}", phone=f"+6281200000{i:03d}", role=role,
+                     created_at=wib(7, 2 + i), updated_at=wib(7, 2 + i))
+            s.add(u)
+            people.append(u)
+        await s.flush()
+        w1, w2, w3, t1, t2 = (u.id for u in people)
+        s.add(TukangProfile(user_id=t1, skk_number="A", jenjang=3, skk_valid_until=date(2030, 1, 1),
+                            status="active", submitted_at=wib(7, 5)))
+        s.add(TukangProfile(user_id=t2, skk_number="B", jenjang=3, skk_valid_until=date(2030, 1, 1),
+                            status="pending", submitted_at=wib(9, 20)))
+        s.add(AuditLog(actor="admin:siti", action="tukang.activate", subject_type="user",
+                       subject_id=t1, at=wib(7, 5) + timedelta(hours=30)))
+        jobs = [  # (created, category, kecamatan, status, accepted after)
+            (wib(7, 1, 0, 5), 6, "217110", "done", timedelta(hours=1)),
+            (wib(7, 14), 2, "217104", "done", timedelta(hours=3)),
+            (wib(7, 20), 6, "217110", "cancelled", None),
+            (wib(8, 3), 4, "217103", "done", timedelta(hours=2)),
+            (wib(8, 25), 6, "217104", "expired", None),
+            (wib(9, 30, 23, 30), 2, "217110", "accepted", timedelta(minutes=30)),
+            (wib(10, 1, 0, 10), 6, "217110", "open", None),  # Q4 already
+            (wib(6, 15), 6, "217110", "done", timedelta(hours=5)),  # Q2
+        ]
+        ids = []
+        for n, (at, cat, kec, status, after) in enumerate(jobs, 1):
+            j = Job(code=f"J-T-{n}", warga_id=w1, category_id=cat, kecamatan_code=kec,
+                    description="x", status=status, tukang_id=t1 if after else None,
+                    created_at=at, accepted_at=at + after if after else None)
+            s.add(j)
+            await s.flush()
+            ids.append(j.id)
+        for job_id, score, at in ((ids[0], 5, wib(7, 3)), (ids[1], 4, wib(7, 16)),
+                                  (ids[3], 2, wib(8, 5)), (ids[7], 3, wib(6, 20))):
+            s.add(Rating(job_id=job_id, warga_id=w1, tukang_id=t1, score=score, created_at=at))
+        s.add(Complaint(code="P-T-1", job_id=ids[3], warga_id=w1, tukang_id=t1, text="x",
+                        status="upheld", created_at=wib(8, 2),
+                        statement_requested_at=wib(8, 3), statement_at=wib(8, 5),
+                        decided_at=wib(8, 8)))
+        s.add(Complaint(code="P-T-2", job_id=ids[1], warga_id=w1, tukang_id=t1, text="x",
+                        status="dismissed", created_at=wib(9, 10), decided_at=wib(9, 12)))
+        s.add(AuditLog(actor="admin:siti", action="tukang.remove", subject_type="user",
+                       subject_id=t1, at=wib(8, 8)))
+        for uid, channel in ((w1, "telegram"), (w2, "telegram"), (w3, "whatsapp"),
+                             (w1, "whatsapp"), (t1, "telegram")):
+            for day in (4, 5):
+                s.add(AuditLog(actor=f"user:{uid}", action="message", subject_type="user",
+                               subject_id=uid, channel=channel, at=wib(8, day)))
+        s.add(SurveyResponse(user_id=w1, role="warga", period="2026Q3",
+                             scores=[4, 4, 4, 4, 4, 4, 4, 4, 4], created_at=wib(8, 6)))
+        s.add(SurveyResponse(user_id=t1, role="tukang", period="2026Q3",
+                             scores=[3, 3, 3, 3, 3, 3, 3, 3, None], suggestion="ok",
+                             created_at=wib(8, 7)))
+
+
+async def test_figures_month_by_month_on_every_database(any_db: Database) -> None:
+    """Rows of 2026Q3: counts per month, category, kecamatan and status, exact durations and
+    the IKM, identical on SQLite and PostgreSQL; quarter edges follow WIB."""
+    await seed_q3(any_db)
+    async with any_db.read() as s:
+        rep = await quarterly_report(s, Q3)
+    cur, prev = rep["current"], rep["previous"]
+    jb = cur["jobs"]
+    assert jb["total"] == 6 and jb["by_month"] == {7: 3, 8: 2, 9: 1}
+    assert jb["by_category"] == {"Pengecatan": 3, "Perbaikan atap/genteng": 2,
+                                 "Instalasi listrik": 1}
+    assert jb["by_kecamatan"] == {"Batam Kota": 3, "Nongsa": 2, "Sekupang": 1}
+    assert jb["month_category"]["Pengecatan"] == {7: 2, 8: 1, 9: 0}
+    assert jb["month_status"]["done"] == {7: 2, 8: 1, 9: 0}
+    assert jb["month_status"]["accepted"] == {7: 0, 8: 0, 9: 1}
+    assert (jb["done"], jb["cancelled"], jb["expired"], jb["accepted"]) == (3, 1, 1, 4)
+    assert jb["accept_hours"] == {"n": 4, "mean": pytest.approx(6.5 / 4),
+                                  "median": pytest.approx(1.5), "max": pytest.approx(3.0)}
+    assert jb["completion_rate"] == pytest.approx(0.5)
+    assert jb["cancellation_rate"] == pytest.approx(1 / 6)
+    assert prev["jobs"]["total"] == 1 and prev["jobs"]["by_month"] == {4: 0, 5: 0, 6: 1}
+    assert cur["ratings"]["n"] == 3 and cur["ratings"]["mean"] == pytest.approx(11 / 3)
+    assert cur["ratings"]["distribution"] == {1: 0, 2: 1, 3: 0, 4: 1, 5: 1}
+    assert prev["ratings"]["mean"] == pytest.approx(3.0)
+    tk = cur["tukang"]
+    assert (tk["warga_registered"], tk["tukang_registered"], tk["activated"]) == (3, 2, 1)
+    assert tk["activation_wait_hours"]["mean"] == pytest.approx(30.0)
+    cc = cur["complaints"]
+    assert (cc["received"], cc["statements_requested"], cc["statements_received"],
+            cc["upheld"], cc["dismissed"], cc["removed_pasal9"]) == (2, 1, 1, 1, 1, 1)
+    assert cc["to_request_hours"]["mean"] == pytest.approx(24.0)
+    assert cc["to_statement_hours"]["mean"] == pytest.approx(48.0)
+    assert cc["statement_to_decision_hours"]["mean"] == pytest.approx(72.0)
+    assert cc["to_decision_hours"]["mean"] == pytest.approx((144 + 48) / 2)
+    assert cur["broadcasts"]["broadcasts"] == 0 and cur["broadcasts"]["delivery_rate"] is None
+    assert cur["activity"] == {"by_channel": {"telegram": 3, "whatsapp": 2}, "total": 4}
+    sv = cur["survey"]
+    # NRR: 3.5 for U1-U8, 4 for U9 (one answer) -> IKM (8 x 3.5 + 4) / 9 = 3.5556 -> 88.89 A
+    assert sv["nrr"] == [3.5] * 8 + [4.0]
+    assert (sv["ikm_unit"], sv["grade"], sv["respondents"]) == (88.89, "A", 2)
+    assert (sv["population"], sv["sample_needed"], sv["too_few"]) == (4, 4, True)
+    assert prev["survey"]["ikm_unit"] is None and prev["survey"]["grade"] is None
+
+
+# --- the page in a real browser ---------------------------------------------------------------
+
+
+def _chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def _png_pixels(path: Path) -> tuple[int, int, set[int]]:
+    """Width, height and the set of grey levels seen in a sample of rows of an 8-bit RGB(A)
+    PNG, decoded with zlib (no imaging library needed)."""
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    pos, idat, width = 8, b"", 0
+    height = color = 0
+    while pos < len(data):
+        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        chunk = data[pos + 8:pos + 8 + length]
+        if kind == b"IHDR":
+            width, height, depth, color = struct.unpack(">IIBB", chunk[:10])
+            assert depth == 8 and color in (2, 6)
+        elif kind == b"IDAT":
+            idat += chunk
+        pos += 12 + length
+    bpp = 3 if color == 2 else 4
+    raw = zlib.decompress(idat)
+    stride = width * bpp
+    prev = bytearray(stride)
+    levels: set[int] = set()
+    for y in range(height):
+        f = raw[y * (stride + 1)]
+        line = bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        for i in range(stride):
+            a = line[i - bpp] if i >= bpp else 0
+            b = prev[i]
+            c = prev[i - bpp] if i >= bpp else 0
+            if f == 1:
+                line[i] = (line[i] + a) & 255
+            elif f == 2:
+                line[i] = (line[i] + b) & 255
+            elif f == 3:
+                line[i] = (line[i] + (a + b) // 2) & 255
+            elif f == 4:
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+        if y % 7 == 0:
+            levels.update(line[i] for i in range(0, stride, bpp))
+        prev = line
+    return width, height, levels
+
+
+def screenshot(html: Path, png: Path, profile: Path, *, height: int = 3000) -> None:
+    chromium = _chromium()
+    assert chromium is not None
+    subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                    "--no-first-run", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync",
+                    f"--user-data-dir={profile}", f"--screenshot={png}",
+                    f"--window-size=1200,{height}", f"file://{html}"],
+                   check=True, capture_output=True, timeout=120)
+
+
+def _screenshot_if_possible(html: Path, tmp_path: Path) -> None:
+    """The report as Chromium draws it: a PNG that is not blank (text and charts in it)."""
+    if _chromium() is None:
+        return
+    png = tmp_path / "laporan.png"
+    screenshot(html, png, tmp_path / "chromium-profile")
+    width, height, levels = _png_pixels(png)
+    assert (width, height) == (1200, 3000)
+    assert len(levels) > 20 and min(levels) < 80 and max(levels) > 240, sorted(levels)[:10]
+
+
+@pytest.mark.skipif(_chromium() is None, reason="chromium is not installed (.ci/run installs "
+                    "it from Debian's packages)")
+async def test_report_renders_in_chromium(db: Database, tmp_path: Path) -> None:
+    """The page of a quarter with data opens in headless Chromium and is not blank: text,
+    tables and the inline SVG charts (black, grey and white, hatched) are drawn."""
+    await seed_q3(db)
+    async with db.read() as s:
+        rep = await quarterly_report(s, Q3)
+    html = render_html(rep, Q3, made_at=datetime(2026, 10, 5, 9, 0, tzinfo=WIB))
+    assert html.count("<svg") == 6 and "<pattern" in html  # hatching
+    colours = {c.lower() for c in re.findall(r"#([0-9a-fA-F]{6})\b", html)}
+    assert all(c[0:2] == c[2:4] == c[4:6] for c in colours), colours  # greys only
+    page = tmp_path / "laporan.html"
+    page.write_text(html, encoding="utf-8")
+    png = tmp_path / "laporan.png"
+    await asyncio.to_thread(screenshot, page, png, tmp_path / "profile")
+    width, height, levels = _png_pixels(png)
+    assert (width, height) == (1200, 3000)
+    assert len(levels) > 20 and min(levels) < 80 and max(levels) > 240
