@@ -711,6 +711,8 @@ class TelegramChannel:
             if (msg.text or "").startswith("/"):
                 await self._notice(msg.chat_id, msg.from_user, "telegram.private_only")
             return None
+        if msg.text is None and msg.caption is None and msg.effective_attachment is None:
+            return None  # a service message (pinned, timer changed...): nobody said anything
         try:
             inbound = await self.inbound(update, msg)
         except FileTooLarge:

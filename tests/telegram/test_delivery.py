@@ -219,3 +219,41 @@ async def test_chat_bucket_is_charged_when_the_message_leaves() -> None:
         chat.take()
         went += 1
     assert went == 3
+
+
+async def test_server_errors_retry_with_backoff_and_bad_html_goes_plain(
+        db: Database, tmp_path: Path) -> None:
+    """A 502 is retried later (backoff) and then delivered once; HTML Telegram cannot parse is
+    sent again as plain text rather than lost."""
+    async with telegram_bot(db, tmp_path) as h:
+        h.server.fail("sendMessage", 502, "Bad Gateway", chat_id=7006)
+        await queue(h, 7006, Reply(text="Halo <b>Budi</b>"))
+        await h.drain()
+        [row] = await rows(db)
+        assert row.status == "queued" and "Bad Gateway" in (row.last_error or "")
+        h.clock.advance(seconds=5)
+        await h.drain()
+        assert [c.text for c in h.server.sent(7006)] == ["Halo <b>Budi</b>"]
+
+        h.server.fail("sendMessage", 400, "Bad Request: can't parse entities: unclosed tag",
+                      chat_id=7006)
+        await queue(h, 7006, Reply(text="Rusak <b>tebal"))
+        await h.drain()
+        last = h.server.sent(7006)[-1]
+        assert last.text == "Rusak tebal" and "parse_mode" not in last.params
+
+
+def test_chat_not_found_is_permanent() -> None:
+    """'chat not found' marks the account unreachable like a block; other 400s do not."""
+    from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
+
+    from bot.delivery import Permanent, Retryable
+    from bot.telegram import classify
+
+    assert isinstance(classify(BadRequest("Chat not found")), Permanent)
+    assert isinstance(classify(Forbidden("Forbidden: bot was blocked by the user")), Permanent)
+    assert isinstance(classify(BadRequest("Message text is empty")), Retryable)
+    assert isinstance(classify(TimedOut()), Retryable)
+    assert isinstance(classify(NetworkError("Internal Server Error (500)")), Retryable)
+    error = classify(RetryAfter(7))
+    assert isinstance(error, Retryable) and error.retry_after == 7

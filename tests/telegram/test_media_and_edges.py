@@ -99,7 +99,7 @@ async def test_too_large_photo_is_refused_politely(db: Database, tmp_path: Path,
 async def test_edits_groups_channels_and_stickers_never_crash(db: Database, tmp_path: Path,
                                                               mode: str) -> None:
     """Edited messages get a short note; group commands point to a private chat; channel
-    posts are ignored; a location or a sticker mid-flow re-asks the question."""
+    posts and service messages are ignored; a location or a sticker mid-flow re-asks."""
     async with telegram_bot(db, tmp_path, mode=mode) as h:
         sari = Person(h.server, 6003, "Sari", language_code="en")
         got = await h.act(sari.edited("halo"))
@@ -115,6 +115,12 @@ async def test_edits_groups_channels_and_stickers_never_crash(db: Database, tmp_
         assert not h.server.sent(-100999)
         async with db.read() as s:
             assert (await s.execute(select(func.count()).select_from(Conversation))).scalar() == 0
+
+        timer = sari.text("x")
+        del timer["message"]["text"]
+        timer["message"]["message_auto_delete_timer_changed"] = {
+            "message_auto_delete_time": 86400}
+        assert await h.act(timer) == []  # a service message: nobody said anything
 
         await h.act(sari.text("halo"))
         await h.act(sari.press("Setuju"))
