@@ -16,11 +16,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from flows.context import Context, FlowConfig
 from flows.jobs import cancel_job
 from flows.menu import MenuEntry, add_entry
-from flows.offers import category_name, kecamatan_name, make_offer, pick_again
+from flows.offers import (
+    GuardedChoice,
+    StrictChoice,
+    as_id,
+    category_name,
+    kecamatan_name,
+    make_offer,
+    pick_again,
+)
 from flows.outbox import Outgoing
 from flows.parsing import parse_date
 from flows.registry import HOME, REGISTRY
-from flows.steps import ChooseOne, Confirm, Next, Photos, Text, keyed, words
+from flows.steps import Confirm, Next, Photos, Text, keyed, words
 from flows.timers import timer
 from flows.types import Choice, Reprompt
 from storage.clock import local
@@ -203,6 +211,10 @@ async def _current_job(ctx: Context) -> Job | None:
     return job if job is not None and job.warga_id == ctx.conv.user_id else None
 
 
+async def _has_job(ctx: Context) -> bool:
+    return await _current_job(ctx) is not None
+
+
 def _search_area(ctx: Context, job: Job) -> str:
     return str(ctx.data.get("search_kec") or job.kecamatan_code)
 
@@ -258,7 +270,7 @@ async def _pick_options(ctx: Context) -> list[Choice]:
     return opts
 
 
-class PickTukang(ChooseOne):
+class PickTukang(GuardedChoice):
     """The list of tukang; an empty list goes to the "none found" step instead."""
 
     async def enter(self, ctx: Context) -> Next:
@@ -332,7 +344,7 @@ async def _none_options(ctx: Context) -> list[Choice]:
     return opts
 
 
-class NoneFound(ChooseOne):
+class NoneFound(GuardedChoice):
     async def enter(self, ctx: Context) -> Next:
         if await _current_job(ctx) is None:
             ctx.say("job.not_found")
@@ -373,7 +385,8 @@ async def _none_chosen(ctx: Context, choice: Choice) -> Next:
 @REGISTRY.action("job.pick")
 async def _pick_action(ctx: Context, arg: str) -> Next:
     s = await ctx.db()
-    job = await s.get(Job, int(arg), populate_existing=True) if arg.isdigit() else None
+    job_id = as_id(arg)
+    job = await s.get(Job, job_id, populate_existing=True) if job_id is not None else None
     if job is None or job.warga_id != ctx.conv.user_id:
         ctx.say("job.not_found")
         return None
@@ -389,7 +402,8 @@ async def _pick_action(ctx: Context, arg: str) -> Next:
 async def _rebook_action(ctx: Context, arg: str) -> Next:
     """A tukang cancelled a taken job: the same request again as a new job, without them."""
     s = await ctx.db()
-    old = await s.get(Job, int(arg), populate_existing=True) if arg.isdigit() else None
+    old_id = as_id(arg)
+    old = await s.get(Job, old_id, populate_existing=True) if old_id is not None else None
     if old is None or old.warga_id != ctx.conv.user_id:
         ctx.say("job.not_found")
         return None
@@ -450,14 +464,14 @@ async def jobs_notify_available(session: AsyncSession, now: datetime, out: Outgo
 
 
 REGISTRY.add(
-    ChooseOne(name="booking.category", key="booking.ask_category", options=_category_options,
+    StrictChoice(name="booking.category", key="booking.ask_category", options=_category_options,
               then=_begin, help="booking.category_help"),
     Text(name="booking.description", key="booking.ask_description",
          validate=_valid_description, then=_after_description,
          help="booking.description_help"),
     Photos(name="booking.photos", key="booking.ask_photos", then=_after_photos,
            maximum=MAX_PHOTOS, help="booking.photos_help"),
-    ChooseOne(name="booking.kecamatan", key="booking.ask_kecamatan", options=_kecamatan_options,
+    StrictChoice(name="booking.kecamatan", key="booking.ask_kecamatan", options=_kecamatan_options,
               then=_after_kecamatan, help="booking.kecamatan_help"),
     Text(name="booking.address", key="booking.ask_address", validate=_valid_address,
          then=_after_address, help="booking.address_help"),
@@ -469,9 +483,10 @@ REGISTRY.add(
             on_yes=_create_job, on_no=_not_sent, yes_label="booking.choice_send",
             no_label="booking.choice_dont_send"),
     PickTukang(name="booking.pick", key="booking.pick", vars=_pick_vars, options=_pick_options,
-               then=_picked, help="booking.pick_help"),
+               then=_picked, help="booking.pick_help", check=_has_job),
     NoneFound(name="booking.none", key="booking.none_found", vars=_none_vars,
-              options=_none_options, then=_none_chosen, help="booking.none_help"),
+              options=_none_options, then=_none_chosen, help="booking.none_help",
+              check=_has_job),
 )
 add_entry(MenuEntry("booking", "booking.menu_item", "booking.category", roles=("warga",),
                     position=10))

@@ -15,6 +15,9 @@ from flows.menu import MenuEntry, add_entry
 from flows.offers import (
     LIVE,
     WORKING,
+    GuardedChoice,
+    GuardedConfirm,
+    StrictChoice,
     accept_offer,
     decline_offer,
     job_vars,
@@ -23,7 +26,7 @@ from flows.offers import (
     when,
 )
 from flows.registry import HOME, REGISTRY
-from flows.steps import ChooseOne, Confirm, Next, Text
+from flows.steps import Next, Text
 from flows.types import Choice, Reprompt
 from storage.models import Job, Offer, Rating, TukangProfile, User
 
@@ -105,6 +108,18 @@ async def _job(ctx: Context, key: str, *, owner: str) -> Job | None:
     return job
 
 
+async def _warga_job(ctx: Context) -> bool:
+    return await _job(ctx, "job", owner="warga") is not None
+
+
+async def _tukang_job(ctx: Context) -> bool:
+    return await _job(ctx, "job", owner="tukang") is not None
+
+
+async def _offer_or_job(ctx: Context) -> bool:
+    return await _work_offer(ctx) is not None or await _tukang_job(ctx)
+
+
 def _lost(ctx: Context, job: Job | None) -> Next:
     """The job changed under us (cancelled by the other side, already done...)."""
     if job is None:
@@ -123,7 +138,7 @@ async def _my_jobs(ctx: Context) -> list[Job]:
                                  .order_by(Job.id.desc()).limit(LIST_LIMIT))).scalars())
 
 
-class JobList(ChooseOne):
+class JobList(StrictChoice):
     """A list that says so and returns to the menu when there is nothing to list."""
 
     empty: str = "job.none_yet"
@@ -191,7 +206,7 @@ async def _detail_options(ctx: Context) -> list[Choice]:
     return [Choice(i, ctx.t(k)) for i, k in opts]
 
 
-class JobDetail(ChooseOne):
+class JobDetail(GuardedChoice):
     async def enter(self, ctx: Context) -> Next:
         if await _job(ctx, "job", owner="warga") is None:
             ctx.say("job.not_found")
@@ -326,7 +341,7 @@ async def _work_detail_options(ctx: Context) -> list[Choice]:
     return [Choice(i, ctx.t(k)) for i, k in opts]
 
 
-class WorkDetail(ChooseOne):
+class WorkDetail(GuardedChoice):
     async def enter(self, ctx: Context) -> Next:
         if await _work_offer(ctx) is None and await _job(ctx, "job", owner="tukang") is None:
             ctx.say("job.not_found")
@@ -438,16 +453,16 @@ class WorkList(JobList):
 REGISTRY.add(
     JobList(name="jobs.mine", key="job.mine", options=_mine_options, then=_mine_chosen),
     JobDetail(name="jobs.detail", key="job.detail", vars=_detail_vars, options=_detail_options,
-              then=_detail_chosen),
-    Confirm(name="jobs.cancel_confirm", key="job.cancel_confirm", vars=_code_vars,
-            on_yes=_cancel_yes, on_no=_back_to_detail),
-    Confirm(name="jobs.done_confirm", key="job.done_confirm", vars=_code_vars,
-            on_yes=_done_yes, on_no=_back_to_detail),
+              then=_detail_chosen, check=_warga_job),
+    GuardedConfirm(name="jobs.cancel_confirm", key="job.cancel_confirm", vars=_code_vars,
+                   on_yes=_cancel_yes, on_no=_back_to_detail, check=_warga_job),
+    GuardedConfirm(name="jobs.done_confirm", key="job.done_confirm", vars=_code_vars,
+                   on_yes=_done_yes, on_no=_back_to_detail, check=_warga_job),
     WorkList(name="jobs.work", key="job.work", options=_work_options, then=_work_chosen),
     WorkDetail(name="jobs.work_detail", key="job.work_detail", vars=_work_vars,
-               options=_work_detail_options, then=_work_detail_chosen),
-    Confirm(name="jobs.work_done_confirm", key="job.done_confirm", vars=_work_code_vars,
-            on_yes=_work_done_yes, on_no=_back_to_work),
+               options=_work_detail_options, then=_work_detail_chosen, check=_offer_or_job),
+    GuardedConfirm(name="jobs.work_done_confirm", key="job.done_confirm", vars=_work_code_vars,
+                   on_yes=_work_done_yes, on_no=_back_to_work, check=_tukang_job),
     Text(name="jobs.work_cancel_reason", key="job.ask_cancel_reason", vars=_kec_vars,
          validate=_valid_reason, then=_tukang_cancel, help="job.reason_help"),
 )

@@ -10,6 +10,9 @@ The tukang sees the job without the address and the warga's phone until they acc
 
 from __future__ import annotations
 
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select, update
@@ -18,9 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from flows.context import Context, FlowConfig
 from flows.outbox import Outgoing, find_recipient
 from flows.registry import HOME, REGISTRY
-from flows.steps import Next, Text, keyed
+from flows.steps import ChooseOne, Confirm, Next, Text, keyed
 from flows.timers import timer
-from flows.types import Choice, Reprompt
+from flows.types import Choice, Message, Reprompt
 from storage.clock import local
 from storage.models import Category, Conversation, Job, Kecamatan, Offer, TukangProfile, User
 
@@ -31,6 +34,11 @@ REASON_MAX = 300
 
 
 # --- small shared helpers ---------------------------------------------------------------------
+
+
+def as_id(arg: str) -> int | None:
+    """A row id from a button payload, or None (forged, empty, "²", or too large)."""
+    return int(arg) if re.fullmatch(r"[0-9]{1,12}", arg) else None
 
 
 def when(value: datetime) -> str:
@@ -86,6 +94,60 @@ async def ensure_conversation(session: AsyncSession, user_id: int, now: datetime
     else:
         return
     await session.flush()
+
+
+CheckFn = Callable[[Context], Awaitable[bool]]
+
+
+@dataclass(kw_only=True)
+class _Guard:
+    """A step that needs a job (or offer) named in the conversation data.
+
+    Without it (the job vanished, or the conversation was moved here by hand) the step never
+    fails: entering or answering it goes to the menu, asking it says the job is gone.
+    """
+
+    check: CheckFn
+
+    async def enter(self, ctx: Context) -> Next:
+        if not await self.check(ctx):
+            ctx.say("job.not_found")
+            return HOME
+        return await super().enter(ctx)  # type: ignore[misc]
+
+    async def prompt(self, ctx: Context) -> None:
+        if not await self.check(ctx):
+            ctx.say("job.gone")
+            return
+        await super().prompt(ctx)  # type: ignore[misc]
+
+    async def handle(self, ctx: Context, msg: Message) -> Next:
+        if not await self.check(ctx):
+            ctx.say("job.not_found")
+            return HOME
+        return await super().handle(ctx, msg)  # type: ignore[misc]
+
+
+@dataclass(kw_only=True)
+class StrictChoice(ChooseOne):
+    """Choose one, accepting only ids among the options it shows now (a forged or outdated
+    button payload gets the step's help instead of reaching the handler)."""
+
+    async def handle(self, ctx: Context, msg: Message) -> Next:
+        if msg.choice is not None and msg.choice.id not in {c.id for c in
+                                                            await self.options(ctx)}:
+            raise Reprompt(self.help)
+        return await super().handle(ctx, msg)
+
+
+@dataclass(kw_only=True)
+class GuardedChoice(_Guard, StrictChoice):
+    pass
+
+
+@dataclass(kw_only=True)
+class GuardedConfirm(_Guard, Confirm):
+    pass
 
 
 def pick_again(job_id: int) -> list[Choice]:
@@ -147,9 +209,10 @@ async def _explain_lost(ctx: Context, offer: Offer) -> None:
 
 
 async def _own_offer(ctx: Context, arg: str) -> Offer | None:
-    if not arg.isdigit():
+    offer_id = as_id(arg)
+    if offer_id is None:
         return None
-    offer = await (await ctx.db()).get(Offer, int(arg), populate_existing=True)
+    offer = await (await ctx.db()).get(Offer, offer_id, populate_existing=True)
     if offer is None or offer.tukang_id != ctx.conv.user_id:
         return None
     return offer
@@ -159,6 +222,11 @@ async def accept_offer(ctx: Context, offer_id: int) -> bool:
     """The atomic claim: pending, not expired, job still open. Both sides get the contacts."""
     s = await ctx.db()
     me = ctx.conv.user_id
+    profile = (await s.execute(select(TukangProfile).where(TukangProfile.user_id == me))
+               ).scalar_one_or_none()
+    if profile is None or profile.status != "active":  # suspended since the offer was made
+        ctx.say("offer.tukang_inactive")
+        return False
     won = await s.execute(
         update(Offer).where(Offer.id == offer_id, Offer.tukang_id == me,
                             Offer.status == "pending", Offer.expires_at > ctx.now,

@@ -12,10 +12,10 @@ from sqlalchemy import exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flows.context import Context, FlowConfig
-from flows.offers import user_name
+from flows.offers import GuardedChoice, as_id, user_name
 from flows.outbox import Outgoing
 from flows.registry import HOME, REGISTRY
-from flows.steps import ChooseOne, Next, Text, keyed
+from flows.steps import Next, Text, keyed
 from flows.survey import invite_after_rating
 from flows.timers import timer
 from flows.types import Choice, Reprompt
@@ -36,6 +36,10 @@ async def _job(ctx: Context) -> Job | None:
     return job if job is not None and job.warga_id == ctx.conv.user_id else None
 
 
+async def _has_job(ctx: Context) -> bool:
+    return await _job(ctx) is not None
+
+
 async def _can_rate(ctx: Context) -> Job | None:
     """The job to rate, or None after telling the warga why not."""
     job = await _job(ctx)
@@ -51,7 +55,7 @@ async def _can_rate(ctx: Context) -> Job | None:
     return job
 
 
-class Score(ChooseOne):
+class Score(GuardedChoice):
     async def enter(self, ctx: Context) -> Next:
         if await _can_rate(ctx) is None:
             ctx.clear_flow_data()
@@ -150,11 +154,12 @@ async def _no_comment(ctx: Context, choice: Choice) -> Next:
 
 @REGISTRY.action("rating.start")
 async def _start(ctx: Context, arg: str) -> Next:
-    if not arg.isdigit():
+    job_id = as_id(arg)
+    if job_id is None:
         ctx.say("job.not_found")
         return None
     ctx.clear_flow_data()
-    ctx.data["rate_job"] = int(arg)
+    ctx.data["rate_job"] = job_id
     ctx.data["rate_confirm"] = True
     return "rating.score"
 
@@ -177,7 +182,7 @@ async def rating_reminders(session: AsyncSession, now: datetime, out: Outgoing,
 
 REGISTRY.add(
     Score(name="rating.score", key="rating.ask_score", vars=_score_vars, options=_score_options,
-          then=_scored, help="rating.score_help"),
+          then=_scored, help="rating.score_help", check=_has_job),
     Text(name="rating.comment", key="rating.ask_comment", validate=_valid_comment, then=_save,
          options=keyed(("skip", "choice.skip")), on_choice=_no_comment,
          help="rating.comment_help"),

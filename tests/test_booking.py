@@ -372,3 +372,37 @@ async def test_new_tukang_are_not_buried(db: Database) -> None:
                                  today=date(2026, 11, 23), now=now, exclude=[new, old]) == []
     async with db.read() as s:
         assert (await s.execute(select(func.count()).select_from(User))).scalar_one() == 2
+
+
+async def test_none_found_step_answers_help_menu_and_batal(t: Transcript) -> None:
+    """The "none found" question answers stray text with help; menu and batal leave it."""
+    await book(t, "budi")
+    await t.assert_step("budi", "booking.none")
+    question = t.last("budi").text
+    t.replies("budi")
+    await t.send("budi", "terserah")
+    texts = t.texts("budi")
+    assert "Pilih kecamatan tetangga" in texts[0] and texts[-1] == question
+    await t.send("budi", "menu")
+    await t.assert_step("budi", "menu.home")
+    await t.press("budi", "Pesanan saya")
+    await t.send("budi", "1")
+    await t.press("budi", "Pilih tukang")
+    await t.assert_step("budi", "booking.none")
+    await t.send("budi", "batal")
+    await t.assert_step("budi", "menu.home")
+    assert (await job_of(t.db)).status == "open"
+
+
+async def test_an_open_job_can_be_picked_from_pesanan_saya(t: Transcript) -> None:
+    """A job left at the list can be continued later from Pesanan saya."""
+    await make_tukang(t.db, "andi", "Andi")
+    await book(t, "budi")
+    await t.send("budi", "menu")
+    await t.press("budi", "Pesanan saya")
+    assert t.last("budi").labels[0] == "J-2611-0001 · Menunggu pilihan tukang"
+    await t.send("budi", "1")
+    assert t.last("budi").labels == ["Pilih tukang", "Batalkan", "Kembali"]
+    await t.press("budi", "Pilih tukang")
+    await t.press("budi", "Andi")
+    assert "sudah dikirim ke Andi" in t.got("budi", "dikirim").text

@@ -317,3 +317,19 @@ async def test_tukang_without_work(t: Transcript) -> None:
     await t.press("andi", "Pekerjaan saya")
     assert "Belum ada tawaran" in t.all("andi")[-2].text
     await t.assert_step("andi", "menu.home")
+
+
+async def test_cancel_reason_needs_text(t: Transcript) -> None:
+    """A photo at the cancel-reason step gets help; the job stays taken."""
+    from flows.types import Media
+
+    await _accepted(t)
+    await t.press("andi", "Pekerjaan saya")
+    await t.send("andi", "1")
+    await t.press("andi", "Batalkan")
+    question = t.last("andi").text
+    t.replies("andi")
+    await t.send("andi", media=(Media("p.jpg", "image/jpeg"),))
+    texts = t.texts("andi")
+    assert "berupa teks" in texts[0] and texts[-1] == question
+    assert (await job_of(t.db)).status == "accepted"

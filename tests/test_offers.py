@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import pytest
 
 from bot.scheduler import Scheduler
@@ -9,6 +11,15 @@ from flows.types import Media
 from storage.db import Database
 from tests.factories import book, job_of, make_tukang, offers_of, profile_of
 from tests.harness import Transcript
+
+
+@pytest.fixture
+async def t(any_db: Database) -> AsyncIterator[Transcript]:
+    """Every offer test on SQLite and on PostgreSQL: the atomic claims must hold on both."""
+    transcript = Transcript(any_db)
+    yield transcript
+    assert transcript.engine is not None
+    await transcript.engine.stop()
 
 
 async def _offered(t: Transcript, warga: str = "budi", tukang: str = "Andi", **kw: object) -> None:
@@ -269,3 +280,18 @@ async def test_tukang_who_wrote_first_still_gets_working_buttons(db: Database) -
     assert "Anda menerima" in t.got("andi", "Anda menerima").text
     assert t.engine is not None
     await t.engine.stop()
+
+
+async def test_suspended_tukang_cannot_accept(t: Transcript) -> None:
+    """A tukang suspended after the offer was sent cannot accept it."""
+    from sqlalchemy import update
+
+    from storage.models import TukangProfile
+
+    await make_tukang(t.db, "andi", "Andi")
+    await _offered(t)
+    async with t.db.transaction() as s:
+        await s.execute(update(TukangProfile).values(status="suspended"))
+    await t.press("andi", "Terima")
+    assert "tidak aktif" in t.got("andi", "tidak aktif").text
+    assert (await job_of(t.db)).status == "offered"
