@@ -426,6 +426,13 @@ class TelegramSender:
 
         return call
 
+    def _remember_file(self, path: str, file_id: str) -> None:
+        """Telegram keeps what we uploaded: the next send of the same photo (a job's photos in
+        several offers) goes by file_id instead of uploading it again."""
+        if len(self._file_ids) > 10_000:
+            self._file_ids.clear()
+        self._file_ids[path] = file_id
+
     def _file(self, path: str) -> Any:
         """What to hand PTB for a picture: a cached file_id, the file's bytes, or a URL."""
         if path in self._file_ids:
@@ -451,7 +458,7 @@ class TelegramSender:
                                              reply_markup=markup,
                                              filename=Path(path).name)
             if sent.photo:
-                self._file_ids[path] = sent.photo[-1].file_id
+                self._remember_file(path, sent.photo[-1].file_id)
             return sent
 
         return call
@@ -468,7 +475,7 @@ class TelegramSender:
             sent = await self.bot.send_media_group(chat_id, media)
             for (path, _), msg in zip(found, sent, strict=False):
                 if msg.photo:
-                    self._file_ids[path] = msg.photo[-1].file_id
+                    self._remember_file(path, msg.photo[-1].file_id)
             return sent
 
         return call
