@@ -17,6 +17,20 @@ async def find_verified_user(ctx: Context, phone: str) -> User | None:
     )).scalar_one_or_none()
 
 
+async def account_owner(ctx: Context) -> User | None:
+    """The active person this (channel, address) already belongs to, if any.
+
+    A tukang created by the Dinas or by `sijakon-admin demo seed` has a channel account but
+    no conversation yet; their first message must reach them, not start a new registration.
+    """
+    s = await ctx.db()
+    return (await s.execute(
+        select(User).join(ChannelAccount, ChannelAccount.user_id == User.id)
+        .where(ChannelAccount.channel == ctx.conv.channel,
+               ChannelAccount.address == ctx.conv.address, User.status == "active")
+    )).scalar_one_or_none()
+
+
 async def attach_account(ctx: Context, user: User) -> None:
     """Tie this conversation's (channel, address) to `user` and remember who they are."""
     s = await ctx.db()

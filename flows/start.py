@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from flows.context import Context
 from flows.parsing import EXAMPLE_PHONE, clean_name, normalize_phone
-from flows.people import attach_account, create_user, find_verified_user
+from flows.people import account_owner, attach_account, create_user, find_verified_user
 from flows.registry import HOME, REGISTRY, START
 from flows.steps import ChooseOne, Next, Text, keyed
 from flows.types import Choice, Message, Reprompt
@@ -22,7 +22,23 @@ TUKANG_REGISTRATION = "tukang_reg.begin"
 class Welcome(ChooseOne):
     """The consent question; any first message ("halo") is answered with the greeting."""
 
+    async def enter(self, ctx: Context) -> Next:
+        if await self._known(ctx):
+            return HOME
+        return await super().enter(ctx)
+
+    async def _known(self, ctx: Context) -> bool:
+        """An account the Dinas or the demo seed made: tie the conversation to it."""
+        owner = await account_owner(ctx) if ctx.conv.user_id is None else None
+        if owner is None:
+            return False
+        await attach_account(ctx, owner)
+        ctx.say("start.welcome_back", name=owner.name)
+        return True
+
     async def handle(self, ctx: Context, msg: Message) -> Next:
+        if await self._known(ctx):
+            return HOME
         if msg.phone:
             ctx.data["phone"], ctx.data["phone_verified"] = msg.phone, True
             known = await find_verified_user(ctx, msg.phone)

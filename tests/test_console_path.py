@@ -18,6 +18,7 @@ def _tool(name: str) -> str:
 
 SCRIPT = """\
 # a warga registers and books a painter; demo tukang andi accepts; the warga rates
+andi> halo
 warga> halo
 warga> 1
 warga> Budi Santoso
@@ -74,6 +75,7 @@ def test_console_warga_books_andi_accepts_warga_rates(tmp_path: Path) -> None:
                 return i
         raise AssertionError(f"[{who}] never got {fragment!r}:\n" + "\n".join(said))
 
+    assert "Selamat datang kembali, Andi (demo)!" in blocks[0][1]  # a known account
     summary = first("warga", "Ringkasan pesanan")
     assert "Dinas tidak ikut dalam tawar-menawar" in blocks[summary][1]
     listing = first("warga", "Pilih tukang untuk J-")

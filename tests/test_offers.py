@@ -269,15 +269,25 @@ async def test_someone_elses_offer_is_not_found(t: Transcript) -> None:
     assert (await job_of(t.db)).status == "offered"
 
 
-async def test_tukang_who_wrote_first_still_gets_working_buttons(db: Database) -> None:
-    """A tukang whose first message started onboarding is tied to their account when an
-    offer arrives, so typing 1 accepts it."""
+async def test_tukang_who_writes_first_is_recognised(db: Database) -> None:
+    """A tukang the Dinas activated (no conversation yet) who says "halo" is greeted by name
+    at the tukang menu, not sent through registration; typing 1 then accepts an offer."""
+    from sqlalchemy import func, select
+
+    from storage.models import User
+
     t = Transcript(db)
     await make_tukang(db, "andi", "Andi")
     await t.send("andi", "halo")
+    texts = t.texts("andi")
+    assert texts[0] == "Selamat datang kembali, Andi! Akun Anda sudah tersambung."
+    assert "Pekerjaan saya" in t.last("andi").labels
+    await t.assert_step("andi", "menu.home")
     await _offered(t)
     await t.send("andi", "1")
     assert "Anda menerima" in t.got("andi", "Anda menerima").text
+    async with db.read() as s:
+        assert (await s.execute(select(func.count()).select_from(User))).scalar_one() == 2
     assert t.engine is not None
     await t.engine.stop()
 
