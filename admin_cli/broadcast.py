@@ -50,7 +50,6 @@ IdArg = Annotated[int, typer.Argument(help="ID siaran (lihat `broadcast list`)."
 TEMPLATE_SID = re.compile(r"^HX[0-9a-fA-F]{32}$")  # Twilio Content API template SID
 IMAGE_TYPES = {"image/jpeg", "image/png", "image/webp"}
 MAX_IMAGE = 5 * 1024 * 1024  # WhatsApp's limit for one outbound file
-FINISHED = ("sent", "delivered", "read", "failed", "undelivered", "skipped", "cancelled")
 
 
 async def _get(s: Any, broadcast_id: int) -> Broadcast:
@@ -231,7 +230,7 @@ async def _status(db: Database, broadcast_id: int) -> dict[str, Any]:
             "failed": by.get("failed", 0) + by.get("undelivered", 0),
             "cancelled": by.get("cancelled", 0), "waiting": by.get("waiting", 0),
             "by_status": by, "rate_per_second": c["rate_per_second"],
-            "done": sum(by.get(k, 0) for k in FINISHED),
+            "done": sum(by.get(k, 0) for k in bc.DONE_STATES),
             "enqueued_up_to_user": b.last_user_id, "started_at": b.started_at,
             "finished_at": b.finished_at}
 

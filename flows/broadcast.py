@@ -41,6 +41,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy import text as sql_text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flows.context import FlowConfig
@@ -213,9 +214,9 @@ def _best_account() -> Any:
             .limit(1).scalar_subquery())
 
 
-def recipients(aud: Audience, batch: Batch, now: datetime, has_template: bool,
-               columns: list[Any]) -> Any:
-    """SELECT `columns` over the batch's recipients; `skip_expr` names who is skipped."""
+def recipients(aud: Audience, batch: Batch, columns: list[Any]) -> Any:
+    """SELECT `columns` over the batch's recipients (one account each); `skip_expr` says who
+    is skipped."""
     stmt = (select(*columns).select_from(User)
             .join(ChannelAccount, ChannelAccount.id == _best_account())
             .where(User.id > batch.after, User.id <= batch.upper, *_user_filter(aud)))
@@ -306,6 +307,11 @@ async def _insert(session: AsyncSession, b: Broadcast, aud: Audience, batch: Bat
     """INSERT ... SELECT: the database copies the rows itself (100,000 in a few seconds; one
     Python dict per row through SQLAlchemy's type processing took five times longer)."""
     o = Outbox.__table__
+    conn = await session.connection()
+    if conn.dialect.name == "postgresql":
+        # no wait for the WAL flush at commit: a crash can lose only the last batches, and
+        # their cursor with them (same transaction), so they are simply written again
+        await conn.execute(sql_text("SET LOCAL synchronous_commit TO OFF"))
     json_type, at_type = o.c.payload.type, o.c.next_attempt_at.type
     en = User.locale == "en"
     wa = ChannelAccount.channel == "whatsapp"
@@ -324,9 +330,8 @@ async def _insert(session: AsyncSession, b: Broadcast, aud: Audience, batch: Bat
     reason = case((skip, literal(SKIP_WINDOW)), else_=literal(None, type_=String))
     cols = [ChannelAccount.channel, ChannelAccount.address, User.id, literal(KEY), body,
             literal(PRIORITY_BROADCAST), status, literal(0), at, literal(b.id), at, reason]
-    conn = await session.connection()
     before = (await conn.execute(select(func.max(o.c.id)))).scalar() or 0
-    stmt = recipients(aud, batch, now, bool(b.template_sid), cols).order_by(User.id)
+    stmt = recipients(aud, batch, cols)  # no ORDER BY: -20% on PG
     written = (await conn.execute(insert(o).from_select(names, stmt))).rowcount or 0
     skipped = 0
     if written and not b.template_sid:  # the rows just written are the ids above `before`
@@ -403,8 +408,7 @@ async def preview(session: AsyncSession, b: Broadcast, now: datetime) -> Preview
             continue
         conn = await session.connection()
         for skipped in (False, True):
-            stmt = recipients(aud, batch, now, has_template,
-                              [ChannelAccount.channel, func.count()]).where(
+            stmt = recipients(aud, batch, [ChannelAccount.channel, func.count()]).where(
                 skip if skipped else not_(skip)).group_by(ChannelAccount.channel)
             for channel, n in await conn.execute(stmt):
                 if skipped:
