@@ -7,8 +7,8 @@ leaves no partial answer behind.
 
 Who is asked:
 - a warga right after rating a finished job: the rating flow hands over to
-  `invite_after_rating`, whose step says the invitation with an "Isi survei" button and then
-  shows the menu (the survey is a favour asked, never a gate in front of the menu);
+  `invite_after_rating`, whose step is the main menu with "Isi survei" on top (the survey is
+  a favour asked, never a gate in front of the menu);
 - every active tukang once a quarter, by the `survey_invite_tukang` timer, with the same
   button as a notification. The invitation is remembered as an AuditLog row "survey.invited".
 The button is an action (`!survey.start:`), so it works from whatever step the person is at.
@@ -24,11 +24,12 @@ from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flows.context import Context, FlowConfig
+from flows.menu import ENTRIES, entries_for
 from flows.outbox import PRIORITY_REPLY, Outgoing
 from flows.registry import HOME, REGISTRY
-from flows.steps import ChooseOne, Next, Step, Text, keyed
+from flows.steps import ChooseOne, Next, Text, keyed
 from flows.timers import timer
-from flows.types import Choice, Message, Reply, Reprompt
+from flows.types import Choice, Reply, Reprompt
 from storage.clock import local
 from storage.models import AuditLog, SurveyResponse, TukangProfile, User
 from storage.reports import N_ELEMENTS, Quarter, period_of
@@ -70,19 +71,30 @@ def strip_phones(text: str) -> str:
 # --- steps ------------------------------------------------------------------------------------
 
 
-class Invite(Step):
-    """Says the invitation with an "Isi survei" action button, then shows the menu."""
+async def _menu_options(ctx: Context) -> list[Choice]:
+    role = ctx.data.get("_role") or "warga"
+    return [Choice(e.id, ctx.t(e.label)) for e in entries_for(role)]
 
-    async def enter(self, ctx: Context) -> Next:
-        reply = Reply(text=ctx.t(self.key),
-                      choices=[(f"!{START_ACTION}:", ctx.t("survey.choice_start"))])
-        ctx.out.add(ctx.conv.channel, ctx.conv.address, ctx.conv.user_id, self.key, reply,
-                    PRIORITY_REPLY)
+
+async def _menu_chosen(ctx: Context, choice: Choice) -> Next:
+    entry = ENTRIES.get(choice.id)
+    return entry.step if entry else HOME
+
+
+class Invite(ChooseOne):
+    """The invitation as the main menu with "Isi survei" on top: the survey never stands in
+    the way, and one list of choices means typing "1" works on every channel. "Isi survei"
+    is the action `!survey.start:`, so the button keeps working after the person moves on
+    (like a notification's buttons); the other choices are the menu's own."""
+
+    async def prompt(self, ctx: Context) -> None:
+        # ctx.say, with one action payload among the step's choices (say tags them all)
+        pairs = [(f"!{START_ACTION}:", ctx.t("survey.choice_start"))]
+        pairs += [(f"{ctx.conv.tag}:{c.id}", c.label) for c in await self.choices(ctx)]
+        ctx.conv.data["_choices"] = [list(p) for p in pairs]
+        ctx.out.add(ctx.conv.channel, ctx.conv.address, ctx.conv.user_id, self.key,
+                    Reply(text=ctx.t(self.key), choices=pairs), PRIORITY_REPLY)
         ctx.said += 1
-        return HOME
-
-    async def handle(self, ctx: Context, msg: Message) -> Next:
-        return HOME
 
 
 def _options(n: int) -> Any:
@@ -181,7 +193,8 @@ async def survey_invite_tukang(session: AsyncSession, now: datetime, out: Outgoi
 
 
 REGISTRY.add(
-    Invite(name="survey.invite", key="survey.invite"),
+    Invite(name="survey.invite", key="survey.invite", options=_menu_options,
+           then=_menu_chosen, help="menu.help"),
     *(ChooseOne(name=question_step(n), key=f"survey.q{n}", options=_options(n), then=_then(n),
                 help="survey.help") for n in range(1, N_ELEMENTS + 1)),
     Text(name="survey.suggestion", key="survey.ask_suggestion", validate=_valid_suggestion,

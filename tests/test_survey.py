@@ -43,13 +43,13 @@ async def test_rating_invites_then_nine_taps_and_a_suggestion(t: Transcript) -> 
     await _rated(t)
     texts = [s.text for s in t.replies("budi")]
     thanks = next(i for i, x in enumerate(texts) if "Penilaian 4" in x)
-    invite = t.got("budi", "Survei Kepuasan Masyarakat")
-    assert invite.labels == ["Isi survei"] and "9 pertanyaan" in invite.text
-    assert "Pesan tukang" in t.last("budi").labels  # the menu comes after, unblocked
+    invite = t.last("budi")
+    assert "Survei Kepuasan Masyarakat" in invite.text and "9 pertanyaan" in invite.text
+    assert invite.labels[:3] == ["Isi survei", "Pesan tukang", "Pesanan saya"]  # + the menu
     assert texts.index(invite.text) == thanks + 1
-    await t.assert_step("budi", "menu.home")
+    await t.assert_step("budi", "survey.invite")
 
-    await t.press("budi", "Isi survei")
+    await t.send("budi", "1")  # typed, as on WhatsApp's numbered list
     q1 = t.last("budi")
     assert "Survei (1/9)" in q1.text
     assert "kesesuaian persyaratan pelayanan dengan jenis pelayanannya" in q1.text
@@ -112,6 +112,17 @@ async def test_once_per_quarter_then_again_next_quarter(t: Transcript) -> None:
     for _ in range(10):
         await t.press("budi", "Lewati")
     assert [r.period for r in await _responses(t)] == ["2026Q4", "2027Q1"]
+
+
+async def test_the_invitation_is_also_the_menu(t: Transcript) -> None:
+    """Any menu item under the invitation works as from the menu; nothing is asked again."""
+    await _rated(t)
+    await t.press("budi", "Pesanan saya")
+    await t.assert_step("budi", "jobs.mine")
+    assert "J-2611-0001" in t.last("budi").labels[0]
+    await t.send("budi", "menu")
+    assert "Isi survei" not in t.last("budi").labels
+    assert await _responses(t) == []
 
 
 async def test_menu_half_way_saves_nothing(t: Transcript) -> None:
