@@ -17,6 +17,7 @@ import shutil
 import struct
 import subprocess
 import zlib
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from fractions import Fraction
 from pathlib import Path
@@ -26,6 +27,7 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from admin_cli.report_quarterly import num, render_html
+from bot.delivery import DeliveryWorker, OutRow, Permanent
 from bot.scheduler import Scheduler
 from storage.clock import WIB, local, utcnow
 from storage.db import Database
@@ -145,6 +147,22 @@ async def _finish_and_rate(t: Transcript, warga: str, tukang: str, score: str) -
     await t.press(warga, "Lewati")
 
 
+@dataclass
+class GoneChat:
+    """A console sender on which one person's chat no longer exists."""
+
+    gone: str
+    channel: str = "console"
+    rate: float = 1000.0
+    chat_rate: float | None = None
+    chat_burst: int = 1
+
+    async def send(self, row: OutRow) -> str | None:
+        if row.address == self.gone:
+            raise Permanent("chat not found")
+        return f"id-{row.id}"
+
+
 def _catch_up(clock: StepClock) -> None:
     """The bot's clock meets real time (never goes back)."""
     clock.now = max(clock.now, utcnow())
@@ -160,7 +178,8 @@ def admin(db: Database, tmp_path: Path) -> Admin:
 async def test_quarter_built_through_the_bot_and_cli(db: Database, admin: Admin,
                                                      tmp_path: Path) -> None:
     """Registrations, bookings, acceptances, a cancellation, ratings, two complaints (one
-    upheld after a statement, one dismissed), a broadcast and four survey answers: every
+    upheld after a statement, one dismissed), a broadcast delivered to two of three, and four
+    survey answers: every
     figure of the report equals the hand count."""
     real = utcnow()
     quarter = Quarter.of(real)
@@ -278,19 +297,22 @@ async def test_quarter_built_through_the_bot_and_cli(db: Database, admin: Admin,
                         "Di luar kewenangan Dinas.", "--yes", "--as", "siti")).exit_code == 0
     d1 = utcnow()
 
-    # a broadcast: no command makes one yet in this checkout, so its rows are written
-    # directly: 3 messages, 2 sent, 1 failed (two distinct people reached)
-    async with db.transaction() as s:
-        b = Broadcast(text="Info perizinan", status="sent", created_by="siti", created_at=real,
-                      total=3, queued=3)
-        s.add(b)
-        await s.flush()
-        users = (await s.execute(select(User.id).where(User.role == "warga")
-                                 .order_by(User.id))).scalars().all()
-        for uid, status in zip(users, ("sent", "delivered", "failed"), strict=True):
-            s.add(Outbox(channel="console", address=f"u{uid}", user_id=uid, key="x",
-                         payload={}, priority=2, status=status, next_attempt_at=real,
-                         broadcast_id=b.id, created_at=real))
+    # a broadcast to the three warga through the admin CLI and the scheduler; the delivery
+    # worker sends it through a stand-in sender on which Dewi's chat is gone (2 sent, 1 failed)
+    r = await admin("broadcast", "create", "--text", "Pelatihan K3 gratis, Sabtu 09.00.",
+                    "--audience", "warga", "--as", "siti")
+    assert r.exit_code == 0, r.output
+    async with db.read() as s:
+        broadcast_id = (await s.execute(select(Broadcast.id))).scalar_one()
+    r = await admin("broadcast", "send", str(broadcast_id), "--yes", "--as", "siti")
+    assert r.exit_code == 0, r.output
+    _catch_up(clock)
+    await scheduler.tick()
+    await DeliveryWorker(db, [GoneChat("dewi")], clock=clock).drain()
+    async with db.read() as s:
+        statuses = sorted((await s.execute(select(Outbox.status).where(
+            Outbox.broadcast_id == broadcast_id))).scalars())
+    assert statuses == ["failed", "sent", "sent"]
 
     # Andi answers the survey from the quarterly invitation, which waits for the daytime
     # (WIB); after the last CLI call the bot's clock may run ahead of real time
