@@ -179,8 +179,7 @@ async def test_quarter_built_through_the_bot_and_cli(db: Database, admin: Admin,
                                                      tmp_path: Path) -> None:
     """Registrations, bookings, acceptances, a cancellation, ratings, two complaints (one
     upheld after a statement, one dismissed), a broadcast delivered to two of three, and four
-    survey answers: every
-    figure of the report equals the hand count."""
+    survey answers: every figure of the report equals the hand count."""
     real = utcnow()
     quarter = Quarter.of(real)
     if real - quarter.start < timedelta(hours=4) or quarter.end - real < timedelta(hours=16):
