@@ -71,8 +71,10 @@ from telegram.request import HTTPXRequest
 
 from bot.delivery import OutRow, Permanent, Retryable, SendError
 from bot.media import ALLOWED, MediaRejected, store
+from bot.runtime import Runtime
 from bot.server import Channel
 from bot.settings import Settings
+from flows.engine import Engine
 from flows.parsing import normalize_phone
 from flows.render import render, to_plain
 from flows.types import Inbound, Media
@@ -532,7 +534,7 @@ class TelegramChannel:
         self.webhook_url = settings.telegram_webhook_url
         secret = settings.telegram_webhook_secret
         self._secret = secret.get_secret_value().encode() if secret else b""
-        self.engine: Any = None
+        self.engine: Engine | None = None
         self.ready = asyncio.Event()
         self._failures: dict[int, BaseException] = {}
         self._tries: dict[int, int] = defaultdict(int)
@@ -541,13 +543,13 @@ class TelegramChannel:
     def bot(self) -> Bot:
         return self.app.bot
 
-    def attach(self, rt: Any) -> None:
+    def attach(self, rt: Runtime) -> None:
         """Connect to the runtime (engine for updates, database for the sender)."""
         self.engine = rt.engine
         self.sender.attach(rt.db)
 
     # --- lifecycle -------------------------------------------------------------------------
-    async def run(self, rt: Any) -> None:
+    async def run(self, rt: Runtime) -> None:
         """Start the bot; poll (or, with a webhook, just wait) until cancelled; stop cleanly."""
         self.attach(rt)
         try:
@@ -660,7 +662,7 @@ class TelegramChannel:
         return max(u.update_id for u in updates) + 1, False
 
     # --- webhook ---------------------------------------------------------------------------
-    def routes(self, rt: Any) -> list[BaseRoute]:
+    def routes(self, rt: Runtime) -> list[BaseRoute]:
         self.attach(rt)
         return [Route(WEBHOOK_PATH, self._webhook, methods=["POST"])]
 
@@ -817,6 +819,7 @@ class TelegramChannel:
                 for button in row:
                     if button.callback_data == q.data:
                         label = button.text
+        assert self.engine is not None  # dispatch checked it
         fresh = await self.engine.handle(Inbound(
             channel=CHANNEL, address=str(chat.id), external_id=f"tg:{update.update_id}",
             choice=q.data, profile_name=q.from_user.full_name if q.from_user else None))

@@ -350,11 +350,15 @@ class StandIn:
             wait = bucket.wait()
             if wait:
                 self.throttled_by[name] += 1
+                sends = [c.at for c in self.calls if c.method in SEND_METHODS]
                 earlier = [round(c.at, 3) for c in self.calls
                            if c.chat_id == chat_id and c.method in SEND_METHODS][-4:]
+                now = time.monotonic()
+                recent = [round(now - at, 3) for at in sends[-8:]]
                 self.refusals.append({"limit": name, "chat_id": chat_id,
                                       "tokens": round(bucket.tokens, 3),
-                                      "at": round(time.monotonic(), 3), "earlier": earlier})
+                                      "at": round(now, 3), "earlier": earlier,
+                                      "seconds_since_last_8_sends": recent})
                 return max(1, math.ceil(wait))
         for _, bucket in buckets:
             bucket.take()
