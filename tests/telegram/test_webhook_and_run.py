@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 from pathlib import Path
 
@@ -77,6 +78,8 @@ async def test_run_serves_telegram_and_stops_cleanly(tmp_path: Path, mode: str) 
     that leaves the webhook registered (Telegram keeps updates for the next start)."""
     server = StandIn().start()
     port = free_port()
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level  # serve() sets up logging its own way
     try:
         settings = make_settings(server, tmp_path, mode, sijakon_http_port=port)
         stop = asyncio.Event()
@@ -107,3 +110,5 @@ async def test_run_serves_telegram_and_stops_cleanly(tmp_path: Path, mode: str) 
             assert server.confirmed > update["update_id"]
     finally:
         server.stop()
+        root.handlers[:] = handlers
+        root.setLevel(level)
