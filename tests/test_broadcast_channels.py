@@ -218,6 +218,7 @@ async def test_killed_mid_broadcast_loses_nothing(db: Database, tmp_path: Path) 
     got = Counter(c.chat_id for c in server.sent() if c.chat_id is not None)
     assert set(got) == {5000 + i for i in range(chats)}  # nobody lost
     twice = sum(n - 1 for n in got.values())
+    print(f"killed after {at_kill} of {chats}; {twice} sent twice; in-flight window {window}")
     assert twice <= window, f"{twice} duplicates, in-flight window {window}"
     async with db.read() as s:
         queued = Counter((await s.execute(select(Outbox.status).where(
