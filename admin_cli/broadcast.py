@@ -34,6 +34,7 @@ from admin_cli.common import (
     emit_json,
     emit_record,
     operator,
+    refuse_exit,
     run,
     say,
     settings,
@@ -199,6 +200,9 @@ def send(broadcast_id: IdArg, yes: YesOpt = False, as_: AsOpt = None) -> None:
             return b, await bc.preview(s, b, utcnow())
 
     _, p = run(count)
+    if not p.recipients:
+        refuse_exit(f"siaran #{broadcast_id} tidak punya penerima (lihat `broadcast preview "
+                    f"{broadcast_id}`: sasaran, berhenti langganan, jendela WhatsApp)")
     confirm(f"Kirim siaran #{broadcast_id} ke {p.recipients} orang "
             f"({', '.join(f'{c}: {n}' for c, n in p.by_channel.items()) or '-'})?", yes)
 

@@ -426,20 +426,28 @@ async def test_admin_create_preview_send_status_cancel_list(db: Database, cli: A
     r = await cli("broadcast", "status", "1", "--watch", "--interval", "0.1")
     assert r.exit_code == 0 and "dikirim 4" in r.stdout
 
+    await cli("broadcast", "create", "--text", "Untuk siapa?", "--kecamatan", SEKUPANG,
+              "--as", "siti")
+    r = await cli("broadcast", "send", "2", "--as", "siti", "--yes")
+    assert r.exit_code == 1 and "tidak punya penerima" in r.output  # nobody in Sekupang
+    await cli("broadcast", "cancel", "2", "--as", "siti", "--yes")
+
     await cli("broadcast", "create", "--text", "Dibatalkan", "--audience", "tukang",
               "--as", "siti")
-    assert (await cli("broadcast", "send", "2", "--as", "siti", "--yes")).exit_code == 0
-    r = await cli("broadcast", "cancel", "2", "--as", "siti", "--yes")
+    assert (await cli("broadcast", "send", "3", "--as", "siti", "--yes")).exit_code == 0
+    r = await cli("broadcast", "cancel", "3", "--as", "siti", "--yes")
     assert r.exit_code == 0 and "1 pesan" in r.stdout
     listed = json.loads((await cli("broadcast", "list", "--json")).stdout)
     assert [(x["id"], x["status"], x["penerima"]) for x in listed] == [
-        (2, "cancelled", 1), (1, "sent", 5)]
+        (3, "cancelled", 1), (2, "cancelled", 0), (1, "sent", 5)]
     async with db.read() as s:
         actions = list((await s.execute(select(AuditLog.action, AuditLog.actor).where(
             AuditLog.action.like("broadcast.%")).order_by(AuditLog.id))).all())
-    assert actions == [("broadcast.create", "admin:siti"), ("broadcast.send", "admin:siti"),
-                       ("broadcast.create", "admin:siti"), ("broadcast.send", "admin:siti"),
-                       ("broadcast.cancel", "admin:siti")]
+    siti = "admin:siti"
+    assert actions == [("broadcast.create", siti), ("broadcast.send", siti),
+                       ("broadcast.create", siti), ("broadcast.cancel", siti),
+                       ("broadcast.create", siti), ("broadcast.send", siti),
+                       ("broadcast.cancel", siti)]
 
 
 # --- subscriptions in the bot -------------------------------------------------------------
