@@ -179,14 +179,20 @@ class DeliveryWorker:
     # --- running ---------------------------------------------------------------------------
     async def run(self, poll: float = 0.25) -> None:
         """Until `stop()`: claim, send, record. Unsent rows stay queued for the next start."""
+        last_record = time.monotonic()
         while not self._stopping:
             busy = 0
-            for channel in self.pumps:
-                busy += await self._fill(channel)
-            await self._record()
+            for channel, pump in self.pumps.items():
+                # refill in batches, not one row per send: one claim per half window
+                if pump.in_memory <= self.window[channel] // 2:
+                    busy += await self._fill(channel)
+            pending = sum(len(p.results) for p in self.pumps.values())
+            if pending >= 64 or (pending and time.monotonic() - last_record >= 0.2):
+                await self._record()
+                last_record = time.monotonic()
             if not busy:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.wake.wait(), poll)
+                    await asyncio.wait_for(self.wake.wait(), 0.2 if pending else poll)
                 self.wake.clear()
         await self._finish()
 

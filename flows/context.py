@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flows.outbox import PRIORITY_REPLY, Outgoing
-from flows.render import render
+from flows.render import render, to_plain
 from flows.types import Choice, Reply
 
 if TYPE_CHECKING:
@@ -121,7 +121,8 @@ class Context:
     ) -> None:
         """Answer the person who wrote; choices become this step's buttons."""
         text = render(key, self.conv.locale, **vars)
-        pairs = [(f"{self.conv.tag}:{c.id}", c.label) for c in choices or []]
+        # labels are plain text on every platform; a label made with ctx.t arrives escaped
+        pairs = [(f"{self.conv.tag}:{c.id}", to_plain(c.label)) for c in choices or []]
         if choices:
             self.conv.data["_choices"] = [list(p) for p in pairs]
         reply = Reply(text=text, choices=pairs, media=list(media or []),

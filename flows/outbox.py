@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from flows.render import render
+from flows.render import render, to_plain
 from flows.types import Reply
 from storage.models import ChannelAccount, Conversation, Outbox, User
 
@@ -89,7 +89,7 @@ class Outgoing:
         if rcpt is None:
             return False
         text = render(key, rcpt.locale, **vars)
-        pairs = [(f"!{c.id}", render(c.label, rcpt.locale)) for c in actions or []]
+        pairs = [(f"!{c.id}", to_plain(render(c.label, rcpt.locale))) for c in actions or []]
         reply = Reply(text=text, choices=pairs, media=list(media or []),
                       template=template or {"key": key,
                                             "vars": {k: _plain(v) for k, v in vars.items()}})
