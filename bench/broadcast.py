@@ -4,9 +4,10 @@
     .venv/bin/python bench/broadcast.py --recipients 100000 --telegram 3000 --whatsapp 2000
     .venv/bin/python bench/broadcast.py --skip-delivery
 
-1. Enqueue: N people (half on Telegram, half on WhatsApp, a tenth of those outside the 24-hour
-   window, a tenth in English) on a SQLite file and, when one answers at 127.0.0.1:5432, on
-   PostgreSQL; `flows.broadcast.enqueue_all` writes one outbox row per person (target: < 5 s).
+1. Enqueue: N recipients (half on Telegram, half on WhatsApp, a tenth of those outside the
+   24-hour window, a tenth in English; plus 2% more people who opted out) on a SQLite file
+   and, when one answers at 127.0.0.1:5432, on PostgreSQL; `flows.broadcast.enqueue_all`
+   writes one outbox row per recipient (target: < 5 s).
 2. Delivery: one broadcast to T Telegram chats and W WhatsApp numbers through the real senders
    and delivery worker, against the Telegram stand-in Bot API and a Twilio stand-in, each in its
    own process and each enforcing its limit with 429s the way the platform does (Telegram 30/s
@@ -73,14 +74,17 @@ class Row:
 # --- 1. enqueue -----------------------------------------------------------------------------
 
 
-async def seed(db: Database, n: int, *, telegram_from: int = 0, wa_fresh: bool = False) -> None:
-    """n people, half on Telegram and half on WhatsApp, inserted in bulk."""
+async def seed(db: Database, n: int, *, opted_out: int = 0, telegram_from: int = 0,
+               wa_fresh: bool = False) -> None:
+    """n people, half on Telegram and half on WhatsApp, then `opted_out` more who sent STOP,
+    inserted in bulk."""
     now = utcnow()
     old = now - timedelta(days=3)
     t_user, t_acc = User.__table__, ChannelAccount.__table__
     step = 20_000
-    for start in range(0, n, step):
-        part = range(start, min(n, start + step))
+    total = n + opted_out
+    for start in range(0, total, step):
+        part = range(start, min(total, start + step))
         async with db.transaction() as s:
             conn = await s.connection()
             first = (await conn.execute(select(t_user.c.id).order_by(t_user.c.id.desc())
@@ -88,7 +92,7 @@ async def seed(db: Database, n: int, *, telegram_from: int = 0, wa_fresh: bool =
             await conn.execute(insert(t_user), [
                 {"name": f"Warga {i}", "role": "tukang" if i % 7 == 0 else "warga",
                  "locale": "en" if i % 10 == 3 else "id", "kecamatan_code": "217110",
-                 "status": "active", "broadcast_opt_out": i % 50 == 1, "topics": [],
+                 "status": "active", "broadcast_opt_out": i >= n, "topics": [],
                  "is_demo": False, "phone_verified": True, "created_at": now,
                  "updated_at": now} for i in part])
             ids = list((await conn.execute(select(t_user.c.id).where(t_user.c.id > first)
@@ -105,7 +109,7 @@ async def enqueue_bench(url: str, where: str, n: int) -> Row:
     db = Database(url)
     try:
         await db.migrate()
-        await seed(db, n)
+        await seed(db, n, opted_out=n // 50)
         if not db.is_sqlite:  # as autovacuum would have by then on a database of n people
             async with db.engine.connect() as conn:
                 await conn.execution_options(isolation_level="AUTOCOMMIT")
