@@ -30,6 +30,7 @@ import mimetypes
 import re
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -63,6 +64,7 @@ from storage.models import ChannelAccount, Conversation, Outbox, ProcessedUpdate
 
 log = logging.getLogger(__name__)
 
+PACING_MARGIN = 0.97  # as Telegram's sender: stay just under the configured rate
 CHANNEL = "whatsapp"
 INBOUND_PATH = "/twilio/whatsapp"
 STATUS_PATH = "/twilio/status"
@@ -261,7 +263,12 @@ class WhatsAppSender:
                  clock: Callable[[], datetime] = utcnow, signer: MediaSigner | None = None,
                  timeout: float = 15.0) -> None:
         self.settings = settings
-        self.rate = settings.whatsapp_rate_per_second
+        # pace a little under the limit: a late wake-up must not turn into a burst over it
+        self.rate = settings.whatsapp_rate_per_second * PACING_MARGIN
+        # the twilio client is synchronous: its own threads, enough for ~2 s of sends, so a
+        # busy default pool (6 threads on 2 cores) never bunches sends into 429s
+        self._pool = ThreadPoolExecutor(max_workers=max(8, int(self.rate * 2)),
+                                        thread_name_prefix="twilio")
         self.db = db
         self.clock = clock
         self.sender = settings.twilio_whatsapp_from or ""
@@ -351,7 +358,8 @@ class WhatsAppSender:
         return _Window(self.clock() < last + WINDOW - WINDOW_MARGIN, found[1] or "id")
 
     async def _create(self, **kwargs: Any) -> str | None:
-        return await asyncio.to_thread(self._create_sync, kwargs)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, self._create_sync, kwargs)
 
     def _create_sync(self, kwargs: dict[str, Any]) -> str | None:
         try:
