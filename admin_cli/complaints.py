@@ -42,7 +42,7 @@ from flows.outbox import Outgoing
 from flows.types import Choice
 from storage.clock import as_utc, local, utcnow
 from storage.db import Database
-from storage.models import Complaint, Job, TukangProfile, User
+from storage.models import Complaint, Job, Outbox, TukangProfile, User
 
 app = typer.Typer(help="Pengaduan (Pasal 9): verifikasi, pernyataan tukang, keputusan.",
                   no_args_is_help=True)
@@ -220,12 +220,30 @@ def request_statement(
         "Tukang dan warga diberi tahu.")
 
 
+DELIVERED = ("sent", "delivered", "read")
+
+
+async def request_delivery(s: AsyncSession, c: Complaint) -> str:
+    """The delivery status of the newest statement request sent to the tukang."""
+    since = c.statement_requested_at
+    stmt = (select(Outbox.status).where(Outbox.user_id == c.tukang_id,
+                                        Outbox.key == "admin.statement_requested")
+            .order_by(Outbox.id.desc()).limit(1))
+    if since is not None:
+        stmt = stmt.where(Outbox.created_at >= since)
+    return (await s.execute(stmt)).scalar_one_or_none() or "tidak ada"
+
+
 @app.command("decide")
 def decide(
     ref: IdArg,
     outcome: Annotated[Outcome, typer.Argument(help="upheld (terbukti) atau dismissed.")],
     note: Annotated[str | None, typer.Option("--note", help="Catatan keputusan (dikirim ke "
                                                             "kedua pihak).")] = None,
+    reached_otherwise: Annotated[str | None, typer.Option(
+        "--reached-otherwise",
+        help="Jika permintaan pernyataan tidak terkirim lewat bot: bagaimana tukang "
+             "dihubungi (dicatat di audit).")] = None,
     as_: AsOpt = None, yes: YesOpt = False,
 ) -> None:
     """Putuskan pengaduan; terbukti = tukang dikeluarkan (Pasal 9). Kedua pihak diberi tahu."""
@@ -251,6 +269,16 @@ def decide(
                     raise Refused(f"pengaduan {c.code} belum bisa dinyatakan terbukti: "
                                   "pernyataan tukang belum masuk dan batasnya belum lewat "
                                   f"({deadline_text(due) if due else '-'})")
+                if c.statement_at is None and not (reached_otherwise or "").strip():
+                    # Pasal 9: the tukang must have been heard, so the request must have
+                    # reached them (a WhatsApp message can wait for a closed 24-hour window)
+                    state = await request_delivery(s, c)
+                    if state not in DELIVERED:
+                        raise Refused(
+                            f"pengaduan {c.code} belum bisa dinyatakan terbukti: permintaan "
+                            f"pernyataan belum sampai ke tukang (status pesan: {state}). "
+                            "Hubungi tukang lewat jalur lain, lalu ulangi dengan "
+                            "--reached-otherwise \"cara menghubungi\"")
             res = await s.execute(update(Complaint).where(
                 Complaint.id == c.id, Complaint.status.in_(OPEN)).values(
                 status=outcome.value, decision_note=text, decided_by=who, decided_at=now))
@@ -259,7 +287,8 @@ def decide(
             job = await s.get(Job, c.job_id)
             assert job is not None
             audit(s, who, "complaint.decide", "complaint", c.id, code=c.code,
-                  outcome=outcome.value, note=text, tukang_id=c.tukang_id)
+                  outcome=outcome.value, note=text, tukang_id=c.tukang_id,
+                  reached_otherwise=(reached_otherwise or "").strip() or None)
             removed = False
             if outcome is Outcome.upheld:
                 profile = (await s.execute(select(TukangProfile).where(

@@ -111,10 +111,17 @@ async def test_upheld_needs_statement_or_passed_deadline(db: Database, t: Transc
         c = await s.get(Complaint, cid)
         assert c is not None
         c.statement_due_at = utcnow() - timedelta(minutes=1)
-    r = await admin(*args)
+    r = await admin(*args)  # the request still waits in the outbox: the tukang was not heard
+    assert r.exit_code == 1 and "belum sampai ke tukang" in r.stderr
+    assert "--reached-otherwise" in r.stderr
+    r = await admin(*args, "--reached-otherwise", "ditelepon 24-11 pukul 10.00, tidak menjawab")
     assert r.exit_code == 0, r.output
     c = await complaint(db, cid)
     assert c.status == "upheld" and c.decided_by == "siti" and c.decision_note == "Terbukti"
+    async with db.read() as s:
+        row = (await s.execute(select(AuditLog).where(AuditLog.action == "complaint.decide"))
+               ).scalar_one()
+    assert row.detail["reached_otherwise"].startswith("ditelepon")
     async with db.read() as s:
         p = (await s.execute(select(TukangProfile).where(TukangProfile.user_id == tid))
              ).scalar_one()
@@ -145,3 +152,24 @@ async def test_dismissed_keeps_tukang_and_tells_both(db: Database, t: Transcript
     await t.refresh()
     assert "tidak terbukti" in t.got("budi", code).text
     assert "Bukti tidak cukup" in t.got("dodi", code).text
+
+
+async def test_upheld_after_a_delivered_request_needs_no_other_contact(
+        db: Database, t: Transcript, admin: Admin) -> None:
+    """Once the statement request was delivered and the deadline passed, upheld is allowed."""
+    from bot.delivery import DeliveryWorker
+    from tests.test_delivery import RecordingSender
+
+    _, job_id = await setup(db, t)
+    cid, code = await make_complaint(db, job_id)
+    assert (await admin("complaints", "request-statement", code, "--yes", "--as",
+                        "siti")).exit_code == 0
+    await DeliveryWorker(db, [RecordingSender()]).drain()
+    async with db.transaction() as s:
+        c = await s.get(Complaint, cid)
+        assert c is not None
+        c.statement_due_at = utcnow() - timedelta(minutes=1)
+    r = await admin("complaints", "decide", code, "upheld", "--note", "Terbukti", "--yes",
+                    "--as", "siti")
+    assert r.exit_code == 0, r.output
+    assert (await complaint(db, cid)).status == "upheld"
