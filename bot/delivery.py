@@ -145,6 +145,7 @@ class _Pump:
     queues: dict[str, deque[OutRow]] = field(default_factory=lambda: defaultdict(deque))
     tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
     in_memory: int = 0
+    held: set[int] = field(default_factory=set)  # ids claimed here and not yet recorded
     results: list[_Result] = field(default_factory=list)
 
 
@@ -230,6 +231,7 @@ class DeliveryWorker:
         for row in rows:
             pump.queues[row.address].append(row)
             pump.in_memory += 1
+            pump.held.add(row.id)
             if row.address not in pump.tasks:
                 pump.tasks[row.address] = asyncio.create_task(self._chain(pump, row.address))
         return len(rows)
@@ -264,6 +266,10 @@ class DeliveryWorker:
         pump = self.pumps[channel]
         keep = []
         for row in rows:
+            if row.id in pump.held:
+                # still waiting here (a long pause outlived its lease): the claim just renewed
+                # the lease; taking it again would send it twice
+                continue
             if row.address in blocked:
                 pump.results.append(_Result(row, "failed", error="unreachable"))
             else:
@@ -354,6 +360,7 @@ class DeliveryWorker:
         for pump in self.pumps.values():
             results.extend(pump.results)
             pump.results.clear()
+            pump.held.difference_update(r.row.id for r in results)
         if not results:
             return 0
         now = self.clock()

@@ -242,9 +242,19 @@ async def accept_offer(ctx: Context, offer_id: int) -> bool:
             await expire_offer(s, ctx.out, offer_id, ctx.now, tell_tukang=False)
         await _explain_lost(ctx, offer)
         return False
-    await s.execute(update(Job).where(Job.id == offer.job_id, Job.status.in_(OPEN))
-                    .values(status="accepted", tukang_id=me, accepted_at=ctx.now)
-                    .execution_options(synchronize_session=False))
+    claimed = await s.execute(update(Job).where(Job.id == offer.job_id, Job.status.in_(OPEN))
+                              .values(status="accepted", tukang_id=me, accepted_at=ctx.now)
+                              .execution_options(synchronize_session=False))
+    if claimed.rowcount != 1:
+        # the job moved on between the two updates (a cancel on another process): give the
+        # offer back and never hand out the warga's address and phone
+        await s.execute(update(Offer).where(Offer.id == offer_id)
+                        .values(status="cancelled", decided_at=ctx.now)
+                        .execution_options(synchronize_session=False))
+        offer = await s.get(Offer, offer_id, populate_existing=True)
+        assert offer is not None
+        await _explain_lost(ctx, offer)
+        return False
     job = await s.get(Job, offer.job_id, populate_existing=True)
     assert job is not None
     warga = await s.get(User, job.warga_id)

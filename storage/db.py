@@ -51,7 +51,11 @@ def _sqlite_hooks(engine: AsyncEngine, begin: str) -> None:
 
 
 class Database:
-    """One database, its engines and the write lock that orders writers in this process."""
+    """One database, its engines and the write lock that orders writers in this process.
+
+    Engines hide statement parameters in errors: a failed insert must never put a phone
+    number or an address into a log line.
+    """
 
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = url
@@ -63,13 +67,14 @@ class Database:
                 Path(database).parent.mkdir(parents=True, exist_ok=True)
             # One pooled writer connection; readers open their own.
             self.engine = create_async_engine(url, echo=echo, pool_size=1, max_overflow=0,
-                                              pool_timeout=60)
+                                              pool_timeout=60, hide_parameters=True)
             _sqlite_hooks(self.engine, "BEGIN IMMEDIATE")
-            self.read_engine = create_async_engine(url, echo=echo, poolclass=NullPool)
+            self.read_engine = create_async_engine(url, echo=echo, poolclass=NullPool,
+                                                   hide_parameters=True)
             _sqlite_hooks(self.read_engine, "BEGIN")
         else:
             self.engine = create_async_engine(url, echo=echo, pool_size=10, max_overflow=10,
-                                              pool_pre_ping=True)
+                                              pool_pre_ping=True, hide_parameters=True)
             self.read_engine = self.engine
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._read_sessions = async_sessionmaker(self.read_engine, expire_on_commit=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -185,3 +186,22 @@ async def test_engine_reply_reaches_the_sender(db: Database) -> None:
     await DeliveryWorker(db, [sender]).drain()
     assert sender.sent and "SIJAKON" in sender.sent[0][1]
     await engine.stop()
+
+
+async def test_a_row_waiting_in_memory_is_not_claimed_twice(db: Database) -> None:
+    """A row held past its lease (a long pause) is renewed, not taken a second time."""
+    await enqueue(db, [("a", "once", 0)])
+    now = [utcnow()]
+    worker = DeliveryWorker(db, [RecordingSender()], clock=lambda: now[0],
+                            lease=timedelta(seconds=10))
+    assert await worker._fill("console") == 1  # claimed, now waiting in memory
+    now[0] += timedelta(seconds=11)  # the lease runs out while it waits
+    assert await worker._fill("console") == 0  # seen again: the lease is renewed, no copy
+    pump = worker.pumps["console"]
+    if pump.tasks:
+        await asyncio.wait(list(pump.tasks.values()))
+    await worker._record()
+    now[0] += timedelta(seconds=11)
+    assert await worker._fill("console") == 0  # recorded as sent: nothing left to claim
+    sender = pump.sender
+    assert isinstance(sender, RecordingSender) and sender.sent == [("a", "once")]
