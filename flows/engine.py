@@ -30,7 +30,7 @@ from sqlalchemy import bindparam, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flows.context import Context, ConvState, FlowConfig
-from flows.outbox import Outgoing
+from flows.outbox import Outgoing, takes_typed_actions
 from flows.registry import HOME, START, Registry, load_flows
 from flows.steps import Next, words
 from flows.types import Choice, Inbound, Message, Reprompt
@@ -412,8 +412,9 @@ class Engine:
         for key, pairs in b.out.presented.items():
             if key not in b.convs:
                 await self._fetch(b, [key])
-            if key in b.convs:
-                b.convs[key].data["_choices"] = pairs
+            conv = b.convs.get(key)
+            if conv is not None and takes_typed_actions(conv.step, conv.data):
+                conv.data["_choices"] = pairs
                 b.dirty.add(key)
         s = await b.session.connection()
         if b.dirty:

@@ -111,7 +111,7 @@ class Outgoing:
                 select(Conversation).where(Conversation.channel == channel,
                                            Conversation.address == address).with_for_update()
             )).scalar_one_or_none()
-            if conv is not None:
+            if conv is not None and takes_typed_actions(conv.step, conv.data or {}):
                 conv.data = {**(conv.data or {}), "_choices": pairs}
         self.rows.clear()
         self.presented.clear()
@@ -119,3 +119,13 @@ class Outgoing:
 
 def _plain(value: Any) -> Any:
     return value if isinstance(value, str | int | float | bool) or value is None else str(value)
+
+
+def takes_typed_actions(step: str, data: dict[str, Any]) -> bool:
+    """Whether a typed number should now answer a notification's buttons.
+
+    Only at the menu, or at a step showing no options: someone half-way through a question
+    with options keeps them (their "2" must not decline an offer or drop a draft booking);
+    the notification's buttons still work when pressed, and from the menu.
+    """
+    return step in ("menu.home", "start.welcome") or not data.get("_choices")

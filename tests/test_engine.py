@@ -209,3 +209,31 @@ def test_match_presented() -> None:
     assert match_presented("3", shown) is None
     assert match_presented("tid", shown) == "3:no"
     assert match_presented("halo", shown) is None
+
+
+async def test_notification_does_not_steal_typed_numbers_mid_question(t: Transcript) -> None:
+    """Someone answering a question with options keeps them when a notification arrives;
+    at the menu, a notification's buttons become what a typed number answers."""
+    from flows.outbox import Outgoing
+    from flows.types import Choice
+
+    await register_warga(t, "budi")
+    async with t.db.read() as s:
+        uid = (await s.execute(select(User.id))).scalar_one()
+
+    async def notify() -> None:
+        out = Outgoing()
+        async with t.db.transaction() as s:
+            await out.notify(s, uid, "cancel.done", actions=[Choice("nothing:1", "choice.done")])
+            await out.write(s, t.clock())
+
+    await t.press("budi", "Pesan tukang")
+    step = await t.step("budi")
+    await notify()
+    await t.send("budi", "1")  # the first category, not the notification's button
+    assert await t.step("budi") != step
+    assert "sudah tidak berlaku" not in t.last("budi").text
+    await t.send("budi", "menu")
+    await notify()
+    await t.send("budi", "1")  # at the menu: the newest buttons answer
+    assert "sudah tidak berlaku" in t.got("budi", "tidak berlaku").text
