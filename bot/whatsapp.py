@@ -659,9 +659,20 @@ async def apply_status(db: Database, sid: str, state: str, code: int | None,
     return new
 
 
+# business-initiated messages that matter most when the person has been quiet for a day
+NEEDS_TEMPLATE = ("offer.new", "admin.statement_requested", "admin.complaint_decided_tukang",
+                  "admin.tukang_activated")
+
+
 def channel(settings: Settings, *, clock: Callable[[], datetime] = utcnow) -> Channel:
     """The WhatsApp channel for `sijakon-bot run`: the sender and the three web routes."""
     sender = WhatsAppSender(settings, clock=clock)
+    missing = [k for k in NEEDS_TEMPLATE if k not in sender.templates]
+    if missing:
+        # without them these wait for the person's next message (24-hour window): an offer
+        # would expire unseen, a statement request (Pasal 9) would not reach the tukang
+        log.warning("WhatsApp: no approved template for %s; outside the 24-hour window these "
+                    "messages wait (docs/whatsapp.md)", ", ".join(missing))
 
     def routes(rt: Runtime) -> list[BaseRoute]:
         sender.bind(rt.db)

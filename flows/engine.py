@@ -1,12 +1,12 @@
 """The engine: every inbound message, from every channel, through one path.
 
 `Engine.handle(inbound)` returns once the message is committed. Messages are handled by one
-writer task per process in small batches: one transaction per batch, one savepoint per message
-that touches domain rows. Per batch the engine spends a fixed handful of statements (dedupe
-insert, conversation select, conversation update, outbox insert, audit insert, account touch,
-commit) however many messages it holds, which is what makes SQLite fast enough
-(docs/PERFORMANCE.md). A failing step rolls back only its own savepoint and in-memory changes;
-the person gets an apology and the menu.
+writer task per process in small batches, one transaction per batch. Per batch the engine
+spends a fixed handful of statements (dedupe insert, conversation select, conversation update,
+outbox insert, audit insert, account touch, commit) however many messages it holds, which is
+what makes SQLite fast enough (docs/PERFORMANCE.md). Steps run without savepoints; when one
+raises, the batch is rolled back and run again with that message answered by an apology and
+the menu, so nothing of the failed step survives and the other messages are unaffected.
 
 Order is kept per conversation: a batch handles its messages in arrival order against one
 in-memory copy of each conversation, and batches run one after another. On PostgreSQL the
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 import logging
 import re
 from collections.abc import Callable
@@ -78,6 +77,14 @@ def match_presented(text: str, presented: list[tuple[str, str]]) -> str | None:
             return payload
     starts = [p for p, label in presented if words(label).startswith(said) and len(said) >= 3]
     return starts[0] if len(starts) == 1 else None
+
+
+class _StepFailed(Exception):
+    """A step raised: the batch is rolled back and run again with this message apologised."""
+
+    def __init__(self, index: int) -> None:
+        super().__init__(index)
+        self.index = index
 
 
 @dataclass(slots=True)
@@ -153,17 +160,31 @@ class Engine:
 
     # --- one batch -------------------------------------------------------------------------
     async def process(self, inbounds: list[Inbound]) -> list[bool]:
-        """Handle a batch in one transaction; returns which inbounds were new."""
-        async with self.db.transaction() as session:
-            b = _Batch(session=session, now=self.clock())
-            fresh = await self._dedupe(b, inbounds)
-            await self._load_conversations(b, [ib for ib, new in zip(inbounds, fresh,
-                                                                     strict=True) if new])
-            for ib, new in zip(inbounds, fresh, strict=True):
-                if new:
-                    await self._one(b, ib)
-            await self._write(b)
-        return fresh
+        """Handle a batch in one transaction; returns which inbounds were new.
+
+        A step that raises rolls the whole transaction back; the batch then runs again with
+        that message answered by an apology and the menu (or, if even that fails, the
+        apology alone). Nothing of a failed step survives, and the common path pays for no
+        savepoints.
+        """
+        failed: dict[int, int] = {}  # index in batch -> 1: apologise with menu, 2: apology only
+        now = self.clock()
+        while True:
+            try:
+                async with self.db.transaction() as session:
+                    b = _Batch(session=session, now=now)
+                    fresh = await self._dedupe(b, inbounds)
+                    await self._load_conversations(
+                        b, [ib for ib, new in zip(inbounds, fresh, strict=True) if new])
+                    for i, (ib, new) in enumerate(zip(inbounds, fresh, strict=True)):
+                        if new:
+                            await self._one(b, ib, i, failed.get(i, 0))
+                    await self._write(b)
+                return fresh
+            except _StepFailed as exc:
+                failed[exc.index] = failed.get(exc.index, 0) + 1
+                if failed[exc.index] > 3:  # cannot even apologise: fail the batch, unacked
+                    raise RuntimeError("apology failed repeatedly") from exc
 
     async def _dedupe(self, b: _Batch, inbounds: list[Inbound]) -> list[bool]:
         seen: set[tuple[str, str]] = set()
@@ -213,65 +234,44 @@ class Engine:
                 step=r.step, data=dict(r.data or {}), locale=r.locale, version=r.version,
                 updated_at=as_utc(r.updated_at) if r.updated_at else None)
 
-    async def _one(self, b: _Batch, ib: Inbound) -> None:
+    async def _one(self, b: _Batch, ib: Inbound, index: int, failures: int) -> None:
         key = (ib.channel, ib.address)
         conv = b.convs[key]
-        before = (conv.flow, conv.step, copy.deepcopy(conv.data), conv.locale, conv.user_id)
-        nested: list[Any] = []
+        step_before = conv.step
 
-        async def open_session() -> AsyncSession:
-            nested.append(await b.session.begin_nested())
+        async def session() -> AsyncSession:
             return b.session
 
         out = Outgoing()
         ctx = Context(conv=conv, now=b.now, out=out, config=self.config,
-                      open_session=open_session, inbound_channel=ib.channel)
+                      open_session=session, inbound_channel=ib.channel)
         try:
-            await self._dispatch(ctx, ib)
-            if nested:
-                await nested[0].commit()
+            if failures == 0:
+                await self._dispatch(ctx, ib)
+            else:
+                ctx.say("error.sorry")
+                if failures == 1:
+                    await self._goto(ctx, self._home(conv), clear=True)
+                else:  # even the menu failed: the apology alone, and the menu next time
+                    ctx.clear_flow_data()
+                    conv.step = self._home(conv)
+                    conv.flow = conv.step.split(".", 1)[0]
         except Exception:
-            log.exception("step failed in conversation %s at %s", conv.id, conv.step)
-            if nested and nested[0].is_active:
-                await nested[0].rollback()
-            conv.flow, conv.step, conv.data, conv.locale, conv.user_id = before
-            out = await self._recover(b, conv)
+            if failures == 0:
+                log.exception("step failed in conversation %s at %s", conv.id, conv.step)
+            else:
+                log.exception("menu failed after an error in conversation %s", conv.id)
+            raise _StepFailed(index) from None
         b.out.extend(out)
         b.dirty.add(key)
         if conv.user_id is not None:
             b.touched[key] = conv.user_id
             b.audit.append({"actor": f"user:{conv.user_id}", "action": "message",
                             "subject_type": "user", "subject_id": conv.user_id,
-                            "detail": {"from": before[1], "to": conv.step,
+                            "detail": {"from": step_before, "to": conv.step,
                                        "kind": _kind(ib)},
                             "channel": ib.channel, "at": b.now})
         conv.updated_at = b.now
-
-    async def _recover(self, b: _Batch, conv: ConvState) -> Outgoing:
-        """After a failed step: apologise and show the menu; never leave the chat stuck."""
-        out = Outgoing()
-        nested: list[Any] = []
-
-        async def open_session() -> AsyncSession:
-            nested.append(await b.session.begin_nested())
-            return b.session
-
-        ctx = Context(conv=conv, now=b.now, out=out, config=self.config,
-                      open_session=open_session)
-        ctx.say("error.sorry")
-        try:
-            await self._goto(ctx, self._home(conv), clear=True)
-            if nested:
-                await nested[0].commit()
-        except Exception:
-            log.exception("menu failed after an error in conversation %s", conv.id)
-            if nested and nested[0].is_active:
-                await nested[0].rollback()
-            conv.step, conv.flow = self._home(conv), self._home(conv).split(".")[0]
-            out = Outgoing()
-            ctx.out = out
-            ctx.say("error.sorry")
-        return out
 
     # --- the conversation logic --------------------------------------------------------------
     def _home(self, conv: ConvState) -> str:
