@@ -71,7 +71,6 @@ class Sender(Protocol):
 
     async def send(self, row: OutRow) -> str | None:
         """Send one message; return the provider's id. Raise a SendError subclass on failure."""
-        ...
 
 
 @dataclass(slots=True)

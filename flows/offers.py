@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flows.context import Context, FlowConfig
@@ -227,20 +227,9 @@ async def accept_offer(ctx: Context, offer_id: int) -> bool:
     if profile is None or profile.status != "active":  # suspended since the offer was made
         ctx.say("offer.tukang_inactive")
         return False
-    won = await s.execute(
-        update(Offer).where(Offer.id == offer_id, Offer.tukang_id == me,
-                            Offer.status == "pending", Offer.expires_at > ctx.now,
-                            Offer.job_id.in_(select(Job.id).where(Job.status.in_(OPEN))))
-        .values(status="accepted", decided_at=ctx.now)
-        .execution_options(synchronize_session=False))
-    offer = await s.get(Offer, offer_id, populate_existing=True)
+    offer = await _answer_offer(ctx, offer_id, "accepted",
+                                Offer.job_id.in_(select(Job.id).where(Job.status.in_(OPEN))))
     if offer is None:
-        ctx.say("offer.not_found")
-        return False
-    if won.rowcount != 1:
-        if offer.status == "pending" and offer.expires_at <= ctx.now:
-            await expire_offer(s, ctx.out, offer_id, ctx.now, tell_tukang=False)
-        await _explain_lost(ctx, offer)
         return False
     claimed = await s.execute(update(Job).where(Job.id == offer.job_id, Job.status.in_(OPEN))
                               .values(status="accepted", tukang_id=me, accepted_at=ctx.now)
@@ -269,22 +258,33 @@ async def accept_offer(ctx: Context, offer_id: int) -> bool:
     return True
 
 
-async def decline_offer(ctx: Context, offer_id: int) -> bool:
-    """Declined at once (the warga can choose again); the reason is asked afterwards."""
+async def _answer_offer(ctx: Context, offer_id: int, status: str,
+                        *conditions: ColumnElement[bool]) -> Offer | None:
+    """The conditional update both answers share: this tukang's pending, unexpired offer
+    becomes `status`; otherwise they are told why not (expired, cancelled, taken)."""
     s = await ctx.db()
-    lost = await s.execute(
+    won = await s.execute(
         update(Offer).where(Offer.id == offer_id, Offer.tukang_id == ctx.conv.user_id,
-                            Offer.status == "pending", Offer.expires_at > ctx.now)
-        .values(status="declined", decided_at=ctx.now)
+                            Offer.status == "pending", Offer.expires_at > ctx.now, *conditions)
+        .values(status=status, decided_at=ctx.now)
         .execution_options(synchronize_session=False))
     offer = await s.get(Offer, offer_id, populate_existing=True)
     if offer is None:
         ctx.say("offer.not_found")
-        return False
-    if lost.rowcount != 1:
+        return None
+    if won.rowcount != 1:
         if offer.status == "pending" and offer.expires_at <= ctx.now:
             await expire_offer(s, ctx.out, offer_id, ctx.now, tell_tukang=False)
         await _explain_lost(ctx, offer)
+        return None
+    return offer
+
+
+async def decline_offer(ctx: Context, offer_id: int) -> bool:
+    """Declined at once (the warga can choose again); the reason is asked afterwards."""
+    s = await ctx.db()
+    offer = await _answer_offer(ctx, offer_id, "declined")
+    if offer is None:
         return False
     await s.execute(update(Job).where(Job.id == offer.job_id, Job.status == "offered")
                     .values(status="open").execution_options(synchronize_session=False))
