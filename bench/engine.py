@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import random
 import resource
 import socket
 import statistics
@@ -48,7 +49,8 @@ async def register(engine: Engine, users: list[str]) -> None:
     await asyncio.gather(*(one(u) for u in users))
 
 
-async def run(url: str, users: int, messages: int) -> dict[str, float]:
+async def run(url: str, users: int, messages: int,
+              think: tuple[float, float] = (0.0, 0.0)) -> dict[str, float]:
     db = Database(url)
     await db.migrate()
     engine = Engine(db)
@@ -57,8 +59,12 @@ async def run(url: str, users: int, messages: int) -> dict[str, float]:
     per_user = max(1, messages // users)
     latencies: list[float] = []
 
+    rng = random.Random(7)
+
     async def user(name: str) -> None:
         for i in range(per_user):
+            if think[1] > 0:  # a person reading the answer and typing the next message
+                await asyncio.sleep(rng.uniform(*think))
             t0 = time.perf_counter()
             await engine.handle(Inbound("console", name, uuid.uuid4().hex, text=CYCLE[i % 4]))
             latencies.append(time.perf_counter() - t0)
@@ -103,7 +109,12 @@ async def main() -> None:
     ap.add_argument("--users", default="1,50,200")
     ap.add_argument("--no-pg", action="store_true")
     ap.add_argument("--workload", choices=sorted(WORKLOADS), default="mixed")
+    ap.add_argument("--think", default="0,0",
+                    help="seconds MIN,MAX each user waits before typing the next message "
+                         "(0,0: a closed loop at saturation)")
     args = ap.parse_args()
+    think = tuple(float(x) for x in args.think.split(","))
+    print(f"think time between messages: {think[0]}-{think[1]} s")
     global CYCLE
     CYCLE = WORKLOADS[args.workload]
     print(f"workload: {args.workload} {CYCLE}")
@@ -120,7 +131,7 @@ async def main() -> None:
                 url = f"sqlite+aiosqlite:///{tmp}/bench.db"
             else:
                 url = await fresh_pg(template)
-            r = await run(url, users, args.messages)
+            r = await run(url, users, args.messages, think)  # type: ignore[arg-type]
             rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             print(f"{label:<11} {users:>5} {r['n']:>8.0f} {r['rate']:>8.0f} {r['p50']:>7.1f} "
                   f"{r['p99']:>7.1f} {r['max']:>7.1f} {rss:>11.0f}", flush=True)
