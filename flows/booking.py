@@ -382,13 +382,21 @@ async def _none_chosen(ctx: Context, choice: Choice) -> Next:
 # --- coming back to the list: after a decline, an expiry, a tukang's cancellation -------------
 
 
-@REGISTRY.action("job.pick")
-async def _pick_action(ctx: Context, arg: str) -> Next:
-    s = await ctx.db()
+async def _own_job(ctx: Context, arg: str) -> Job | None:
+    """The warga's own job named by a button's argument, or None after saying it is gone."""
     job_id = as_id(arg)
+    s = await ctx.db()
     job = await s.get(Job, job_id, populate_existing=True) if job_id is not None else None
     if job is None or job.warga_id != ctx.conv.user_id:
         ctx.say("job.not_found")
+        return None
+    return job
+
+
+@REGISTRY.action("job.pick")
+async def _pick_action(ctx: Context, arg: str) -> Next:
+    job = await _own_job(ctx, arg)
+    if job is None:
         return None
     if job.status != "open":
         ctx.say("booking.not_open", code=job.code)
@@ -401,12 +409,10 @@ async def _pick_action(ctx: Context, arg: str) -> Next:
 @REGISTRY.action("job.rebook")
 async def _rebook_action(ctx: Context, arg: str) -> Next:
     """A tukang cancelled a taken job: the same request again as a new job, without them."""
-    s = await ctx.db()
-    old_id = as_id(arg)
-    old = await s.get(Job, old_id, populate_existing=True) if old_id is not None else None
-    if old is None or old.warga_id != ctx.conv.user_id:
-        ctx.say("job.not_found")
+    old = await _own_job(ctx, arg)
+    if old is None:
         return None
+    s = await ctx.db()
     if old.status != "cancelled" or old.cancelled_by != "tukang":
         ctx.say("booking.not_open", code=old.code)
         return None

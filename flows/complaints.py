@@ -123,11 +123,16 @@ async def _valid_text(ctx: Context, text: str) -> str:
     return text
 
 
-async def _after_text(ctx: Context, text: str) -> Next:
+def _keep_text(ctx: Context, text: str, store: str) -> None:
+    """Keep a complaint or statement text, cut to MAX_TEXT with a notice when longer."""
     text, clipped = _clip(text)
     if clipped:
         ctx.say("complaint.text_clipped", maximum=MAX_TEXT)
-    ctx.data["complaint_text"] = text
+    ctx.data[store] = text
+
+
+async def _after_text(ctx: Context, text: str) -> Next:
+    _keep_text(ctx, text, "complaint_text")
     return "complaint.evidence"
 
 
@@ -203,10 +208,7 @@ async def _statement_vars(ctx: Context) -> dict[str, Any]:
 
 
 async def _after_statement(ctx: Context, text: str) -> Next:
-    text, clipped = _clip(text)
-    if clipped:
-        ctx.say("complaint.text_clipped", maximum=MAX_TEXT)
-    ctx.data["statement_text"] = text
+    _keep_text(ctx, text, "statement_text")
     return "complaint.statement_media"
 
 
