@@ -8,6 +8,7 @@ message once one becomes available (a timer over `Job.notify_when_available`).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import select, update
@@ -15,21 +16,24 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from flows.context import Context, FlowConfig
 from flows.jobs import cancel_job
-from flows.menu import MenuEntry, add_entry
-from flows.offers import (
-    GuardedChoice,
-    StrictChoice,
-    as_id,
-    category_name,
-    kecamatan_name,
-    make_offer,
-    pick_again,
-)
+from flows.offers import category_name, kecamatan_name, make_offer, pick_again
 from flows.outbox import Outgoing
-from flows.parsing import parse_date
-from flows.registry import HOME, REGISTRY
-from flows.steps import Confirm, Next, Photos, Text, keyed, words
-from flows.timers import timer
+from flows.parsing import parse_date, row_id
+from flows.steps import (
+    HOME,
+    Confirm,
+    Guarded,
+    GuardedChoice,
+    Next,
+    PagedChoice,
+    Photos,
+    StrictChoice,
+    Text,
+    clip_telling,
+    keyed,
+    words,
+)
+from flows.table import MenuEntry, Registry
 from flows.types import Choice, Reprompt
 from storage.clock import local
 from storage.codes import next_code
@@ -74,10 +78,7 @@ async def _valid_description(ctx: Context, text: str) -> str:
     text = " ".join(text.split())
     if len(text) < DESCRIPTION_MIN_CHARS or len(words(text).split()) < DESCRIPTION_MIN_WORDS:
         raise Reprompt("booking.description_short")
-    if len(text) > DESCRIPTION_MAX:
-        ctx.say("booking.description_cut", maximum=DESCRIPTION_MAX)
-        text = text[:DESCRIPTION_MAX].rstrip() + "…"
-    return text
+    return clip_telling(ctx, text, DESCRIPTION_MAX, "booking.description_cut")
 
 
 async def _after_description(ctx: Context, text: str) -> Next:
@@ -230,48 +231,40 @@ async def _candidates(ctx: Context, job: Job) -> list[Candidate]:
     return list(cache[area])
 
 
-async def _page(ctx: Context, job: Job) -> tuple[list[Candidate], int, int]:
-    found = await _candidates(ctx, job)
-    size = max(1, ctx.config.page_size)
-    pages = max(1, -(-len(found) // size))
-    page = int(ctx.data.get("pick_page", 0)) % pages
-    return found[page * size:(page + 1) * size], page, pages
-
-
 async def _skill_names(s: AsyncSession, codes: tuple[str, ...]) -> str:
     names = [(await s.get(Skill, c)) for c in codes[:2]]
     return ", ".join(n.name for n in names if n is not None) or "-"
 
 
-async def _pick_vars(ctx: Context) -> dict[str, object]:
-    job = await _current_job(ctx)
-    if job is None:
-        raise LookupError("job gone")
-    s = await ctx.db()
-    shown, page, pages = await _page(ctx, job)
-    items = [{"n": i, "name": c.name, "skill": await _skill_names(s, c.skill_codes),
-              "jenjang": c.jenjang,
-              "rating": f"{c.rating_avg:.1f}" if c.rating_avg is not None else "",
-              "count": c.rating_count, "jobs": c.jobs_done}
-             for i, c in enumerate(shown, start=1)]
-    return {"code": job.code, "items": items, "page": page + 1, "pages": pages,
-            "kecamatan": await kecamatan_name(s, _search_area(ctx, job))}
-
-
 async def _pick_options(ctx: Context) -> list[Choice]:
     job = await _current_job(ctx)
-    if job is None:
-        return []
-    shown, _, pages = await _page(ctx, job)
-    opts = [Choice(f"t{c.user_id}", c.name) for c in shown]
-    if pages > 1:
-        opts.append(Choice("more", ctx.t("booking.choice_more")))
-    opts.append(Choice("cancel", ctx.t("booking.choice_cancel_job")))
-    return opts
+    return [Choice(f"t{c.user_id}", c.name) for c in await _candidates(ctx, job)] if job else []
 
 
-class PickTukang(GuardedChoice):
-    """The list of tukang; an empty list goes to the "none found" step instead."""
+async def _cancel_option(ctx: Context) -> list[Choice]:
+    return [Choice("cancel", ctx.t("booking.choice_cancel_job"))]
+
+
+@dataclass(kw_only=True)
+class PickTukang(Guarded, StrictChoice, PagedChoice):
+    """The list of tukang, a page at a time with each one's details; an empty list goes to the
+    "none found" step instead."""
+
+    exits = ("booking.none",)
+
+    async def prompt_vars(self, ctx: Context) -> dict[str, object]:
+        job = await _current_job(ctx)
+        if job is None:
+            raise LookupError("job gone")
+        s = await ctx.db()
+        shown, page, pages = self.page_of(ctx, await _candidates(ctx, job))
+        items = [{"n": i, "name": c.name, "skill": await _skill_names(s, c.skill_codes),
+                  "jenjang": c.jenjang,
+                  "rating": f"{c.rating_avg:.1f}" if c.rating_avg is not None else "",
+                  "count": c.rating_count, "jobs": c.jobs_done}
+                 for i, c in enumerate(shown, start=1)]
+        return {"code": job.code, "items": items, "page": page + 1, "pages": pages,
+                "kecamatan": await kecamatan_name(s, _search_area(ctx, job))}
 
     async def enter(self, ctx: Context) -> Next:
         job = await _current_job(ctx)
@@ -291,17 +284,14 @@ async def _picked(ctx: Context, choice: Choice) -> Next:
     if job is None:
         ctx.say("job.not_found")
         return HOME
-    if choice.id == "more":
-        ctx.data["pick_page"] = int(ctx.data.get("pick_page", 0)) + 1
-        return "booking.pick"
     if choice.id == "cancel":
         if await cancel_job(ctx, job.id or 0):
             ctx.say("job.cancelled", code=job.code)
         ctx.clear_flow_data()
         return HOME
-    if not choice.id.startswith("t") or not choice.id[1:].isdigit():
+    tukang_id = row_id(choice.id[1:]) if choice.id.startswith("t") else None
+    if tukang_id is None:
         raise Reprompt("help.choose")
-    tukang_id = int(choice.id[1:])
     if tukang_id not in {c.user_id for c in await _candidates(ctx, job)}:
         ctx.say("booking.tukang_gone")
         ctx.extras.pop("candidates", None)
@@ -345,6 +335,8 @@ async def _none_options(ctx: Context) -> list[Choice]:
 
 
 class NoneFound(GuardedChoice):
+    """What to do when no tukang qualifies: search a neighbouring kecamatan, wait, or cancel."""
+
     async def enter(self, ctx: Context) -> Next:
         if await _current_job(ctx) is None:
             ctx.say("job.not_found")
@@ -384,7 +376,7 @@ async def _none_chosen(ctx: Context, choice: Choice) -> Next:
 
 async def _own_job(ctx: Context, arg: str) -> Job | None:
     """The warga's own job named by a button's argument, or None after saying it is gone."""
-    job_id = as_id(arg)
+    job_id = row_id(arg)
     s = await ctx.db()
     job = await s.get(Job, job_id, populate_existing=True) if job_id is not None else None
     if job is None or job.warga_id != ctx.conv.user_id:
@@ -393,7 +385,6 @@ async def _own_job(ctx: Context, arg: str) -> Job | None:
     return job
 
 
-@REGISTRY.action("job.pick")
 async def _pick_action(ctx: Context, arg: str) -> Next:
     job = await _own_job(ctx, arg)
     if job is None:
@@ -406,7 +397,6 @@ async def _pick_action(ctx: Context, arg: str) -> Next:
     return "booking.pick"
 
 
-@REGISTRY.action("job.rebook")
 async def _rebook_action(ctx: Context, arg: str) -> Next:
     """A tukang cancelled a taken job: the same request again as a new job, without them."""
     old = await _own_job(ctx, arg)
@@ -438,7 +428,6 @@ async def _rebook_action(ctx: Context, arg: str) -> Next:
     return "booking.pick"
 
 
-@timer("jobs_notify_available")
 async def jobs_notify_available(session: AsyncSession, now: datetime, out: Outgoing,
                                 config: FlowConfig) -> int:
     """Warga waiting for a tukang: told once one qualifies; after two weeks, the job expires."""
@@ -469,30 +458,40 @@ async def jobs_notify_available(session: AsyncSession, now: datetime, out: Outgo
     return handled
 
 
-REGISTRY.add(
-    StrictChoice(name="booking.category", key="booking.ask_category", options=_category_options,
-              then=_begin, help="booking.category_help"),
-    Text(name="booking.description", key="booking.ask_description",
-         validate=_valid_description, then=_after_description,
-         help="booking.description_help"),
-    Photos(name="booking.photos", key="booking.ask_photos", then=_after_photos,
-           maximum=MAX_PHOTOS, help="booking.photos_help"),
-    StrictChoice(name="booking.kecamatan", key="booking.ask_kecamatan", options=_kecamatan_options,
-              then=_after_kecamatan, help="booking.kecamatan_help"),
-    Text(name="booking.address", key="booking.ask_address", validate=_valid_address,
-         then=_after_address, help="booking.address_help"),
-    Text(name="booking.time", key="booking.ask_time", validate=_valid_date, then=_after_time,
-         options=keyed(("today", "booking.time_today"), ("tomorrow", "booking.time_tomorrow"),
-                       ("week", "booking.time_week")),
-         on_choice=_time_choice, help="booking.time_help"),
-    Confirm(name="booking.confirm", key="booking.summary", vars=_summary_vars,
-            on_yes=_create_job, on_no=_not_sent, yes_label="booking.choice_send",
-            no_label="booking.choice_dont_send"),
-    PickTukang(name="booking.pick", key="booking.pick", vars=_pick_vars, options=_pick_options,
-               then=_picked, help="booking.pick_help", check=_has_job),
-    NoneFound(name="booking.none", key="booking.none_found", vars=_none_vars,
-              options=_none_options, then=_none_chosen, help="booking.none_help",
-              check=_has_job),
-)
-add_entry(MenuEntry("booking", "booking.menu_item", "booking.category", roles=("warga",),
-                    position=10))
+def register(registry: Registry) -> None:
+    registry.add(
+        StrictChoice(name="booking.category", key="booking.ask_category",
+                     options=_category_options, then=_begin, help="booking.category_help",
+                     goes_to=("booking.description",)),
+        Text(name="booking.description", key="booking.ask_description",
+             validate=_valid_description, then=_after_description,
+             help="booking.description_help", goes_to=("booking.photos",)),
+        Photos(name="booking.photos", key="booking.ask_photos", then=_after_photos,
+               maximum=MAX_PHOTOS, help="booking.photos_help", goes_to=("booking.kecamatan",)),
+        StrictChoice(name="booking.kecamatan", key="booking.ask_kecamatan",
+                     options=_kecamatan_options, then=_after_kecamatan,
+                     help="booking.kecamatan_help", goes_to=("booking.address",)),
+        Text(name="booking.address", key="booking.ask_address", validate=_valid_address,
+             then=_after_address, help="booking.address_help", goes_to=("booking.time",)),
+        Text(name="booking.time", key="booking.ask_time", validate=_valid_date,
+             then=_after_time, on_choice=_time_choice, help="booking.time_help",
+             options=keyed(("today", "booking.time_today"),
+                           ("tomorrow", "booking.time_tomorrow"),
+                           ("week", "booking.time_week")),
+             goes_to=("booking.confirm",)),
+        Confirm(name="booking.confirm", key="booking.summary", vars=_summary_vars,
+                on_yes=_create_job, on_no=_not_sent, yes_label="booking.choice_send",
+                no_label="booking.choice_dont_send", goes_to=(HOME, "booking.pick")),
+        PickTukang(name="booking.pick", key="booking.pick", options=_pick_options,
+                   extras=_cancel_option, store="pick_page", wrap=True,
+                   next_label="booking.choice_more", then=_picked, help="booking.pick_help",
+                   check=_has_job, goes_to=(HOME, "booking.pick")),
+        NoneFound(name="booking.none", key="booking.none_found", vars=_none_vars,
+                  options=_none_options, then=_none_chosen, help="booking.none_help",
+                  check=_has_job, goes_to=(HOME, "booking.pick")),
+    )
+    registry.action("job.pick", _pick_action, goes_to=("booking.pick",))
+    registry.action("job.rebook", _rebook_action, goes_to=("booking.pick",))
+    registry.timer("jobs_notify_available", jobs_notify_available)
+    registry.menu_entry(MenuEntry("booking", "booking.menu_item", "booking.category",
+                                  roles=("warga",), position=10))

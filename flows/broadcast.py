@@ -46,8 +46,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from flows.context import FlowConfig
 from flows.outbox import PRIORITY_BROADCAST, Outgoing
+from flows.parsing import clip
 from flows.render import LOCALES, render
-from flows.timers import timer
+from flows.table import Registry
 from storage.clock import as_utc, utcnow
 from storage.db import Database
 from storage.models import Broadcast, ChannelAccount, InfoArticle, Outbox, TukangProfile, User
@@ -128,7 +129,7 @@ def summary(content: Content) -> str:
     """The text on one line for a template variable (WhatsApp refuses newlines in them)."""
     flat = " ".join(f"{content.title}: {content.text}".split() if content.title
                     else content.text.split())
-    return flat if len(flat) <= SUMMARY_LIMIT else flat[: SUMMARY_LIMIT - 1].rstrip() + "…"
+    return clip(flat, SUMMARY_LIMIT)
 
 
 def payloads(content: Content, template_sid: str | None) -> dict[tuple[str, bool], dict[str, Any]]:
@@ -450,7 +451,6 @@ async def counts(session: AsyncSession, broadcast_id: int, now: datetime) -> dic
 # --- the scheduler's part --------------------------------------------------------------------
 
 
-@timer("broadcast_enqueue")
 async def continue_broadcasts(session: AsyncSession, now: datetime, out: Outgoing,
                               config: FlowConfig) -> int:
     """Carry on with broadcasts left in "sending" (the CLI or the bot was stopped mid-way)."""
@@ -467,3 +467,7 @@ async def continue_broadcasts(session: AsyncSession, now: datetime, out: Outgoin
             if finished:
                 break
     return done
+
+
+def register(registry: Registry) -> None:
+    registry.timer("broadcast_enqueue", continue_broadcasts)

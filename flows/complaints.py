@@ -15,9 +15,9 @@ from typing import Any
 from sqlalchemy import select, update
 
 from flows.context import Context
-from flows.menu import MenuEntry, add_entry
-from flows.registry import HOME, REGISTRY
-from flows.steps import ChooseOne, Confirm, Next, Photos, Text
+from flows.parsing import row_id
+from flows.steps import HOME, ChooseOne, Confirm, Next, Photos, Text, clip_telling
+from flows.table import MenuEntry, Registry
 from flows.types import Choice, Reprompt
 from storage.clock import local
 from storage.codes import next_code
@@ -28,15 +28,6 @@ MIN_TEXT = 15
 MAX_TEXT = 2000
 MAX_PHOTOS = 5
 JOBS_SHOWN = 10
-
-
-def row_id(text: str) -> int | None:
-    """A row id from a button payload; anything else (huge, non-ASCII digits) is None."""
-    return int(text) if text.isascii() and text.isdigit() and len(text) <= 12 else None
-
-
-def _clip(text: str) -> tuple[str, bool]:
-    return (text[:MAX_TEXT], True) if len(text) > MAX_TEXT else (text, False)
 
 
 # --- the warga's complaint ----------------------------------------------------------------
@@ -51,6 +42,8 @@ async def _jobs_with_tukang(ctx: Context) -> list[Job]:
 
 class PickJob(ChooseOne):
     """The warga's jobs that had a tukang; none means there is nothing to complain about."""
+
+    exits = (HOME,)
 
     async def enter(self, ctx: Context) -> Next:
         if not await _jobs_with_tukang(ctx):
@@ -100,7 +93,6 @@ async def _job_chosen(ctx: Context, choice: Choice) -> Next:
     return await start_for_job(ctx, job_id)
 
 
-@REGISTRY.action("complaint.new")
 async def _new_action(ctx: Context, arg: str) -> Next:
     """A button "Adukan" on a job (payload "!complaint.new:<job_id>")."""
     job_id = row_id(arg)
@@ -125,10 +117,7 @@ async def _valid_text(ctx: Context, text: str) -> str:
 
 def _keep_text(ctx: Context, text: str, store: str) -> None:
     """Keep a complaint or statement text, cut to MAX_TEXT with a notice when longer."""
-    text, clipped = _clip(text)
-    if clipped:
-        ctx.say("complaint.text_clipped", maximum=MAX_TEXT)
-    ctx.data[store] = text
+    ctx.data[store] = clip_telling(ctx, text, MAX_TEXT, "complaint.text_clipped", mark="")
 
 
 async def _after_text(ctx: Context, text: str) -> Next:
@@ -184,7 +173,6 @@ async def _open_for_statement(ctx: Context, complaint_id: int) -> Complaint | No
     return c
 
 
-@REGISTRY.action("complaint.statement")
 async def _statement_action(ctx: Context, arg: str) -> Next:
     """The Dinas asked this tukang for a statement: collect it, whatever step they were at."""
     cid = row_id(arg)
@@ -252,22 +240,29 @@ async def _drop_statement(ctx: Context) -> Next:
     return HOME
 
 
-REGISTRY.add(
-    PickJob(name="complaint.pick", key="complaint.ask_job", options=_job_options,
-            then=_job_chosen),
-    Text(name="complaint.text", key="complaint.ask_text", vars=_job_vars, validate=_valid_text,
-         then=_after_text, help="complaint.text_help"),
-    Photos(name="complaint.evidence", key="complaint.ask_evidence", then=_after_evidence,
-           maximum=MAX_PHOTOS, store="complaint_photo_sel"),
-    Confirm(name="complaint.confirm", key="complaint.summary", vars=_summary_vars,
-            on_yes=_submit, on_no=_drop, yes_label="complaint.send"),
-    Text(name="complaint.statement_text", key="complaint.ask_statement", vars=_statement_vars,
-         validate=_valid_text, then=_after_statement, help="complaint.statement_help"),
-    Photos(name="complaint.statement_media", key="complaint.ask_statement_media",
-           then=_after_statement_media, maximum=MAX_PHOTOS, store="statement_photo_sel"),
-    Confirm(name="complaint.statement_confirm", key="complaint.statement_summary",
-            vars=_statement_summary, on_yes=_send_statement, on_no=_drop_statement,
-            yes_label="complaint.send"),
-)
-add_entry(MenuEntry("pengaduan", "complaint.menu_item", "complaint.pick", roles=("warga",),
-                    position=40))
+def register(registry: Registry) -> None:
+    registry.add(
+        PickJob(name="complaint.pick", key="complaint.ask_job", options=_job_options,
+                then=_job_chosen, goes_to=(HOME, "complaint.text")),
+        Text(name="complaint.text", key="complaint.ask_text", vars=_job_vars,
+             validate=_valid_text, then=_after_text, help="complaint.text_help",
+             goes_to=("complaint.evidence",)),
+        Photos(name="complaint.evidence", key="complaint.ask_evidence", then=_after_evidence,
+               maximum=MAX_PHOTOS, store="complaint_photo_sel", goes_to=("complaint.confirm",)),
+        Confirm(name="complaint.confirm", key="complaint.summary", vars=_summary_vars,
+                on_yes=_submit, on_no=_drop, yes_label="complaint.send", goes_to=(HOME,)),
+        Text(name="complaint.statement_text", key="complaint.ask_statement",
+             vars=_statement_vars, validate=_valid_text, then=_after_statement,
+             help="complaint.statement_help", goes_to=("complaint.statement_media",)),
+        Photos(name="complaint.statement_media", key="complaint.ask_statement_media",
+               then=_after_statement_media, maximum=MAX_PHOTOS, store="statement_photo_sel",
+               goes_to=("complaint.statement_confirm",)),
+        Confirm(name="complaint.statement_confirm", key="complaint.statement_summary",
+                vars=_statement_summary, on_yes=_send_statement, on_no=_drop_statement,
+                yes_label="complaint.send", goes_to=(HOME,)),
+    )
+    registry.action("complaint.new", _new_action, goes_to=(HOME, "complaint.text"))
+    registry.action("complaint.statement", _statement_action,
+                    goes_to=("complaint.statement_text",))
+    registry.menu_entry(MenuEntry("pengaduan", "complaint.menu_item", "complaint.pick",
+                                  roles=("warga",), position=40))

@@ -12,11 +12,10 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from flows.complaints import row_id
 from flows.context import Context
-from flows.menu import MenuEntry, add_entry
-from flows.registry import HOME, REGISTRY
-from flows.steps import ChooseOne, Next, Step
+from flows.parsing import row_id
+from flows.steps import HOME, ChooseOne, Next, PagedChoice, Step
+from flows.table import MenuEntry, Registry
 from flows.types import Choice, Message, Reprompt
 from storage.clock import local
 from storage.models import InfoArticle
@@ -27,24 +26,13 @@ ARTICLE = "info.article"
 PART = 3000  # characters of an article per message (Telegram allows 4096 with the markup)
 
 
-def _page(items: list[Choice], page: int, size: int, ctx: Context) -> tuple[list[Choice], int]:
-    """One page of `items` with paging buttons, and the page actually shown."""
-    size = max(size, 1)
-    pages = max((len(items) + size - 1) // size, 1)
-    page = min(max(page, 0), pages - 1)
-    out = items[page * size:(page + 1) * size]
-    if page > 0:
-        out.append(Choice("_prev", ctx.t("info.prev")))
-    if page < pages - 1:
-        out.append(Choice("_next", ctx.t("info.next")))
-    return out, page
-
-
-class Listing(ChooseOne):
+class Listing(PagedChoice):
     """A paged list; an empty one says so and goes back."""
 
+    exits = (HOME,)
+
     async def enter(self, ctx: Context) -> Next:
-        if not [c for c in await self.options(ctx) if not c.id.startswith("_")]:
+        if not await self.options(ctx):
             ctx.say("info.none")
             return HOME
         return await super().enter(ctx)
@@ -67,20 +55,17 @@ async def _topics(ctx: Context) -> list[tuple[str, int]]:
 async def _topic_options(ctx: Context) -> list[Choice]:
     topics = await _topics(ctx)
     ctx.data["info_topic_names"] = [t for t, _ in topics]
-    items = [Choice(f"t{i}", ctx.t("info.topic_label", topic=t, count=n))
-             for i, (t, n) in enumerate(topics)]
-    shown, ctx.data["info_topic_page"] = _page(items, int(ctx.data.get("info_topic_page", 0)),
-                                               ctx.config.page_size, ctx)
-    return [*shown, Choice("_menu", ctx.t("info.back_menu"))] if items else []
+    return [Choice(f"t{i}", ctx.t("info.topic_label", topic=t, count=n))
+            for i, (t, n) in enumerate(topics)]
+
+
+async def _back_to_menu(ctx: Context) -> list[Choice]:
+    return [Choice("_menu", ctx.t("info.back_menu"))]
 
 
 async def _topic_chosen(ctx: Context, choice: Choice) -> Next:
     if choice.id == "_menu":
         return HOME
-    if choice.id in ("_prev", "_next"):
-        step = -1 if choice.id == "_prev" else 1
-        ctx.data["info_topic_page"] = int(ctx.data.get("info_topic_page", 0)) + step
-        return TOPICS
     names = ctx.data.get("info_topic_names") or []
     index = row_id(choice.id[1:]) if choice.id.startswith("t") else None
     index = -1 if index is None else index
@@ -100,10 +85,11 @@ async def _title_options(ctx: Context) -> list[Choice]:
         select(InfoArticle.id, InfoArticle.title).where(
             _published(), InfoArticle.topic == ctx.data.get("info_topic", ""))
         .order_by(InfoArticle.published_at.desc(), InfoArticle.id.desc()))).all()
-    items = [Choice(str(r.id), r.title) for r in rows]
-    shown, ctx.data["info_title_page"] = _page(items, int(ctx.data.get("info_title_page", 0)),
-                                               ctx.config.page_size, ctx)
-    return [*shown, Choice("_topics", ctx.t("info.back_topics"))] if items else []
+    return [Choice(str(r.id), r.title) for r in rows]
+
+
+async def _back_to_topics(ctx: Context) -> list[Choice]:
+    return [Choice("_topics", ctx.t("info.back_topics"))]
 
 
 async def _title_vars(ctx: Context) -> dict[str, Any]:
@@ -113,10 +99,6 @@ async def _title_vars(ctx: Context) -> dict[str, Any]:
 async def _title_chosen(ctx: Context, choice: Choice) -> Next:
     if choice.id == "_topics":
         return TOPICS
-    if choice.id in ("_prev", "_next"):
-        step = -1 if choice.id == "_prev" else 1
-        ctx.data["info_title_page"] = int(ctx.data.get("info_title_page", 0)) + step
-        return TITLES
     article = row_id(choice.id)
     if article is None:
         raise Reprompt("help.choose")
@@ -149,6 +131,8 @@ async def _article(ctx: Context) -> InfoArticle | None:
 
 class ArticlePage(ChooseOne):
     """One part of an article; an article withdrawn meanwhile sends the reader back."""
+
+    exits = (TITLES,)
 
     async def enter(self, ctx: Context) -> Next:
         if await _article(ctx) is None:
@@ -189,6 +173,8 @@ async def _article_chosen(ctx: Context, choice: Choice) -> Next:
 class FromMenu(Step):
     """The entry from the main menu: start at the first page of topics, not where one was."""
 
+    exits = (TOPICS,)
+
     async def enter(self, ctx: Context) -> Next:
         for key in ("info_topic_page", "info_title_page", "info_topic", "info_article",
                     "info_part", "info_topic_names"):
@@ -199,12 +185,18 @@ class FromMenu(Step):
         return TOPICS
 
 
-REGISTRY.add(
-    FromMenu(name="info.start", key="info.ask_topic"),
-    Listing(name=TOPICS, key="info.ask_topic", options=_topic_options, then=_topic_chosen),
-    Listing(name=TITLES, key="info.ask_title", vars=_title_vars, options=_title_options,
-            then=_title_chosen),
-    ArticlePage(name=ARTICLE, key="info.article", vars=_article_vars, options=_article_options,
-                then=_article_chosen),
-)
-add_entry(MenuEntry("info", "info.menu_item", "info.start", roles=("warga", "tukang"), position=30))
+def register(registry: Registry) -> None:
+    registry.add(
+        FromMenu(name="info.start", key="info.ask_topic"),
+        Listing(name=TOPICS, key="info.ask_topic", options=_topic_options,
+                extras=_back_to_menu, store="info_topic_page", then=_topic_chosen,
+                goes_to=(HOME, TITLES)),
+        Listing(name=TITLES, key="info.ask_title", vars=_title_vars, options=_title_options,
+                extras=_back_to_topics, store="info_title_page", then=_title_chosen,
+                goes_to=(TOPICS, ARTICLE)),
+        ArticlePage(name=ARTICLE, key="info.article", vars=_article_vars,
+                    options=_article_options, then=_article_chosen,
+                    goes_to=(ARTICLE, TITLES, HOME)),
+    )
+    registry.menu_entry(MenuEntry("info", "info.menu_item", "info.start",
+                                  roles=("warga", "tukang"), position=30))

@@ -11,13 +11,9 @@ from datetime import timedelta
 from sqlalchemy import select, update
 
 from flows.context import Context
-from flows.menu import MenuEntry, add_entry
 from flows.offers import (
     LIVE,
     WORKING,
-    GuardedChoice,
-    GuardedConfirm,
-    StrictChoice,
     accept_offer,
     decline_offer,
     job_vars,
@@ -25,8 +21,9 @@ from flows.offers import (
     user_name,
     when,
 )
-from flows.registry import HOME, REGISTRY
-from flows.steps import Next, Text
+from flows.parsing import clip
+from flows.steps import HOME, GuardedChoice, GuardedConfirm, Next, StrictChoice, Text
+from flows.table import MenuEntry, Registry
 from flows.types import Choice, Reprompt
 from storage.models import Job, Offer, Rating, TukangProfile, User
 
@@ -142,6 +139,7 @@ class JobList(StrictChoice):
     """A list that says so and returns to the menu when there is nothing to list."""
 
     empty: str = "job.none_yet"
+    exits = (HOME,)
 
     async def enter(self, ctx: Context) -> Next:
         if not [c for c in await self.options(ctx) if c.id != "home"]:
@@ -410,7 +408,7 @@ async def _valid_reason(ctx: Context, text: str) -> str:
     reason = " ".join(text.split())
     if len(reason) < 5 or len(reason.split()) < 2:
         raise Reprompt("job.reason_short")
-    return reason[:REASON_MAX]
+    return clip(reason, REASON_MAX, mark="")
 
 
 async def _tukang_cancel(ctx: Context, reason: str) -> Next:
@@ -450,21 +448,35 @@ class WorkList(JobList):
     empty: str = "job.work_none"
 
 
-REGISTRY.add(
-    JobList(name="jobs.mine", key="job.mine", options=_mine_options, then=_mine_chosen),
-    JobDetail(name="jobs.detail", key="job.detail", vars=_detail_vars, options=_detail_options,
-              then=_detail_chosen, check=_warga_job),
-    GuardedConfirm(name="jobs.cancel_confirm", key="job.cancel_confirm", vars=_code_vars,
-                   on_yes=_cancel_yes, on_no=_back_to_detail, check=_warga_job),
-    GuardedConfirm(name="jobs.done_confirm", key="job.done_confirm", vars=_code_vars,
-                   on_yes=_done_yes, on_no=_back_to_detail, check=_warga_job),
-    WorkList(name="jobs.work", key="job.work", options=_work_options, then=_work_chosen),
-    WorkDetail(name="jobs.work_detail", key="job.work_detail", vars=_work_vars,
-               options=_work_detail_options, then=_work_detail_chosen, check=_offer_or_job),
-    GuardedConfirm(name="jobs.work_done_confirm", key="job.done_confirm", vars=_work_code_vars,
-                   on_yes=_work_done_yes, on_no=_back_to_work, check=_tukang_job),
-    Text(name="jobs.work_cancel_reason", key="job.ask_cancel_reason", vars=_kec_vars,
-         validate=_valid_reason, then=_tukang_cancel, help="job.reason_help"),
-)
-add_entry(MenuEntry("jobs_mine", "job.menu_mine", "jobs.mine", roles=("warga",), position=20))
-add_entry(MenuEntry("jobs_work", "job.menu_work", "jobs.work", roles=("tukang",), position=10))
+def register(registry: Registry) -> None:
+    registry.add(
+        JobList(name="jobs.mine", key="job.mine", options=_mine_options, then=_mine_chosen,
+                goes_to=(HOME, "jobs.detail")),
+        JobDetail(name="jobs.detail", key="job.detail", vars=_detail_vars,
+                  options=_detail_options, then=_detail_chosen, check=_warga_job,
+                  goes_to=(HOME, "jobs.mine", "jobs.detail", "booking.pick",
+                           "jobs.cancel_confirm", "jobs.done_confirm", "rating.score")),
+        GuardedConfirm(name="jobs.cancel_confirm", key="job.cancel_confirm", vars=_code_vars,
+                       on_yes=_cancel_yes, on_no=_back_to_detail, check=_warga_job,
+                       goes_to=(HOME, "jobs.detail")),
+        GuardedConfirm(name="jobs.done_confirm", key="job.done_confirm", vars=_code_vars,
+                       on_yes=_done_yes, on_no=_back_to_detail, check=_warga_job,
+                       goes_to=(HOME, "jobs.detail", "rating.score")),
+        WorkList(name="jobs.work", key="job.work", options=_work_options, then=_work_chosen,
+                 goes_to=(HOME, "jobs.work_detail")),
+        WorkDetail(name="jobs.work_detail", key="job.work_detail", vars=_work_vars,
+                   options=_work_detail_options, then=_work_detail_chosen,
+                   check=_offer_or_job,
+                   goes_to=(HOME, "jobs.work", "jobs.work_detail", "offer.decline_reason",
+                            "jobs.work_done_confirm", "jobs.work_cancel_reason")),
+        GuardedConfirm(name="jobs.work_done_confirm", key="job.done_confirm",
+                       vars=_work_code_vars, on_yes=_work_done_yes, on_no=_back_to_work,
+                       check=_tukang_job, goes_to=(HOME, "jobs.work", "jobs.work_detail")),
+        Text(name="jobs.work_cancel_reason", key="job.ask_cancel_reason", vars=_kec_vars,
+             validate=_valid_reason, then=_tukang_cancel, help="job.reason_help",
+             goes_to=(HOME,)),
+    )
+    registry.menu_entry(MenuEntry("jobs_mine", "job.menu_mine", "jobs.mine", roles=("warga",),
+                                  position=20))
+    registry.menu_entry(MenuEntry("jobs_work", "job.menu_work", "jobs.work", roles=("tukang",),
+                                  position=10))

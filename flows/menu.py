@@ -1,47 +1,45 @@
-"""The main menu. Each feature adds its own entry with `add_entry`, so the menu is one list."""
+"""The main menu. Each feature adds its own entry (`registry.menu_entry`), so the menu is one
+list, shown by role and ordered by position."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from flows.context import Context
-from flows.registry import HOME, REGISTRY
-from flows.steps import ChooseOne, Next, Step
-from flows.types import Choice, Message
+from flows.steps import HOME, Next, Step
+from flows.table import MenuEntry, Registry
+from flows.types import Choice, Message, Reprompt
 
 
-@dataclass(frozen=True, slots=True)
-class MenuEntry:
-    id: str
-    label: str  # message key
-    step: str
-    roles: tuple[str, ...] = ("warga", "tukang")
-    position: int = 50
+@dataclass(kw_only=True)
+class Menu(Step):
+    """The entries the person's role may use; each opens its step (an unknown one, the menu)."""
 
+    entries: Mapping[str, MenuEntry]
+    help: str = "menu.help"
+    exits = (HOME,)
 
-ENTRIES: dict[str, MenuEntry] = {}
+    def targets(self) -> frozenset[str]:
+        return super().targets() | {e.step for e in self.entries.values()}
 
+    async def choices(self, ctx: Context) -> list[Choice]:
+        role = ctx.data.get("_role") or "warga"
+        shown = sorted((e for e in self.entries.values() if role in e.roles),
+                       key=lambda e: e.position)
+        return [Choice(e.id, ctx.t(e.label)) for e in shown]
 
-def add_entry(entry: MenuEntry) -> None:
-    ENTRIES[entry.id] = entry
-
-
-def entries_for(role: str) -> list[MenuEntry]:
-    return sorted((e for e in ENTRIES.values() if role in e.roles), key=lambda e: e.position)
-
-
-async def _options(ctx: Context) -> list[Choice]:
-    role = ctx.data.get("_role") or "warga"
-    return [Choice(e.id, ctx.t(e.label)) for e in entries_for(role)]
-
-
-async def _chosen(ctx: Context, choice: Choice) -> Next:
-    entry = ENTRIES.get(choice.id)
-    return entry.step if entry else HOME
+    async def handle(self, ctx: Context, msg: Message) -> Next:
+        if msg.choice is None:
+            raise Reprompt(self.help)
+        entry = self.entries.get(msg.choice.id)
+        return entry.step if entry else HOME
 
 
 class BackToMenu(Step):
     """Says its message, then shows the menu again (Bantuan and other one-shot answers)."""
+
+    exits = (HOME,)
 
     async def enter(self, ctx: Context) -> Next:
         ctx.say(self.key, **await self.prompt_vars(ctx))
@@ -51,8 +49,9 @@ class BackToMenu(Step):
         return HOME
 
 
-REGISTRY.add(
-    ChooseOne(name=HOME, key="menu.home", options=_options, then=_chosen, help="menu.help"),
-    BackToMenu(name="menu.bantuan", key="help.main"),
-)
-add_entry(MenuEntry("bantuan", "menu.item_bantuan", "menu.bantuan", position=80))
+def register(registry: Registry) -> None:
+    registry.add(
+        Menu(name=HOME, key="menu.home", entries=registry.menu),
+        BackToMenu(name="menu.bantuan", key="help.main"),
+    )
+    registry.menu_entry(MenuEntry("bantuan", "menu.item_bantuan", "menu.bantuan", position=80))

@@ -10,9 +10,6 @@ The tukang sees the job without the address and the warga's phone until they acc
 
 from __future__ import annotations
 
-import re
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, select, update
@@ -20,10 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from flows.context import Context, FlowConfig
 from flows.outbox import Outgoing, find_recipient
-from flows.registry import HOME, REGISTRY
-from flows.steps import ChooseOne, Confirm, Next, Text, keyed
-from flows.timers import timer
-from flows.types import Choice, Message, Reprompt
+from flows.parsing import clip, row_id
+from flows.steps import HOME, Next, Text, keyed
+from flows.table import Registry
+from flows.types import Choice, Reprompt
 from storage.clock import local
 from storage.models import Category, Conversation, Job, Kecamatan, Offer, TukangProfile, User
 
@@ -34,11 +31,6 @@ REASON_MAX = 300
 
 
 # --- small shared helpers ---------------------------------------------------------------------
-
-
-def as_id(arg: str) -> int | None:
-    """A row id from a button payload, or None (forged, empty, "²", or too large)."""
-    return int(arg) if re.fullmatch(r"[0-9]{1,12}", arg) else None
 
 
 def when(value: datetime) -> str:
@@ -94,60 +86,6 @@ async def ensure_conversation(session: AsyncSession, user_id: int, now: datetime
     else:
         return
     await session.flush()
-
-
-CheckFn = Callable[[Context], Awaitable[bool]]
-
-
-@dataclass(kw_only=True)
-class _Guard:
-    """A step that needs a job (or offer) named in the conversation data.
-
-    Without it (the job vanished, or the conversation was moved here by hand) the step never
-    fails: entering or answering it goes to the menu, asking it says the job is gone.
-    """
-
-    check: CheckFn
-
-    async def enter(self, ctx: Context) -> Next:
-        if not await self.check(ctx):
-            ctx.say("job.not_found")
-            return HOME
-        return await super().enter(ctx)  # type: ignore[misc]
-
-    async def prompt(self, ctx: Context) -> None:
-        if not await self.check(ctx):
-            ctx.say("job.gone")
-            return
-        await super().prompt(ctx)  # type: ignore[misc]
-
-    async def handle(self, ctx: Context, msg: Message) -> Next:
-        if not await self.check(ctx):
-            ctx.say("job.not_found")
-            return HOME
-        return await super().handle(ctx, msg)  # type: ignore[misc]
-
-
-@dataclass(kw_only=True)
-class StrictChoice(ChooseOne):
-    """Choose one, accepting only ids among the options it shows now (a forged or outdated
-    button payload gets the step's help instead of reaching the handler)."""
-
-    async def handle(self, ctx: Context, msg: Message) -> Next:
-        if msg.choice is not None and msg.choice.id not in {c.id for c in
-                                                            await self.options(ctx)}:
-            raise Reprompt(self.help)
-        return await super().handle(ctx, msg)
-
-
-@dataclass(kw_only=True)
-class GuardedChoice(_Guard, StrictChoice):
-    pass
-
-
-@dataclass(kw_only=True)
-class GuardedConfirm(_Guard, Confirm):
-    pass
 
 
 def pick_again(job_id: int) -> list[Choice]:
@@ -209,7 +147,7 @@ async def _explain_lost(ctx: Context, offer: Offer) -> None:
 
 
 async def _own_offer(ctx: Context, arg: str) -> Offer | None:
-    offer_id = as_id(arg)
+    offer_id = row_id(arg)
     if offer_id is None:
         return None
     offer = await (await ctx.db()).get(Offer, offer_id, populate_existing=True)
@@ -296,7 +234,6 @@ async def decline_offer(ctx: Context, offer_id: int) -> bool:
     return True
 
 
-@REGISTRY.action("offer.accept")
 async def _accept_action(ctx: Context, arg: str) -> Next:
     offer = await _own_offer(ctx, arg)
     if offer is None:
@@ -306,7 +243,6 @@ async def _accept_action(ctx: Context, arg: str) -> Next:
     return None
 
 
-@REGISTRY.action("offer.decline")
 async def _decline_action(ctx: Context, arg: str) -> Next:
     offer = await _own_offer(ctx, arg)
     if offer is None:
@@ -323,7 +259,7 @@ async def _valid_reason(ctx: Context, text: str) -> str:
     reason = " ".join(text.split())
     if len(reason) < 3:
         raise Reprompt("offer.reason_short")
-    return reason[:REASON_MAX]
+    return clip(reason, REASON_MAX, mark="")
 
 
 async def _save_reason(ctx: Context, reason: str) -> Next:
@@ -342,13 +278,6 @@ async def _skip_reason(ctx: Context, choice: Choice) -> Next:
     ctx.data.pop("decline_offer", None)
     ctx.say("offer.reason_thanks")
     return HOME
-
-
-REGISTRY.add(
-    Text(name="offer.decline_reason", key="offer.ask_reason", validate=_valid_reason,
-         then=_save_reason, options=keyed(("skip", "choice.skip")), on_choice=_skip_reason,
-         help="offer.reason_help"),
-)
 
 
 # --- expiry -----------------------------------------------------------------------------------
@@ -378,7 +307,6 @@ async def expire_offer(session: AsyncSession, out: Outgoing, offer_id: int,
     return True
 
 
-@timer("offers_expire")
 async def offers_expire(session: AsyncSession, now: datetime, out: Outgoing,
                         config: FlowConfig) -> int:
     """Pending offers past their time: expired, both sides told."""
@@ -386,3 +314,14 @@ async def offers_expire(session: AsyncSession, now: datetime, out: Outgoing,
         Offer.status == "pending", Offer.expires_at <= now).order_by(Offer.id).limit(200)
     )).scalars().all()
     return sum([await expire_offer(session, out, oid, now) for oid in due])
+
+
+def register(registry: Registry) -> None:
+    registry.add(
+        Text(name="offer.decline_reason", key="offer.ask_reason", validate=_valid_reason,
+             then=_save_reason, options=keyed(("skip", "choice.skip")), on_choice=_skip_reason,
+             help="offer.reason_help", goes_to=(HOME,)),
+    )
+    registry.action("offer.accept", _accept_action)
+    registry.action("offer.decline", _decline_action, goes_to=("offer.decline_reason",))
+    registry.timer("offers_expire", offers_expire)

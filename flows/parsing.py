@@ -1,4 +1,6 @@
-"""Reading what people type: phone numbers, dates, names."""
+"""The small text helpers of every flow, in one place: reading what people type (phone numbers,
+dates, names), the row ids buttons carry, masking a phone and clipping a long text.
+"""
 
 from __future__ import annotations
 
@@ -41,6 +43,19 @@ def clean_name(text: str) -> str | None:
     if re.search(r"[<>{}\[\]|\\/@#$%^*=_~`]", name) or re.search(r"\d{3,}", name):
         return None
     return name
+
+
+def row_id(text: str) -> int | None:
+    """A row id from a button payload, or None: forged, empty, "²" or "٣" (digits `int` would
+    read but a person never typed), or too large for a database id."""
+    return int(text) if re.fullmatch(r"[0-9]{1,12}", text) else None
+
+
+def clip(text: str, limit: int, *, mark: str = "…") -> str:
+    """`text` if it fits in `limit` characters, else cut to fit with `mark` at the end."""
+    if len(text) <= limit:
+        return text
+    return text[:limit - len(mark)].rstrip() + mark
 
 
 _DATE = re.compile(r"^\s*(\d{1,2})[-/. ](\d{1,2})[-/. ](\d{2,4})\s*$")

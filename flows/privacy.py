@@ -9,10 +9,11 @@ they wrote and the files they sent.
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from pydantic_core import to_jsonable_python
 from sqlalchemy import delete, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel
@@ -47,18 +48,9 @@ class ErasureRefused(Exception):
         self.reason = reason
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
-
-
-def _row(obj: SQLModel, *, drop: tuple[str, ...] = ()) -> dict[str, Any]:
-    return {k: _plain(v) for k, v in obj.model_dump().items() if k not in drop}
+def _row(obj: SQLModel) -> dict[str, Any]:
+    """A row as JSON-able values (datetimes as ISO strings), for the export and "Data saya"."""
+    return dict(to_jsonable_python(obj.model_dump()))
 
 
 async def _all(session: AsyncSession, stmt: Any) -> list[Any]:

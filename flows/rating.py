@@ -12,12 +12,12 @@ from sqlalchemy import exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flows.context import Context, FlowConfig
-from flows.offers import GuardedChoice, as_id, user_name
+from flows.offers import user_name
 from flows.outbox import Outgoing
-from flows.registry import HOME, REGISTRY
-from flows.steps import Next, Text, keyed
-from flows.survey import invite_after_rating
-from flows.timers import timer
+from flows.parsing import row_id
+from flows.steps import HOME, GuardedChoice, Next, Text, clip_telling, keyed
+from flows.survey import INVITE, invite_after_rating
+from flows.table import Registry
 from flows.types import Choice, Reprompt
 from storage.models import Job, Rating, TukangProfile
 
@@ -56,6 +56,8 @@ async def _can_rate(ctx: Context) -> Job | None:
 
 
 class Score(GuardedChoice):
+    """The 1-5 question; a job that cannot be rated (gone, rated, not done) goes to the menu."""
+
     async def enter(self, ctx: Context) -> Next:
         if await _can_rate(ctx) is None:
             ctx.clear_flow_data()
@@ -118,11 +120,7 @@ async def _not_done(ctx: Context) -> Next:
 
 
 async def _valid_comment(ctx: Context, text: str) -> str:
-    comment = " ".join(text.split())
-    if len(comment) > COMMENT_MAX:
-        ctx.say("rating.comment_cut", maximum=COMMENT_MAX)
-        comment = comment[:COMMENT_MAX].rstrip() + "…"
-    return comment
+    return clip_telling(ctx, " ".join(text.split()), COMMENT_MAX, "rating.comment_cut")
 
 
 async def _save(ctx: Context, comment: str) -> Next:
@@ -152,9 +150,8 @@ async def _no_comment(ctx: Context, choice: Choice) -> Next:
     return await _save(ctx, "")
 
 
-@REGISTRY.action("rating.start")
 async def _start(ctx: Context, arg: str) -> Next:
-    job_id = as_id(arg)
+    job_id = row_id(arg)
     if job_id is None:
         ctx.say("job.not_found")
         return None
@@ -164,7 +161,6 @@ async def _start(ctx: Context, arg: str) -> Next:
     return "rating.score"
 
 
-@timer("rating_reminders")
 async def rating_reminders(session: AsyncSession, now: datetime, out: Outgoing,
                            config: FlowConfig) -> int:
     """Finished jobs still unrated at their reminder time: the warga is asked once more."""
@@ -180,10 +176,14 @@ async def rating_reminders(session: AsyncSession, now: datetime, out: Outgoing,
     return len(due)
 
 
-REGISTRY.add(
-    Score(name="rating.score", key="rating.ask_score", vars=_score_vars, options=_score_options,
-          then=_scored, help="rating.score_help", check=_has_job),
-    Text(name="rating.comment", key="rating.ask_comment", validate=_valid_comment, then=_save,
-         options=keyed(("skip", "choice.skip")), on_choice=_no_comment,
-         help="rating.comment_help"),
-)
+def register(registry: Registry) -> None:
+    registry.add(
+        Score(name="rating.score", key="rating.ask_score", vars=_score_vars,
+              options=_score_options, then=_scored, help="rating.score_help", check=_has_job,
+              goes_to=(HOME, "rating.comment")),
+        Text(name="rating.comment", key="rating.ask_comment", validate=_valid_comment,
+             then=_save, options=keyed(("skip", "choice.skip")), on_choice=_no_comment,
+             help="rating.comment_help", goes_to=(HOME, INVITE)),
+    )
+    registry.action("rating.start", _start, goes_to=("rating.score",))
+    registry.timer("rating_reminders", rating_reminders)

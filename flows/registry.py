@@ -1,49 +1,34 @@
-"""Where flows register their steps and actions, by stable string name."""
+"""The registry the engine runs: every flow registered once, checked, then shared.
+
+The table itself (`Registry`, `MenuEntry`) lives in flows/table.py, which flow modules import;
+this module only builds it from flows/all.py on first use, so no flow module ever imports the
+module that imports all of them.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from functools import cache
 
-from flows.context import Context
-from flows.steps import Next, Step
+from flows.steps import HOME, START
+from flows.table import Registry
+from flows.timers import TIMERS
 
-ActionFn = Callable[[Context, str], Awaitable[Next]]
-
-HOME = "menu.home"
-START = "start.welcome"
+__all__ = ["HOME", "START", "Registry", "load_flows"]
 
 
-@dataclass
-class Registry:
-    steps: dict[str, Step] = field(default_factory=dict)
-    actions: dict[str, ActionFn] = field(default_factory=dict)
-    start_payloads: dict[str, str] = field(default_factory=dict)
-
-    def add(self, *steps: Step) -> None:
-        for step in steps:
-            if step.name in self.steps:
-                raise ValueError(f"step {step.name!r} registered twice")
-            self.steps[step.name] = step
-
-    def action(self, name: str) -> Callable[[ActionFn], ActionFn]:
-        """Register a handler for buttons sent with `notify(actions=...)` (payload `!name:arg`)."""
-
-        def register(fn: ActionFn) -> ActionFn:
-            self.actions[name] = fn
-            return fn
-
-        return register
-
-    def get(self, name: str) -> Step | None:
-        return self.steps.get(name)
-
-
-REGISTRY = Registry()
-
-
+@cache
 def load_flows() -> Registry:
-    """Import every flow module so its steps are registered, once."""
-    import flows.all  # noqa: F401
+    """Every flow's steps, actions, start payloads, menu entries and timers, checked; built on
+    the first call, the same object afterwards."""
+    from flows.all import build_registry
 
-    return REGISTRY
+    registry = build_registry()
+    TIMERS.update(registry.timers)  # MOVED: remove after callers change (bot/scheduler.py)
+    return registry
+
+
+def __getattr__(name: str) -> Registry:
+    # MOVED: remove after callers change (tests read `REGISTRY`; use `load_flows()`)
+    if name == "REGISTRY":
+        return load_flows()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -12,12 +12,11 @@ from datetime import datetime
 from typing import Any
 
 from flows.context import Context
-from flows.menu import MenuEntry, add_entry
 from flows.parsing import clean_name, mask_phone
-from flows.registry import HOME, REGISTRY, START
 from flows.render import LOCALES
 from flows.start import kecamatan_options
-from flows.steps import ChooseOne, Confirm, Next, Text, keyed
+from flows.steps import HOME, START, ChooseOne, Confirm, Next, Text, keyed
+from flows.table import MenuEntry, Registry
 from flows.types import Choice, Reprompt
 from storage.clock import local
 from storage.models import Kecamatan
@@ -54,6 +53,11 @@ async def _home_vars(ctx: Context) -> dict[str, Any]:
             "broadcast": not user.broadcast_opt_out}
 
 
+# the settings that are a step of their own ("menu" leaves the settings)
+_HOME_CHOICES = {"language": "settings.language", "name": "settings.name",
+                 "kecamatan": "settings.kecamatan", "delete": "settings.delete", "menu": HOME}
+
+
 async def _home_chosen(ctx: Context, choice: Choice) -> Next:
     user = await ctx.require_user()
     if choice.id == "broadcast":
@@ -67,9 +71,7 @@ async def _home_chosen(ctx: Context, choice: Choice) -> Next:
     if choice.id == "data":
         await _show_data(ctx)
         return HOME_STEP
-    return {"language": "settings.language", "name": "settings.name",
-            "kecamatan": "settings.kecamatan", "delete": "settings.delete",
-            "menu": HOME}.get(choice.id) or HOME_STEP
+    return _HOME_CHOICES.get(choice.id, HOME_STEP)
 
 
 # --- language -------------------------------------------------------------------------------
@@ -250,17 +252,22 @@ async def _keep(ctx: Context) -> Next:
     return HOME_STEP
 
 
-REGISTRY.add(
-    ChooseOne(name=HOME_STEP, key="settings.home", vars=_home_vars, options=_home_options,
-              then=_home_chosen),
-    ChooseOne(name="settings.language", key="settings.ask_language", then=_language,
-              options=keyed(("id", "settings.lang_id"), ("en", "settings.lang_en"))),
-    Text(name="settings.name", key="settings.ask_name", validate=_valid_name, then=_save_name,
-         options=_cancel_option, on_choice=_back, help="settings.name_help"),
-    ChooseOne(name="settings.kecamatan", key="settings.ask_kecamatan",
-              options=_kecamatan_options, then=_save_kecamatan),
-    Confirm(name="settings.delete", key="settings.delete_confirm", on_yes=_erase, on_no=_keep,
-            yes_label="settings.delete_yes", no_label="settings.delete_no"),
-)
-add_entry(MenuEntry("pengaturan", "settings.menu_item", HOME_STEP, roles=("warga", "tukang"),
-                    position=90))
+def register(registry: Registry) -> None:
+    registry.add(
+        ChooseOne(name=HOME_STEP, key="settings.home", vars=_home_vars, options=_home_options,
+                  then=_home_chosen,
+                  goes_to=(HOME_STEP, HOME, *_HOME_CHOICES.values())),
+        ChooseOne(name="settings.language", key="settings.ask_language", then=_language,
+                  options=keyed(("id", "settings.lang_id"), ("en", "settings.lang_en")),
+                  goes_to=(HOME_STEP,)),
+        Text(name="settings.name", key="settings.ask_name", validate=_valid_name,
+             then=_save_name, options=_cancel_option, on_choice=_back,
+             help="settings.name_help", goes_to=(HOME_STEP,)),
+        ChooseOne(name="settings.kecamatan", key="settings.ask_kecamatan",
+                  options=_kecamatan_options, then=_save_kecamatan, goes_to=(HOME_STEP,)),
+        Confirm(name="settings.delete", key="settings.delete_confirm", on_yes=_erase,
+                on_no=_keep, yes_label="settings.delete_yes", no_label="settings.delete_no",
+                goes_to=(HOME_STEP, START)),  # erasure moves the stranger to START itself
+    )
+    registry.menu_entry(MenuEntry("pengaturan", "settings.menu_item", HOME_STEP,
+                                  roles=("warga", "tukang"), position=90))

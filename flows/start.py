@@ -9,10 +9,10 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from flows.context import Context
-from flows.parsing import EXAMPLE_PHONE, clean_name, normalize_phone
+from flows.parsing import EXAMPLE_PHONE, clean_name, clip, normalize_phone
 from flows.people import account_owner, attach_account, create_user, find_verified_user
-from flows.registry import HOME, REGISTRY, START
-from flows.steps import ChooseOne, Next, Text, keyed
+from flows.steps import HOME, START, ChooseOne, Next, Text, keyed
+from flows.table import Registry
 from flows.types import Choice, Message, Reprompt
 from storage.models import Kecamatan
 
@@ -21,6 +21,8 @@ TUKANG_REGISTRATION = "tukang_reg.begin"
 
 class Welcome(ChooseOne):
     """The consent question; any first message ("halo") is answered with the greeting."""
+
+    exits = (HOME,)
 
     async def enter(self, ctx: Context) -> Next:
         if await self._known(ctx):
@@ -47,7 +49,7 @@ class Welcome(ChooseOne):
                 ctx.say("start.welcome_back", name=known.name)
                 return HOME
         if msg.profile_name:
-            ctx.data["profile_name"] = msg.profile_name[:80]
+            ctx.data["profile_name"] = clip(msg.profile_name, 80, mark="")
         if msg.choice is None:
             if not ctx.data.get("greeted"):
                 await self.prompt(ctx)
@@ -105,6 +107,8 @@ async def _phone_from(ctx: Context, text: str) -> tuple[str, bool]:
 class PhoneStep(Text):
     """Takes a shared contact (verified by the platform) or a typed Indonesian number."""
 
+    exits = (HOME, "start.kecamatan")
+
     async def handle(self, ctx: Context, msg: Message) -> Next:
         if msg.phone:
             known = await find_verified_user(ctx, msg.phone)
@@ -131,7 +135,8 @@ async def kecamatan_options(ctx: Context) -> list[Choice]:
 
 
 async def _after_kecamatan(ctx: Context, choice: Choice) -> Next:
-    if ctx.data.get("_start") == "tukang" and REGISTRY.get(TUKANG_REGISTRATION):
+    # "_start" is only set for a payload the registry knows (flows/tukang_reg.py registers it)
+    if ctx.data.get("_start") == "tukang":
         ctx.data["kecamatan"] = choice.id
         return TUKANG_REGISTRATION
     user = await create_user(ctx, role="warga", kecamatan_code=choice.id)
@@ -140,16 +145,17 @@ async def _after_kecamatan(ctx: Context, choice: Choice) -> Next:
     return HOME
 
 
-REGISTRY.add(
-    Welcome(name=START, key="start.welcome", then=_consent,
-            options=keyed(("agree", "choice.agree"), ("disagree", "choice.disagree"),
-                          ("privacy", "choice.privacy"))),
-    Text(name="start.name", key="start.ask_name", validate=_valid_name, then=_after_name,
-         options=_name_options, on_choice=_profile_name, help="start.name_help"),
-    PhoneStep(name="start.phone", key="start.ask_phone", validate=_phone_from,
-              then=_after_phone, request_phone=True, help="start.phone_help",
-              vars=_phone_vars),
-    ChooseOne(name="start.kecamatan", key="start.ask_kecamatan", options=kecamatan_options,
-              then=_after_kecamatan),
-)
-
+def register(registry: Registry) -> None:
+    registry.add(
+        Welcome(name=START, key="start.welcome", then=_consent, goes_to=(START, "start.name"),
+                options=keyed(("agree", "choice.agree"), ("disagree", "choice.disagree"),
+                              ("privacy", "choice.privacy"))),
+        Text(name="start.name", key="start.ask_name", validate=_valid_name, then=_after_name,
+             options=_name_options, on_choice=_profile_name, help="start.name_help",
+             goes_to=("start.kecamatan", "start.phone")),
+        PhoneStep(name="start.phone", key="start.ask_phone", validate=_phone_from,
+                  then=_after_phone, request_phone=True, help="start.phone_help",
+                  vars=_phone_vars, goes_to=("start.kecamatan",)),
+        ChooseOne(name="start.kecamatan", key="start.ask_kecamatan", options=kecamatan_options,
+                  then=_after_kecamatan, goes_to=(TUKANG_REGISTRATION, HOME)),
+    )

@@ -1,23 +1,33 @@
-"""The step kinds, written once: choose one, choose many, free text, photos, confirm.
+"""The step kinds, written once: choose one (strict, guarded, paged), choose many, free text,
+photos, confirm, say.
 
 A step asks its question in `prompt` and answers one message in `handle`, returning the name of
 the next step or None to stay. Input it cannot use raises `Reprompt`; the engine then says that
 message and asks the question again, so bad input never moves a conversation.
+
+Every name a step can return is declared on it (`targets`), so the registry checks the names
+when it is built (flows/table.py) instead of a typo surfacing in a conversation.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from flows.context import Context
+from flows.parsing import clip
 from flows.types import Choice, Message, Reprompt
+
+HOME = "menu.home"  # where a known person lands: the main menu
+START = "start.welcome"  # where a stranger lands: greeting and consent
 
 Next = str | None
 VarsFn = Callable[[Context], Awaitable[dict[str, Any]]]
 OptionsFn = Callable[[Context], Awaitable[list[Choice]]]
+CheckFn = Callable[[Context], Awaitable[bool]]
+T = TypeVar("T")
 
 YES = {"ya", "y", "iya", "yes", "ok", "oke", "benar", "setuju", "lanjut", "kirim"}
 NO = {"tidak", "tdk", "no", "n", "gak", "nggak", "ga", "enggak", "ubah"}
@@ -38,14 +48,37 @@ def words(text: str) -> str:
     return " ".join(re.sub(r"[^\w]+", " ", text.casefold()).split())
 
 
+def clip_telling(ctx: Context, text: str, limit: int, notice: str, *, mark: str = "…") -> str:
+    """`text` clipped to `limit`; when it was cut the person is told so with the message
+    `notice` (which reads `maximum`), so an answer never loses its end silently."""
+    if len(text) > limit:
+        ctx.say(notice, maximum=limit)
+    return clip(text, limit, mark=mark)
+
+
 @dataclass(kw_only=True)
 class Step:
-    """A named question. `key` is the message that asks it; `help` explains it."""
+    """A named question. `key` is the message that asks it; `help` explains it.
+
+    `goes_to` names the steps its callbacks (`then`, `on_yes`...) may return, and a class's
+    `exits` the steps its own `enter`/`handle` may return: together the step's `targets`.
+    """
 
     name: str
     key: str
     vars: VarsFn | None = None
     help: str = "help.generic"
+    goes_to: tuple[str, ...] = ()
+    exits: ClassVar[tuple[str, ...]] = ()
+
+    def targets(self) -> frozenset[str]:
+        """Every step this one can lead to, checked when the registry is built.
+
+        Each class in the hierarchy names only the exits of its own code, so a subclass adding
+        one never hides its base's (a guarded step always may go to the menu).
+        """
+        own = (name for cls in type(self).__mro__ for name in cls.__dict__.get("exits", ()))
+        return frozenset((*own, *self.goes_to))
 
     async def prompt_vars(self, ctx: Context) -> dict[str, Any]:
         return await self.vars(ctx) if self.vars else {}
@@ -90,6 +123,82 @@ class ChooseOne(Step):
         if msg.choice is None:
             raise Reprompt(self.help)
         return await self.then(ctx, msg.choice)
+
+
+@dataclass(kw_only=True)
+class StrictChoice(ChooseOne):
+    """Choose one, accepting only an id among the buttons it shows now.
+
+    A forged or outdated payload (or one for an option that vanished since the buttons were
+    sent) gets the step's help instead of reaching `then`: DESIGN.md, "a choice step accepts
+    only what it offered".
+    """
+
+    async def handle(self, ctx: Context, msg: Message) -> Next:
+        if msg.choice is not None and msg.choice.id not in {c.id for c in
+                                                            await self.choices(ctx)}:
+            raise Reprompt(self.help)
+        return await super().handle(ctx, msg)
+
+
+PREV = "_prev"
+NEXT = "_next"
+_TURNS = {PREV: -1, NEXT: 1}
+
+
+def paged(items: Sequence[T], page: int, size: int, *,
+          wrap: bool = False) -> tuple[list[T], int, int]:
+    """One page of `items`: (its items, the page number shown, how many pages).
+
+    A page past either end is clamped, or with `wrap` comes round (after the last, the first).
+    """
+    size = max(size, 1)
+    pages = max(-(-len(items) // size), 1)
+    page = page % pages if wrap else min(max(page, 0), pages - 1)
+    return list(items[page * size:(page + 1) * size]), page, pages
+
+
+@dataclass(kw_only=True)
+class PagedChoice(ChooseOne):
+    """Choose one from a list longer than a page: the page, its paging buttons, then `extras`.
+
+    `options` is the whole list, `store` the conversation-data key of the page shown, and
+    `config.page_size` the size of a page (Telegram and WhatsApp lists stay short). Turning a
+    page enters the step again, so the old page's buttons go stale; `then` never sees a page
+    turn. "Sebelumnya"/"Berikutnya" stop at either end; with `wrap` a single
+    `next_label` button comes round to the first page after the last (booking's "Lainnya").
+    Mix in `StrictChoice` first to refuse what the current page does not show.
+    """
+
+    store: str
+    extras: OptionsFn | None = None
+    prev_label: str = "info.prev"
+    next_label: str = "info.next"
+    wrap: bool = False
+
+    def targets(self) -> frozenset[str]:
+        return super().targets() | {self.name}  # turning a page
+
+    def page_of(self, ctx: Context, items: Sequence[T]) -> tuple[list[T], int, int]:
+        """The page of `items` this step shows now (for a prompt that lists more than labels)."""
+        return paged(items, int(ctx.data.get(self.store, 0)), ctx.config.page_size,
+                     wrap=self.wrap)
+
+    async def choices(self, ctx: Context) -> list[Choice]:
+        shown, page, pages = self.page_of(ctx, await self.options(ctx))
+        ctx.data[self.store] = page
+        if page > 0 and not self.wrap:
+            shown.append(Choice(PREV, ctx.t(self.prev_label)))
+        if page < pages - 1 or (self.wrap and pages > 1):
+            shown.append(Choice(NEXT, ctx.t(self.next_label)))
+        return [*shown, *(await self.extras(ctx) if self.extras else [])]
+
+    async def handle(self, ctx: Context, msg: Message) -> Next:
+        turn = _TURNS.get(msg.choice.id) if msg.choice is not None else None
+        if turn is None:
+            return await super().handle(ctx, msg)
+        ctx.data[self.store] = int(ctx.data.get(self.store, 0)) + turn
+        return self.name
 
 
 @dataclass(kw_only=True)
@@ -252,3 +361,50 @@ class Confirm(Step):
         if answer == "no" or (answer is None and said in NO):
             return await self.on_no(ctx)
         raise Reprompt(self.help)
+
+
+if TYPE_CHECKING:
+    _Mixin = Step  # a mixin is checked as the Step it is mixed into...
+else:
+    _Mixin = object  # ...but adds only its own fields, never Step's defaults over the kind's
+
+
+@dataclass(kw_only=True)
+class Guarded(_Mixin):
+    """A step that needs a job (or offer) named in the conversation data; `check` finds it.
+
+    Without it (the job vanished, or the conversation was moved here by hand) the step never
+    fails: entering or answering it goes to the menu, asking it says the job is gone. Mixed in
+    before a kind, e.g. `class GuardedChoice(Guarded, StrictChoice)`.
+    """
+
+    check: CheckFn
+    exits: ClassVar[tuple[str, ...]] = (HOME,)
+
+    async def enter(self, ctx: Context) -> Next:
+        if not await self.check(ctx):
+            ctx.say("job.not_found")
+            return HOME
+        return await super().enter(ctx)
+
+    async def prompt(self, ctx: Context) -> None:
+        if not await self.check(ctx):
+            ctx.say("job.gone")
+            return
+        await super().prompt(ctx)
+
+    async def handle(self, ctx: Context, msg: Message) -> Next:
+        if not await self.check(ctx):
+            ctx.say("job.not_found")
+            return HOME
+        return await super().handle(ctx, msg)
+
+
+@dataclass(kw_only=True)
+class GuardedChoice(Guarded, StrictChoice):
+    """A strict choice about a job that may vanish meanwhile (its details, its rating)."""
+
+
+@dataclass(kw_only=True)
+class GuardedConfirm(Guarded, Confirm):
+    """A yes/no about a job that may vanish meanwhile (cancel it, mark it done)."""

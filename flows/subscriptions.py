@@ -12,9 +12,8 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from flows.context import Context
-from flows.menu import MenuEntry, add_entry
-from flows.registry import HOME, REGISTRY
-from flows.steps import ChooseMany, Next, Step
+from flows.steps import HOME, ChooseMany, Next, Step
+from flows.table import MenuEntry, Registry
 from flows.types import Choice, Message
 from storage.models import InfoArticle
 
@@ -54,6 +53,8 @@ async def _saved(ctx: Context, picked: list[str]) -> Next:
 class Begin(Step):
     """Show the topics with the person's current subscriptions already ticked."""
 
+    exits = (HOME, CHOOSE)
+
     async def enter(self, ctx: Context) -> Next:
         names = await _topics(ctx)
         if not names:
@@ -69,12 +70,13 @@ class Begin(Step):
         return CHOOSE
 
 
-REGISTRY.add(
-    Begin(name=START, key="broadcast.subs_ask"),
-    ChooseMany(name=CHOOSE, key="broadcast.subs_ask", options=_options, then=_saved,
-               minimum=0, store=STORE, help="broadcast.subs_help"),
-)
-# its own menu entry (next to Pengaturan, where broadcasts are switched on and off), so the
-# article browser's lists stay as they are
-add_entry(MenuEntry("subscriptions", "broadcast.subs_item", START, roles=("warga", "tukang"),
-                    position=85))
+def register(registry: Registry) -> None:
+    registry.add(
+        Begin(name=START, key="broadcast.subs_ask"),
+        ChooseMany(name=CHOOSE, key="broadcast.subs_ask", options=_options, then=_saved,
+                   minimum=0, store=STORE, help="broadcast.subs_help", goes_to=(HOME,)),
+    )
+    # its own menu entry (next to Pengaturan, where broadcasts are switched on and off), so
+    # the article browser's lists stay as they are
+    registry.menu_entry(MenuEntry("subscriptions", "broadcast.subs_item", START,
+                                  roles=("warga", "tukang"), position=85))

@@ -24,11 +24,10 @@ from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flows.context import Context, FlowConfig
-from flows.menu import ENTRIES, entries_for
+from flows.menu import Menu
 from flows.outbox import PRIORITY_REPLY, Outgoing
-from flows.registry import HOME, REGISTRY
-from flows.steps import ChooseOne, Next, Text, keyed
-from flows.timers import timer
+from flows.steps import HOME, ChooseOne, Next, Text, clip_telling, keyed
+from flows.table import Registry
 from flows.types import Choice, Reply, Reprompt
 from storage.clock import local
 from storage.models import AuditLog, SurveyResponse, TukangProfile, User
@@ -36,6 +35,8 @@ from storage.reports import N_ELEMENTS, Quarter, period_of
 
 SUGGESTION_MAX = 1000
 START_ACTION = "survey.start"
+INVITE = "survey.invite"
+SUGGESTION = "survey.suggestion"
 INVITED = "survey.invited"
 INVITE_HOURS = range(8, 20)  # tukang are invited in the day, WIB, never at night
 INVITE_BATCH = 200
@@ -60,7 +61,7 @@ async def invite_after_rating(ctx: Context) -> str | None:
         return None
     if await answered(await ctx.db(), ctx.conv.user_id, period_of(ctx.now)):
         return None
-    return "survey.invite"
+    return INVITE
 
 
 def strip_phones(text: str) -> str:
@@ -71,17 +72,7 @@ def strip_phones(text: str) -> str:
 # --- steps ------------------------------------------------------------------------------------
 
 
-async def _menu_options(ctx: Context) -> list[Choice]:
-    role = ctx.data.get("_role") or "warga"
-    return [Choice(e.id, ctx.t(e.label)) for e in entries_for(role)]
-
-
-async def _menu_chosen(ctx: Context, choice: Choice) -> Next:
-    entry = ENTRIES.get(choice.id)
-    return entry.step if entry else HOME
-
-
-class Invite(ChooseOne):
+class Invite(Menu):
     """The invitation as the main menu with "Isi survei" on top: the survey never stands in
     the way, and one list of choices means typing "1" works on every channel. "Isi survei"
     is the action `!survey.start:`, so the button keeps working after the person moves on
@@ -101,6 +92,11 @@ def _options(n: int) -> Any:
     return keyed(*((str(i), f"survey.q{n}_{i}") for i in range(1, 5)), ("skip", "choice.skip"))
 
 
+def _after(n: int) -> str:
+    """The step after question `n`: the next question, or the suggestion after the last."""
+    return question_step(n + 1) if n < N_ELEMENTS else SUGGESTION
+
+
 def _then(n: int) -> Any:
     async def then(ctx: Context, choice: Choice) -> Next:
         if choice.id not in {"1", "2", "3", "4", "skip"}:
@@ -108,16 +104,14 @@ def _then(n: int) -> Any:
         scores: list[int | None] = list(ctx.data.get("survey_scores") or [None] * N_ELEMENTS)
         scores[n - 1] = None if choice.id == "skip" else int(choice.id)
         ctx.data["survey_scores"] = scores
-        return question_step(n + 1) if n < N_ELEMENTS else "survey.suggestion"
+        return _after(n)
 
     return then
 
 
 async def _valid_suggestion(ctx: Context, text: str) -> str:
-    suggestion = " ".join(text.split())
-    if len(suggestion) > SUGGESTION_MAX:
-        ctx.say("survey.suggestion_cut", maximum=SUGGESTION_MAX)
-        suggestion = suggestion[:SUGGESTION_MAX].rstrip() + "…"
+    suggestion = clip_telling(ctx, " ".join(text.split()), SUGGESTION_MAX,
+                              "survey.suggestion_cut")
     return strip_phones(suggestion)
 
 
@@ -147,7 +141,6 @@ async def _no_suggestion(ctx: Context, choice: Choice) -> Next:
     return await _save(ctx, "")
 
 
-@REGISTRY.action(START_ACTION)
 async def start(ctx: Context, arg: str) -> Next:
     """"Isi survei" from an invitation: once per quarter, else a thank-you and the menu."""
     period = period_of(ctx.now)
@@ -165,7 +158,6 @@ async def start(ctx: Context, arg: str) -> Next:
 # --- the tukang's quarterly invitation --------------------------------------------------------
 
 
-@timer("survey_invite_tukang")
 async def survey_invite_tukang(session: AsyncSession, now: datetime, out: Outgoing,
                                config: FlowConfig) -> int:
     """Active tukang who neither answered nor were invited this quarter get one invitation,
@@ -192,12 +184,16 @@ async def survey_invite_tukang(session: AsyncSession, now: datetime, out: Outgoi
     return len(due)
 
 
-REGISTRY.add(
-    Invite(name="survey.invite", key="survey.invite", options=_menu_options,
-           then=_menu_chosen, help="menu.help"),
-    *(ChooseOne(name=question_step(n), key=f"survey.q{n}", options=_options(n), then=_then(n),
-                help="survey.help") for n in range(1, N_ELEMENTS + 1)),
-    Text(name="survey.suggestion", key="survey.ask_suggestion", validate=_valid_suggestion,
-         then=_save, options=keyed(("skip", "choice.skip")), on_choice=_no_suggestion,
-         help="survey.suggestion_help"),
-)
+def register(registry: Registry) -> None:
+    registry.add(
+        Invite(name=INVITE, key="survey.invite", entries=registry.menu),
+        *(ChooseOne(name=question_step(n), key=f"survey.q{n}", options=_options(n),
+                    then=_then(n), help="survey.help",
+                    goes_to=(_after(n),))
+          for n in range(1, N_ELEMENTS + 1)),
+        Text(name=SUGGESTION, key="survey.ask_suggestion", validate=_valid_suggestion,
+             then=_save, options=keyed(("skip", "choice.skip")), on_choice=_no_suggestion,
+             help="survey.suggestion_help", goes_to=(HOME,)),
+    )
+    registry.action(START_ACTION, start, goes_to=(HOME, question_step(1)))
+    registry.timer("survey_invite_tukang", survey_invite_tukang)

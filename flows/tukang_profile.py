@@ -10,12 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 from flows.context import Context
-from flows.menu import MenuEntry, add_entry
-from flows.registry import HOME, REGISTRY
 from flows.start import kecamatan_options
-from flows.steps import ChooseOne, Next
+from flows.steps import HOME, ChooseOne, Next
+from flows.table import MenuEntry, Registry
 from flows.tukang_reg import (
     BEGIN,
+    EDIT_TARGETS,
     STATUS,
     Prefilled,
     dmy,
@@ -33,6 +33,8 @@ EDITABLE = ("active", "pending")
 
 class StatusPage(ChooseOne):
     """Shows the profile; a tukang without one (an old or odd state) goes to registration."""
+
+    exits = (BEGIN,)
 
     async def enter(self, ctx: Context) -> Next:
         if await profile_of(ctx) is None:
@@ -112,9 +114,13 @@ async def _save_areas(ctx: Context, codes: list[str]) -> Next:
     return STATUS
 
 
-REGISTRY.add(
-    StatusPage(name=STATUS, key="tukang.status", vars=_vars, options=_options, then=_chosen),
-    Prefilled(name=AREAS, key="tukang.ask_areas", options=kecamatan_options, then=_save_areas,
-              initial=_current_areas, store="tk_areas_sel"),
-)
-add_entry(MenuEntry("tukang_status", "tukang.menu_item", STATUS, roles=("tukang",), position=20))
+def register(registry: Registry) -> None:
+    registry.add(
+        StatusPage(name=STATUS, key="tukang.status", vars=_vars, options=_options,
+                   then=_chosen, goes_to=(HOME, BEGIN, AREAS, *EDIT_TARGETS)),
+        Prefilled(name=AREAS, key="tukang.ask_areas", options=kecamatan_options,
+                  then=_save_areas, initial=_current_areas, store="tk_areas_sel",
+                  goes_to=(BEGIN, STATUS)),
+    )
+    registry.menu_entry(MenuEntry("tukang_status", "tukang.menu_item", STATUS,
+                                  roles=("tukang",), position=20))

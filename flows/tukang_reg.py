@@ -21,12 +21,11 @@ from typing import Any
 from sqlalchemy import select
 
 from flows.context import Context
-from flows.menu import MenuEntry, add_entry
 from flows.parsing import EXAMPLE_PHONE, normalize_phone, parse_date
 from flows.people import create_user
-from flows.registry import HOME, REGISTRY, START
 from flows.start import kecamatan_options
-from flows.steps import ChooseMany, ChooseOne, Confirm, Next, Photos, Text
+from flows.steps import HOME, START, ChooseMany, ChooseOne, Confirm, Next, Photos, Text
+from flows.table import MenuEntry, Registry
 from flows.types import Choice, Message, Reprompt
 from storage.clock import local
 from storage.models import Job, Kecamatan, Skill, TukangProfile
@@ -47,6 +46,9 @@ MODES: dict[str, list[str]] = {
             CONFIRM],
     "skills": ["tukang_reg.skills", CONFIRM],
 }
+MODE_STEPS = tuple(dict.fromkeys(step for order in MODES.values() for step in order))
+# Where `start_edit` leads: the first step of a mode, or registration for a tukang without one.
+EDIT_TARGETS = (BEGIN, *(order[0] for order in MODES.values()))
 # What the "change something" list offers, and the step that asks it.
 PARTS: list[tuple[str, str]] = [
     ("tukang_reg.skk", "tukang_reg.part_skk"),
@@ -81,6 +83,13 @@ def next_step(ctx: Context, current: str) -> str:
     order = MODES[mode(ctx)]
     i = order.index(current) if current in order else len(order) - 2
     return order[min(i + 1, len(order) - 1)]
+
+
+def following(current: str) -> tuple[str, ...]:
+    """Every step `next_step(ctx, current)` can return, whatever the mode (for the registry's
+    check of step names)."""
+    return (CONFIRM, *(order[order.index(current) + 1] for order in MODES.values()
+                       if current in order[:-1]))
 
 
 async def profile_of(ctx: Context) -> TukangProfile | None:
@@ -152,6 +161,8 @@ class Prefilled(ChooseMany):
 
 class Begin(Confirm):
     """What registration needs and what is stored; a registered warga is checked first."""
+
+    exits = (STATUS, HOME, START)
 
     async def enter(self, ctx: Context) -> Next:
         user = await ctx.user()
@@ -452,30 +463,41 @@ async def _to_fix(ctx: Context) -> Next:
     return "tukang_reg.fix"
 
 
-REGISTRY.add(
-    Begin(name=BEGIN, key="tukang_reg.intro", on_yes=_begin_yes, on_no=_cancel,
-          yes_label="tukang_reg.start", no_label="tukang_reg.not_now"),
-    Text(name="tukang_reg.phone", key="tukang_reg.ask_phone", validate=_valid_phone,
-         then=_after_phone, vars=_phone_vars, help="tukang_reg.phone_help"),
-    Text(name="tukang_reg.skk", key="tukang_reg.ask_skk", validate=_valid_skk, then=_after_skk,
-         options=_keep("tukang_reg.keep_value", "skk_number"),
-         on_choice=_kept("tukang_reg.skk"), help="tukang_reg.skk_help"),
-    Prefilled(name="tukang_reg.skills", key="tukang_reg.ask_skills", options=skill_options,
-              then=_after_skills, initial=_initial_skills, store="reg_skills_sel"),
-    ChooseOne(name="tukang_reg.jenjang", key="tukang_reg.ask_jenjang", options=_jenjang_options,
-              then=_after_jenjang, help="tukang_reg.jenjang_help"),
-    Text(name="tukang_reg.valid", key="tukang_reg.ask_valid", validate=_valid_date,
-         then=_after_date, options=_keep("tukang_reg.keep_value", "valid_until"),
-         on_choice=_kept("tukang_reg.valid"), help="tukang_reg.valid_help"),
-    SkkPhotos(name="tukang_reg.photo", key="tukang_reg.ask_photo", then=_after_photo,
-              minimum=1, maximum=2, allow_pdf=True, store="reg_photo_sel",
-              help="tukang_reg.photo_help"),
-    Prefilled(name="tukang_reg.areas", key="tukang_reg.ask_areas", options=kecamatan_options,
-              then=_after_areas, initial=_initial_areas, store="reg_areas_sel"),
-    Confirm(name=CONFIRM, key="tukang_reg.summary", vars=_summary_vars, on_yes=_submit,
-            on_no=_to_fix, yes_label="tukang_reg.send", no_label="tukang_reg.change"),
-    ChooseOne(name="tukang_reg.fix", key="tukang_reg.ask_fix", options=_fix_options, then=_fix),
-)
-REGISTRY.start_payloads["tukang"] = BEGIN
-add_entry(MenuEntry("daftar_tukang", "tukang_reg.menu_item", BEGIN, roles=("warga",),
-                    position=70))
+def register(registry: Registry) -> None:
+    registry.add(
+        Begin(name=BEGIN, key="tukang_reg.intro", on_yes=_begin_yes, on_no=_cancel,
+              yes_label="tukang_reg.start", no_label="tukang_reg.not_now",
+              goes_to=("tukang_reg.phone", "tukang_reg.skk", START, HOME)),
+        Text(name="tukang_reg.phone", key="tukang_reg.ask_phone", validate=_valid_phone,
+             then=_after_phone, vars=_phone_vars, help="tukang_reg.phone_help",
+             goes_to=("tukang_reg.skk",)),
+        Text(name="tukang_reg.skk", key="tukang_reg.ask_skk", validate=_valid_skk,
+             then=_after_skk, options=_keep("tukang_reg.keep_value", "skk_number"),
+             on_choice=_kept("tukang_reg.skk"), help="tukang_reg.skk_help",
+             goes_to=following("tukang_reg.skk")),
+        Prefilled(name="tukang_reg.skills", key="tukang_reg.ask_skills", options=skill_options,
+                  then=_after_skills, initial=_initial_skills, store="reg_skills_sel",
+                  goes_to=following("tukang_reg.skills")),
+        ChooseOne(name="tukang_reg.jenjang", key="tukang_reg.ask_jenjang",
+                  options=_jenjang_options, then=_after_jenjang,
+                  help="tukang_reg.jenjang_help", goes_to=following("tukang_reg.jenjang")),
+        Text(name="tukang_reg.valid", key="tukang_reg.ask_valid", validate=_valid_date,
+             then=_after_date, options=_keep("tukang_reg.keep_value", "valid_until"),
+             on_choice=_kept("tukang_reg.valid"), help="tukang_reg.valid_help",
+             goes_to=following("tukang_reg.valid")),
+        SkkPhotos(name="tukang_reg.photo", key="tukang_reg.ask_photo", then=_after_photo,
+                  minimum=1, maximum=2, allow_pdf=True, store="reg_photo_sel",
+                  help="tukang_reg.photo_help", goes_to=following("tukang_reg.photo")),
+        Prefilled(name="tukang_reg.areas", key="tukang_reg.ask_areas",
+                  options=kecamatan_options, then=_after_areas, initial=_initial_areas,
+                  store="reg_areas_sel", goes_to=following("tukang_reg.areas")),
+        Confirm(name=CONFIRM, key="tukang_reg.summary", vars=_summary_vars, on_yes=_submit,
+                on_no=_to_fix, yes_label="tukang_reg.send", no_label="tukang_reg.change",
+                goes_to=(MODES["full"][0], "tukang_reg.valid", "tukang_reg.fix", START,
+                         STATUS, HOME)),
+        ChooseOne(name="tukang_reg.fix", key="tukang_reg.ask_fix", options=_fix_options,
+                  then=_fix, goes_to=(START, HOME, *MODE_STEPS)),
+    )
+    registry.start_payload("tukang", BEGIN)
+    registry.menu_entry(MenuEntry("daftar_tukang", "tukang_reg.menu_item", BEGIN,
+                                  roles=("warga",), position=70))
