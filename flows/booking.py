@@ -11,8 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
 
 from flows.context import Context, FlowConfig
 from flows.jobs import cancel_job
@@ -39,6 +40,7 @@ from storage.clock import local
 from storage.codes import next_code
 from storage.matching import Candidate, find_tukang, offered_for_job
 from storage.models import AuditLog, Category, Job, Kecamatan, Skill
+from storage.sql import rowcount
 
 DESCRIPTION_MIN_CHARS = 15
 DESCRIPTION_MIN_WORDS = 3
@@ -63,8 +65,8 @@ def today(ctx: Context) -> date:
 
 async def _category_options(ctx: Context) -> list[Choice]:
     rows = (await (await ctx.db()).execute(
-        select(Category).where(Category.active.is_(True))
-        .order_by(Category.position, Category.id))).scalars()
+        select(Category).where(col(Category.active).is_(True))
+        .order_by(col(Category.position), col(Category.id)))).scalars()
     return [Choice(str(c.id), c.name) for c in rows]
 
 
@@ -357,7 +359,7 @@ async def _none_chosen(ctx: Context, choice: Choice) -> Next:
         return "booking.pick"
     if choice.id == "notify":
         s = await ctx.db()
-        await s.execute(update(Job).where(Job.id == job.id, Job.status == "open")
+        await s.execute(update(Job).where(col(Job.id) == job.id, col(Job.status) == "open")
                         .values(notify_when_available=True)
                         .execution_options(synchronize_session=False))
         ctx.say("booking.will_notify", code=job.code)
@@ -432,7 +434,8 @@ async def jobs_notify_available(session: AsyncSession, now: datetime, out: Outgo
                                 config: FlowConfig) -> int:
     """Warga waiting for a tukang: told once one qualifies; after two weeks, the job expires."""
     waiting = (await session.execute(select(Job).where(
-        Job.status == "open", Job.notify_when_available.is_(True)).order_by(Job.id).limit(200)
+        Job.status == "open", col(Job.notify_when_available).is_(True)).order_by(col(Job.id))
+        .limit(200)
     )).scalars().all()
     handled = 0
     day = local(now).date()
@@ -448,10 +451,10 @@ async def jobs_notify_available(session: AsyncSession, now: datetime, out: Outgo
             handled += 1
         elif now - job.created_at > WAIT_FOR_TUKANG:
             expired = await session.execute(
-                update(Job).where(Job.id == job.id, Job.status == "open")
+                update(Job).where(col(Job.id) == job.id, col(Job.status) == "open")
                 .values(status="expired", notify_when_available=False)
                 .execution_options(synchronize_session=False))
-            if expired.rowcount == 1:
+            if rowcount(expired) == 1:
                 await out.notify(session, job.warga_id, "booking.wait_expired", code=job.code)
                 handled += 1
     await session.flush()

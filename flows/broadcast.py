@@ -28,6 +28,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     String,
     and_,
     bindparam,
@@ -38,11 +39,11 @@ from sqlalchemy import (
     literal,
     not_,
     or_,
-    select,
     update,
 )
 from sqlalchemy import text as sql_text
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
 
 from flows.context import FlowConfig
 from flows.outbox import PRIORITY_BROADCAST, Outgoing
@@ -52,6 +53,7 @@ from flows.table import Registry
 from storage.clock import as_utc, utcnow
 from storage.db import Database
 from storage.models import Broadcast, ChannelAccount, InfoArticle, Outbox, TukangProfile, User
+from storage.sql import pk, rowcount, table
 
 KEY = "broadcast.message"
 TEMPLATE_KEY = "broadcast.message"  # WHATSAPP_TEMPLATES may also configure one for all
@@ -155,14 +157,15 @@ def payloads(content: Content, template_sid: str | None) -> dict[tuple[str, bool
 # --- choosing the recipients -----------------------------------------------------------------
 
 
-def _user_filter(aud: Audience, *, opted_out: bool = False) -> list[Any]:
-    conds: list[Any] = [User.status == "active", User.broadcast_opt_out.is_(opted_out)]
+def _user_filter(aud: Audience, *, opted_out: bool = False) -> list[ColumnElement[bool]]:
+    conds: list[ColumnElement[bool]] = [col(User.status) == "active",
+                                        col(User.broadcast_opt_out).is_(opted_out)]
     if aud.role in ("warga", "tukang"):
-        conds.append(User.role == aud.role)
+        conds.append(col(User.role) == aud.role)
     if aud.skills:
-        conds.append(User.role == "tukang")
+        conds.append(col(User.role) == "tukang")
     if aud.kecamatan:
-        conds.append(User.kecamatan_code.in_(aud.kecamatan))
+        conds.append(col(User.kecamatan_code).in_(aud.kecamatan))
     return conds
 
 
@@ -191,17 +194,17 @@ async def next_batch(session: AsyncSession, aud: Audience, after: int, limit: in
     """The next `limit` users of the audience after id `after` (their ids only)."""
     conn = await session.connection()  # Core, not the ORM: far less overhead per row
     if not (aud.topics or aud.skills):
-        base = select(User.id).where(User.id > after, *_user_filter(aud))
-        upper = (await conn.execute(base.order_by(User.id).offset(limit - 1).limit(1))).scalar()
+        base = select(pk(User.id)).where(pk(User.id) > after, *_user_filter(aud))
+        upper = (await conn.execute(base.order_by(pk(User.id)).offset(limit - 1).limit(1))).scalar()
         if upper is not None:
             return Batch(after, upper, False)
-        last = (await conn.execute(select(func.max(User.id)).where(
-            User.id > after, *_user_filter(aud)))).scalar()
+        last = (await conn.execute(select(func.max(pk(User.id))).where(
+            pk(User.id) > after, *_user_filter(aud)))).scalar()
         return Batch(after, last or after, True)
     # lists of topics and skills are JSON: filtered here, alike on both databases
-    stmt = (select(User.id, User.topics, TukangProfile.skills)
-            .outerjoin(TukangProfile, TukangProfile.user_id == User.id)
-            .where(User.id > after, *_user_filter(aud)).order_by(User.id).limit(limit))
+    stmt = (select(pk(User.id), User.topics, TukangProfile.skills)
+            .outerjoin(TukangProfile, col(TukangProfile.user_id) == User.id)
+            .where(pk(User.id) > after, *_user_filter(aud)).order_by(pk(User.id)).limit(limit))
     rows = (await conn.execute(stmt)).all()
     only = [r[0] for r in rows if _wants(aud, r[1], r[2])]
     return Batch(after, rows[-1][0] if rows else after, len(rows) < limit, only)
@@ -209,7 +212,7 @@ async def next_batch(session: AsyncSession, aud: Audience, after: int, limit: in
 
 def _best_account() -> Any:
     """One account per person, as `flows.outbox.find_recipient` picks it (reachable only)."""
-    other = ChannelAccount.__table__.alias("best")
+    other = table(ChannelAccount).alias("best")
     return (select(other.c.id).where(other.c.user_id == User.id, other.c.reachable.is_(True))
             .order_by(other.c.last_seen_at.desc().nulls_last(), other.c.id.desc())
             .limit(1).scalar_subquery())
@@ -219,22 +222,22 @@ def recipients(aud: Audience, batch: Batch, columns: list[Any]) -> Any:
     """SELECT `columns` over the batch's recipients (one account each); `skip_expr` says who
     is skipped."""
     stmt = (select(*columns).select_from(User)
-            .join(ChannelAccount, ChannelAccount.id == _best_account())
-            .where(User.id > batch.after, User.id <= batch.upper, *_user_filter(aud)))
+            .join(ChannelAccount, col(ChannelAccount.id) == _best_account())
+            .where(pk(User.id) > batch.after, pk(User.id) <= batch.upper, *_user_filter(aud)))
     if batch.only is not None:
-        stmt = stmt.where(User.id.in_(batch.only))
+        stmt = stmt.where(pk(User.id).in_(batch.only))
     return stmt
 
 
-def skip_expr(now: datetime, has_template: bool) -> Any:
+def skip_expr(now: datetime, has_template: bool) -> ColumnElement[bool]:
     """True for a WhatsApp account outside the 24-hour window when no template is set."""
     if has_template:
         return false()
     cutoff = bindparam("cutoff", now - WINDOW,
-                       type_=ChannelAccount.__table__.c.last_inbound_at.type)
-    return and_(ChannelAccount.channel == "whatsapp",
-                or_(ChannelAccount.last_inbound_at.is_(None),
-                    ChannelAccount.last_inbound_at < cutoff))
+                       type_=table(ChannelAccount).c.last_inbound_at.type)
+    return and_(col(ChannelAccount.channel) == "whatsapp",
+                or_(col(ChannelAccount.last_inbound_at).is_(None),
+                    col(ChannelAccount.last_inbound_at) < cutoff))
 
 
 # --- life cycle ------------------------------------------------------------------------------
@@ -267,10 +270,10 @@ async def create(session: AsyncSession, *, text: str = "", article_id: int | Non
 
 async def start(session: AsyncSession, broadcast_id: int, now: datetime) -> bool:
     """draft -> sending (a conditional update: only one `send` wins)."""
-    t = Broadcast.__table__
+    t = table(Broadcast)
     done = await session.execute(update(t).where(t.c.id == broadcast_id, t.c.status == "draft")
                                  .values(status="sending", started_at=now))
-    return bool(done.rowcount)
+    return bool(rowcount(done))
 
 
 async def enqueue_batch(session: AsyncSession, broadcast_id: int, now: datetime, *,
@@ -307,15 +310,15 @@ async def _insert(session: AsyncSession, b: Broadcast, aud: Audience, batch: Bat
                   now: datetime) -> tuple[int, int]:
     """INSERT ... SELECT: the database copies the rows itself (100,000 in a few seconds; one
     Python dict per row through SQLAlchemy's type processing took five times longer)."""
-    o = Outbox.__table__
+    o = table(Outbox)
     conn = await session.connection()
     if conn.dialect.name == "postgresql":
         # no wait for the WAL flush at commit: a crash can lose only the last batches, and
         # their cursor with them (same transaction), so they are simply written again
         await conn.execute(sql_text("SET LOCAL synchronous_commit TO OFF"))
     json_type, at_type = o.c.payload.type, o.c.next_attempt_at.type
-    en = User.locale == "en"
-    wa = ChannelAccount.channel == "whatsapp"
+    en = col(User.locale) == "en"
+    wa = col(ChannelAccount.channel) == "whatsapp"
 
     def payload(locale: str, whatsapp: bool) -> Any:
         return bindparam(f"p_{locale}_{int(whatsapp)}", shared[(locale, whatsapp)],
@@ -363,18 +366,18 @@ async def cancel(session: AsyncSession, broadcast_id: int, now: datetime) -> int
     """Stop a broadcast: nothing more is queued, and rows not yet sent will not go.
 
     Rows a delivery worker holds in memory right now (its ~2 s window) may still go."""
-    t = Broadcast.__table__
+    t = table(Broadcast)
     done = await session.execute(update(t).where(t.c.id == broadcast_id,
                                                  t.c.status.in_(("draft", "sending", "sent")))
                                  .values(status="cancelled", finished_at=now))
-    if not done.rowcount:
+    if not rowcount(done):
         return -1
-    o = Outbox.__table__
+    o = table(Outbox)
     stale = and_(o.c.status == "sending", o.c.claimed_until < now)
     rows = await session.execute(update(o).where(
         o.c.broadcast_id == broadcast_id, or_(o.c.status.in_(("queued", "waiting")), stale))
         .values(status="cancelled", last_error="broadcast cancelled", claimed_until=None))
-    return rows.rowcount or 0
+    return rowcount(rows) or 0
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -419,16 +422,17 @@ async def preview(session: AsyncSession, b: Broadcast, now: datetime) -> Preview
     out.by_channel = dict(sorted(counts.items()))
     # the people the audience names but who will not get it, and why
     out.opted_out = await _count_named(session, aud, _user_filter(aud, opted_out=True))
-    reachable = select(ChannelAccount.user_id).where(ChannelAccount.reachable.is_(True))
+    reachable = select(ChannelAccount.user_id).where(col(ChannelAccount.reachable).is_(True))
     out.unreachable = await _count_named(session, aud,
-                                         [*_user_filter(aud), User.id.not_in(reachable)])
+                                         [*_user_filter(aud), pk(User.id).not_in(reachable)])
     return out
 
 
-async def _count_named(session: AsyncSession, aud: Audience, conds: list[Any]) -> int:
+async def _count_named(session: AsyncSession, aud: Audience,
+                       conds: list[ColumnElement[bool]]) -> int:
     """How many users match `conds` and the audience's list filters."""
-    stmt = select(User.id, User.topics, TukangProfile.skills).outerjoin(
-        TukangProfile, TukangProfile.user_id == User.id).where(*conds)
+    stmt = select(pk(User.id), User.topics, TukangProfile.skills).outerjoin(
+        TukangProfile, col(TukangProfile.user_id) == User.id).where(*conds)
     return sum(1 for r in (await session.execute(stmt)).all() if _wants(aud, r.topics, r.skills))
 
 
@@ -438,7 +442,7 @@ async def counts(session: AsyncSession, broadcast_id: int, now: datetime) -> dic
         Outbox.broadcast_id == broadcast_id).group_by(Outbox.status))
     by = {s: n for s, n in rows}
     recent = (await session.execute(select(func.count()).where(
-        Outbox.broadcast_id == broadcast_id, Outbox.sent_at >= now - timedelta(seconds=60))
+        Outbox.broadcast_id == broadcast_id, col(Outbox.sent_at) >= now - timedelta(seconds=60))
     )).scalar_one()
     first = (await session.execute(select(func.min(Outbox.sent_at)).where(
         Outbox.broadcast_id == broadcast_id))).scalar_one()
@@ -454,8 +458,9 @@ async def counts(session: AsyncSession, broadcast_id: int, now: datetime) -> dic
 async def continue_broadcasts(session: AsyncSession, now: datetime, out: Outgoing,
                               config: FlowConfig) -> int:
     """Carry on with broadcasts left in "sending" (the CLI or the bot was stopped mid-way)."""
-    ids = list((await session.execute(select(Broadcast.id).where(Broadcast.status == "sending")
-                                      .order_by(Broadcast.id))).scalars())
+    ids = list((await session.execute(select(pk(Broadcast.id))
+                                      .where(Broadcast.status == "sending")
+                                      .order_by(pk(Broadcast.id)))).scalars())
     budget = TIMER_BUDGET
     done = 0
     for broadcast_id in ids:

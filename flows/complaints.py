@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import update
+from sqlmodel import col, select
 
 from flows.context import Context
 from flows.parsing import row_id
@@ -22,6 +23,7 @@ from flows.types import Choice, Reprompt
 from storage.clock import local
 from storage.codes import next_code
 from storage.models import Complaint, Job, User
+from storage.sql import rowcount
 
 OPEN = ("submitted", "awaiting_statement", "under_review")
 MIN_TEXT = 15
@@ -36,8 +38,10 @@ JOBS_SHOWN = 10
 async def _jobs_with_tukang(ctx: Context) -> list[Job]:
     s = await ctx.db()
     return list((await s.execute(
-        select(Job).where(Job.warga_id == (ctx.conv.user_id or 0), Job.tukang_id.is_not(None))
-        .order_by(Job.created_at.desc(), Job.id.desc()).limit(JOBS_SHOWN))).scalars().all())
+        select(Job)
+        .where(Job.warga_id == (ctx.conv.user_id or 0), col(Job.tukang_id).is_not(None))
+        .order_by(col(Job.created_at).desc(), col(Job.id).desc())
+        .limit(JOBS_SHOWN))).scalars().all())
 
 
 class PickJob(ChooseOne):
@@ -74,7 +78,7 @@ async def start_for_job(ctx: Context, job_id: int) -> Next:
         ctx.say("complaint.no_tukang", code=job.code)
         return HOME
     existing = (await s.execute(select(Complaint).where(
-        Complaint.job_id == job.id, Complaint.status.in_(OPEN)).limit(1))).scalar_one_or_none()
+        Complaint.job_id == job.id, col(Complaint.status).in_(OPEN)).limit(1))).scalar_one_or_none()
     if existing is not None:
         ctx.say("complaint.already_open", code=existing.code, job=job.code,
                 status=ctx.t(f"complaint.status_{existing.status}"))
@@ -217,12 +221,13 @@ async def _send_statement(ctx: Context) -> Next:
     text = ctx.data.get("statement_text")
     # a conditional update: the Dinas may have decided meanwhile
     result = await s.execute(
-        update(Complaint).where(Complaint.id == cid, Complaint.tukang_id == ctx.conv.user_id,
-                                Complaint.status == "awaiting_statement")
+        update(Complaint).where(col(Complaint.id) == cid,
+                                col(Complaint.tukang_id) == ctx.conv.user_id,
+                                col(Complaint.status) == "awaiting_statement")
         .values(statement=text, statement_media=list(ctx.data.get("statement_media") or []),
                 statement_at=ctx.now, status="under_review"))
     ctx.clear_flow_data()
-    if not text or (result.rowcount or 0) != 1:
+    if not text or (rowcount(result) or 0) != 1:
         ctx.say("complaint.statement_closed")
         return HOME
     c = await s.get(Complaint, cid)

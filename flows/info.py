@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func
+from sqlmodel import col, select
 
 from flows.context import Context
 from flows.parsing import row_id
@@ -19,6 +20,7 @@ from flows.table import MenuEntry, Registry
 from flows.types import Choice, Message, Reprompt
 from storage.clock import local
 from storage.models import InfoArticle
+from storage.sql import pk
 
 TOPICS = "info.topics"
 TITLES = "info.titles"
@@ -38,8 +40,8 @@ class Listing(PagedChoice):
         return await super().enter(ctx)
 
 
-def _published() -> Any:
-    return InfoArticle.published.is_(True)
+def _published() -> ColumnElement[bool]:
+    return col(InfoArticle.published).is_(True)
 
 
 # --- topics ---------------------------------------------------------------------------------
@@ -48,7 +50,7 @@ def _published() -> Any:
 async def _topics(ctx: Context) -> list[tuple[str, int]]:
     s = await ctx.db()
     rows = await s.execute(select(InfoArticle.topic, func.count()).where(_published())
-                           .group_by(InfoArticle.topic).order_by(InfoArticle.topic))
+                           .group_by(col(InfoArticle.topic)).order_by(col(InfoArticle.topic)))
     return [(r[0], r[1]) for r in rows]
 
 
@@ -82,9 +84,9 @@ async def _topic_chosen(ctx: Context, choice: Choice) -> Next:
 async def _title_options(ctx: Context) -> list[Choice]:
     s = await ctx.db()
     rows = (await s.execute(
-        select(InfoArticle.id, InfoArticle.title).where(
+        select(pk(InfoArticle.id), InfoArticle.title).where(
             _published(), InfoArticle.topic == ctx.data.get("info_topic", ""))
-        .order_by(InfoArticle.published_at.desc(), InfoArticle.id.desc()))).all()
+        .order_by(col(InfoArticle.published_at).desc(), col(InfoArticle.id).desc()))).all()
     return [Choice(str(r.id), r.title) for r in rows]
 
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import update
+from sqlmodel import col, select
 
 from flows.context import Context
 from flows.offers import (
@@ -26,6 +27,7 @@ from flows.steps import HOME, GuardedChoice, GuardedConfirm, Next, StrictChoice,
 from flows.table import MenuEntry, Registry
 from flows.types import Choice, Reprompt
 from storage.models import Job, Offer, Rating, TukangProfile, User
+from storage.sql import pk, rowcount
 
 RATING_REMINDER = timedelta(hours=24)  # an unrated finished job is recalled once, a day later
 LIST_LIMIT = 10
@@ -43,20 +45,21 @@ async def cancel_job(ctx: Context, job_id: int) -> bool:
     """The warga cancels (any time before done): pending offers end, the tukang is told."""
     s = await ctx.db()
     done = await s.execute(
-        update(Job).where(Job.id == job_id, Job.warga_id == ctx.conv.user_id,
-                          Job.status.in_(LIVE))
+        update(Job).where(col(Job.id) == job_id, col(Job.warga_id) == ctx.conv.user_id,
+                          col(Job.status).in_(LIVE))
         .values(status="cancelled", cancelled_by="warga", notify_when_available=False)
         .execution_options(synchronize_session=False))
     job = await s.get(Job, job_id, populate_existing=True)
-    if done.rowcount != 1 or job is None:
+    if rowcount(done) != 1 or job is None:
         return False
     pending = (await s.execute(select(Offer).where(Offer.job_id == job_id,
                                                    Offer.status == "pending"))).scalars().all()
     for offer in pending:
-        cut = await s.execute(update(Offer).where(Offer.id == offer.id, Offer.status == "pending")
+        cut = await s.execute(update(Offer)
+                              .where(col(Offer.id) == offer.id, col(Offer.status) == "pending")
                               .values(status="cancelled", decided_at=ctx.now)
                               .execution_options(synchronize_session=False))
-        if cut.rowcount == 1:
+        if rowcount(cut) == 1:
             await ctx.notify(offer.tukang_id, "offer.cancelled_tukang", code=job.code)
     if job.tukang_id is not None:
         await ctx.notify(job.tukang_id, "job.cancelled_by_warga", code=job.code,
@@ -69,15 +72,15 @@ async def mark_done(ctx: Context, job_id: int, *, by: str) -> bool:
     """Either side marks a taken job done; the warga is then asked to rate it."""
     s = await ctx.db()
     me = ctx.conv.user_id
-    who = Job.warga_id == me if by == "warga" else Job.tukang_id == me
+    who = col(Job.warga_id) == me if by == "warga" else col(Job.tukang_id) == me
     done = await s.execute(
-        update(Job).where(Job.id == job_id, who, Job.status.in_(WORKING))
+        update(Job).where(col(Job.id) == job_id, who, col(Job.status).in_(WORKING))
         .values(status="done", done_at=ctx.now, rating_reminder_at=ctx.now + RATING_REMINDER)
         .execution_options(synchronize_session=False))
     job = await s.get(Job, job_id, populate_existing=True)
-    if done.rowcount != 1 or job is None or job.tukang_id is None:
+    if rowcount(done) != 1 or job is None or job.tukang_id is None:
         return False
-    await s.execute(update(TukangProfile).where(TukangProfile.user_id == job.tukang_id)
+    await s.execute(update(TukangProfile).where(col(TukangProfile.user_id) == job.tukang_id)
                     .values(jobs_done=TukangProfile.jobs_done + 1)
                     .execution_options(synchronize_session=False))
     if by == "tukang":
@@ -132,7 +135,7 @@ def _lost(ctx: Context, job: Job | None) -> Next:
 async def _my_jobs(ctx: Context) -> list[Job]:
     s = await ctx.db()
     return list((await s.execute(select(Job).where(Job.warga_id == ctx.conv.user_id)
-                                 .order_by(Job.id.desc()).limit(LIST_LIMIT))).scalars())
+                                 .order_by(col(Job.id).desc()).limit(LIST_LIMIT))).scalars())
 
 
 class JobList(StrictChoice):
@@ -163,7 +166,8 @@ async def _mine_chosen(ctx: Context, choice: Choice) -> Next:
 
 async def _has_rating(ctx: Context, job_id: int) -> bool:
     s = await ctx.db()
-    return (await s.execute(select(Rating.id).where(Rating.job_id == job_id))).first() is not None
+    return (await s.execute(
+        select(pk(Rating.id)).where(Rating.job_id == job_id))).first() is not None
 
 
 async def _detail_vars(ctx: Context) -> dict[str, object]:
@@ -269,11 +273,11 @@ async def _work_options(ctx: Context) -> list[Choice]:
     s = await ctx.db()
     me = ctx.conv.user_id
     offers = (await s.execute(
-        select(Offer, Job).join(Job, Job.id == Offer.job_id)
+        select(Offer, Job).join(Job, col(Job.id) == Offer.job_id)
         .where(Offer.tukang_id == me, Offer.status == "pending", Offer.expires_at > ctx.now)
-        .order_by(Offer.id))).all()
+        .order_by(col(Offer.id)))).all()
     jobs = (await s.execute(select(Job).where(Job.tukang_id == me)
-                            .order_by(Job.id.desc()).limit(LIST_LIMIT))).scalars().all()
+                            .order_by(col(Job.id).desc()).limit(LIST_LIMIT))).scalars().all()
     active = [j for j in jobs if j.status in WORKING]
     rest = [j for j in jobs if j.status not in WORKING][:5]
     opts = [Choice(f"o{o.id}", f"{j.code} · {ctx.t('job.status_new_offer')}") for o, j in offers]
@@ -310,8 +314,8 @@ async def _work_vars(ctx: Context) -> dict[str, object]:
     s = await ctx.db()
     pair = await _work_offer(ctx)
     if pair is not None:
-        offer, job = pair
-        return {**await job_vars(s, job), "status": ctx.t("job.status_new_offer"),
+        offer, offered = pair
+        return {**await job_vars(s, offered), "status": ctx.t("job.status_new_offer"),
                 "expires": when(offer.expires_at), "name": "", "phone": "", "address": ""}
     job = await _job(ctx, "job", owner="tukang")
     if job is None:
@@ -368,10 +372,11 @@ async def _work_detail_chosen(ctx: Context, choice: Choice) -> Next:
         return _lost(ctx, job)
     s = await ctx.db()
     if choice.id == "start":
-        began = await s.execute(update(Job).where(Job.id == job.id, Job.status == "accepted")
+        began = await s.execute(update(Job)
+                                .where(col(Job.id) == job.id, col(Job.status) == "accepted")
                                 .values(status="in_progress")
                                 .execution_options(synchronize_session=False))
-        if began.rowcount != 1:
+        if rowcount(began) != 1:
             return _lost(ctx, await s.get(Job, job.id, populate_existing=True)) or "jobs.work"
         await ctx.notify(job.warga_id, "job.started_warga", code=job.code,
                          name=await user_name(s, job.tukang_id))
@@ -418,14 +423,14 @@ async def _tukang_cancel(ctx: Context, reason: str) -> Next:
     if job is None:
         return _lost(ctx, job)
     done = await s.execute(
-        update(Job).where(Job.id == job.id, Job.tukang_id == ctx.conv.user_id,
-                          Job.status.in_(WORKING))
+        update(Job).where(col(Job.id) == job.id, col(Job.tukang_id) == ctx.conv.user_id,
+                          col(Job.status).in_(WORKING))
         .values(status="cancelled", cancelled_by="tukang", cancel_reason=reason)
         .execution_options(synchronize_session=False))
-    if done.rowcount != 1:
+    if rowcount(done) != 1:
         _lost(ctx, await s.get(Job, job.id, populate_existing=True))
         return HOME
-    await s.execute(update(TukangProfile).where(TukangProfile.user_id == ctx.conv.user_id)
+    await s.execute(update(TukangProfile).where(col(TukangProfile.user_id) == ctx.conv.user_id)
                     .values(cancellations=TukangProfile.cancellations + 1)
                     .execution_options(synchronize_session=False))
     await ctx.audit("job.cancel", "job", job.id, by="tukang", reason=reason)

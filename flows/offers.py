@@ -11,9 +11,11 @@ The tukang sees the job without the address and the warga's phone until they acc
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TypedDict
 
-from sqlalchemy import ColumnElement, select, update
+from sqlalchemy import ColumnElement, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
 
 from flows.context import Context, FlowConfig
 from flows.outbox import Outgoing, find_recipient
@@ -23,6 +25,7 @@ from flows.table import Registry
 from flows.types import Choice, Reprompt
 from storage.clock import local
 from storage.models import Category, Conversation, Job, Kecamatan, Offer, TukangProfile, User
+from storage.sql import pk, rowcount
 
 OPEN = ("open", "offered")  # a job still looking for its tukang
 LIVE = ("open", "offered", "accepted", "in_progress")  # a job that can still be cancelled
@@ -53,7 +56,17 @@ async def user_name(session: AsyncSession, user_id: int | None) -> str:
     return user.name if user else "-"
 
 
-async def job_vars(session: AsyncSession, job: Job) -> dict[str, object]:
+class JobVars(TypedDict):
+    """The template variables `job_vars` fills (typed, so they can be passed as keywords)."""
+
+    code: str
+    category: str
+    description: str
+    kecamatan: str
+    time: str
+
+
+async def job_vars(session: AsyncSession, job: Job) -> JobVars:
     """What both sides read about a job (never the address or a phone number)."""
     return {"code": job.code, "category": await category_name(session, job.category_id),
             "description": job.description,
@@ -100,16 +113,16 @@ async def make_offer(ctx: Context, job: Job, tukang_id: int) -> Offer | None:
     """Offer `job` to a tukang; None when the job is no longer open for a choice."""
     s = await ctx.db()
     assert job.id is not None
-    claimed = await s.execute(update(Job).where(Job.id == job.id, Job.status == "open")
+    claimed = await s.execute(update(Job).where(col(Job.id) == job.id, col(Job.status) == "open")
                               .values(status="offered").execution_options(
                                   synchronize_session=False))
-    if claimed.rowcount != 1:
+    if rowcount(claimed) != 1:
         return None
     expires = ctx.now + ctx.config.offer_ttl
     offer = Offer(job_id=job.id, tukang_id=tukang_id, status="pending", created_at=ctx.now,
                   expires_at=expires)
     s.add(offer)
-    await s.execute(update(TukangProfile).where(TukangProfile.user_id == tukang_id)
+    await s.execute(update(TukangProfile).where(col(TukangProfile.user_id) == tukang_id)
                     .values(last_offer_at=ctx.now))
     await s.flush()
     await s.refresh(job)
@@ -166,16 +179,18 @@ async def accept_offer(ctx: Context, offer_id: int) -> bool:
         ctx.say("offer.tukang_inactive")
         return False
     offer = await _answer_offer(ctx, offer_id, "accepted",
-                                Offer.job_id.in_(select(Job.id).where(Job.status.in_(OPEN))))
+                                col(Offer.job_id).in_(
+                                    select(pk(Job.id)).where(col(Job.status).in_(OPEN))))
     if offer is None:
         return False
-    claimed = await s.execute(update(Job).where(Job.id == offer.job_id, Job.status.in_(OPEN))
+    claimed = await s.execute(update(Job)
+                              .where(col(Job.id) == offer.job_id, col(Job.status).in_(OPEN))
                               .values(status="accepted", tukang_id=me, accepted_at=ctx.now)
                               .execution_options(synchronize_session=False))
-    if claimed.rowcount != 1:
+    if rowcount(claimed) != 1:
         # the job moved on between the two updates (a cancel on another process): give the
         # offer back and never hand out the warga's address and phone
-        await s.execute(update(Offer).where(Offer.id == offer_id)
+        await s.execute(update(Offer).where(col(Offer.id) == offer_id)
                         .values(status="cancelled", decided_at=ctx.now)
                         .execution_options(synchronize_session=False))
         offer = await s.get(Offer, offer_id, populate_existing=True)
@@ -202,15 +217,16 @@ async def _answer_offer(ctx: Context, offer_id: int, status: str,
     becomes `status`; otherwise they are told why not (expired, cancelled, taken)."""
     s = await ctx.db()
     won = await s.execute(
-        update(Offer).where(Offer.id == offer_id, Offer.tukang_id == ctx.conv.user_id,
-                            Offer.status == "pending", Offer.expires_at > ctx.now, *conditions)
+        update(Offer).where(col(Offer.id) == offer_id, col(Offer.tukang_id) == ctx.conv.user_id,
+                            col(Offer.status) == "pending", col(Offer.expires_at) > ctx.now,
+                            *conditions)
         .values(status=status, decided_at=ctx.now)
         .execution_options(synchronize_session=False))
     offer = await s.get(Offer, offer_id, populate_existing=True)
     if offer is None:
         ctx.say("offer.not_found")
         return None
-    if won.rowcount != 1:
+    if rowcount(won) != 1:
         if offer.status == "pending" and offer.expires_at <= ctx.now:
             await expire_offer(s, ctx.out, offer_id, ctx.now, tell_tukang=False)
         await _explain_lost(ctx, offer)
@@ -224,7 +240,7 @@ async def decline_offer(ctx: Context, offer_id: int) -> bool:
     offer = await _answer_offer(ctx, offer_id, "declined")
     if offer is None:
         return False
-    await s.execute(update(Job).where(Job.id == offer.job_id, Job.status == "offered")
+    await s.execute(update(Job).where(col(Job.id) == offer.job_id, col(Job.status) == "offered")
                     .values(status="open").execution_options(synchronize_session=False))
     job = await s.get(Job, offer.job_id, populate_existing=True)
     assert job is not None and job.id is not None
@@ -266,8 +282,8 @@ async def _save_reason(ctx: Context, reason: str) -> Next:
     offer_id = ctx.data.pop("decline_offer", None)
     if offer_id is not None:
         s = await ctx.db()
-        await s.execute(update(Offer).where(Offer.id == int(offer_id),
-                                            Offer.tukang_id == ctx.conv.user_id)
+        await s.execute(update(Offer).where(col(Offer.id) == int(offer_id),
+                                            col(Offer.tukang_id) == ctx.conv.user_id)
                         .values(decline_reason=reason)
                         .execution_options(synchronize_session=False))
     ctx.say("offer.reason_thanks")
@@ -287,14 +303,15 @@ async def expire_offer(session: AsyncSession, out: Outgoing, offer_id: int,
                        now: datetime, *, tell_tukang: bool = True) -> bool:
     """Expire one due offer (if still pending); the warga may choose again."""
     done = await session.execute(
-        update(Offer).where(Offer.id == offer_id, Offer.status == "pending",
-                            Offer.expires_at <= now)
+        update(Offer).where(col(Offer.id) == offer_id, col(Offer.status) == "pending",
+                            col(Offer.expires_at) <= now)
         .values(status="expired", decided_at=now).execution_options(synchronize_session=False))
-    if done.rowcount != 1:
+    if rowcount(done) != 1:
         return False
     offer = await session.get(Offer, offer_id, populate_existing=True)
     assert offer is not None
-    await session.execute(update(Job).where(Job.id == offer.job_id, Job.status == "offered")
+    await session.execute(update(Job)
+                          .where(col(Job.id) == offer.job_id, col(Job.status) == "offered")
                           .values(status="open").execution_options(synchronize_session=False))
     job = await session.get(Job, offer.job_id, populate_existing=True)
     assert job is not None and job.id is not None
@@ -310,8 +327,8 @@ async def expire_offer(session: AsyncSession, out: Outgoing, offer_id: int,
 async def offers_expire(session: AsyncSession, now: datetime, out: Outgoing,
                         config: FlowConfig) -> int:
     """Pending offers past their time: expired, both sides told."""
-    due = (await session.execute(select(Offer.id).where(
-        Offer.status == "pending", Offer.expires_at <= now).order_by(Offer.id).limit(200)
+    due = (await session.execute(select(pk(Offer.id)).where(
+        Offer.status == "pending", Offer.expires_at <= now).order_by(col(Offer.id)).limit(200)
     )).scalars().all()
     return sum([await expire_offer(session, out, oid, now) for oid in due])
 

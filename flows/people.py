@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlmodel import col, select
 
 from flows.context import Context
 from storage.models import ChannelAccount, User
@@ -12,8 +12,8 @@ async def find_verified_user(ctx: Context, phone: str) -> User | None:
     """An active user whose number a platform vouched for (never a merely typed one)."""
     s = await ctx.db()
     return (await s.execute(
-        select(User).where(User.phone == phone, User.phone_verified.is_(True),
-                           User.status == "active").order_by(User.id).limit(1)
+        select(User).where(User.phone == phone, col(User.phone_verified).is_(True),
+                           User.status == "active").order_by(col(User.id)).limit(1)
     )).scalar_one_or_none()
 
 
@@ -25,7 +25,7 @@ async def account_owner(ctx: Context) -> User | None:
     """
     s = await ctx.db()
     return (await s.execute(
-        select(User).join(ChannelAccount, ChannelAccount.user_id == User.id)
+        select(User).join(ChannelAccount, col(ChannelAccount.user_id) == User.id)
         .where(ChannelAccount.channel == ctx.conv.channel,
                ChannelAccount.address == ctx.conv.address, User.status == "active")
     )).scalar_one_or_none()

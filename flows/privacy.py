@@ -11,12 +11,13 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic_core import to_jsonable_python
-from sqlalchemy import delete, or_, select, tuple_, update
+from sqlalchemy import ColumnElement, delete, or_, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import SQLModel
+from sqlmodel import SQLModel, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from storage.models import (
     AuditLog,
@@ -33,6 +34,7 @@ from storage.models import (
 )
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 ERASED_NAME = "(dihapus)"
 ERASED_TEXT = "(dihapus)"
@@ -53,7 +55,7 @@ def _row(obj: SQLModel) -> dict[str, Any]:
     return dict(to_jsonable_python(obj.model_dump()))
 
 
-async def _all(session: AsyncSession, stmt: Any) -> list[Any]:
+async def _all(session: AsyncSession, stmt: SelectOfScalar[_T]) -> list[_T]:
     return list((await session.execute(stmt)).scalars().all())
 
 
@@ -66,30 +68,33 @@ async def export_user_data(session: AsyncSession, user_id: int) -> dict[str, Any
     if user is None:
         raise LookupError(f"user {user_id} not found")
     accounts = await _all(session, select(ChannelAccount)
-                          .where(ChannelAccount.user_id == user_id).order_by(ChannelAccount.id))
+                          .where(ChannelAccount.user_id == user_id)
+                          .order_by(col(ChannelAccount.id)))
     keys = [(a.channel, a.address) for a in accounts]
-    conv_filter = [Conversation.user_id == user_id]
+    conv_filter: list[ColumnElement[bool]] = [col(Conversation.user_id) == user_id]
     if keys:
         conv_filter.append(tuple_(Conversation.channel, Conversation.address).in_(keys))
     conversations = await _all(session, select(Conversation).where(or_(*conv_filter))
-                               .order_by(Conversation.id))
+                               .order_by(col(Conversation.id)))
     profile = (await session.execute(select(TukangProfile).where(
         TukangProfile.user_id == user_id))).scalar_one_or_none()
     jobs = await _all(session, select(Job).where(
-        or_(Job.warga_id == user_id, Job.tukang_id == user_id)).order_by(Job.id))
+        or_(col(Job.warga_id) == user_id, col(Job.tukang_id) == user_id)).order_by(col(Job.id)))
     offers = await _all(session, select(Offer).where(Offer.tukang_id == user_id)
-                        .order_by(Offer.id))
+                        .order_by(col(Offer.id)))
     ratings = await _all(session, select(Rating).where(
-        or_(Rating.warga_id == user_id, Rating.tukang_id == user_id)).order_by(Rating.id))
+        or_(col(Rating.warga_id) == user_id, col(Rating.tukang_id) == user_id))
+        .order_by(col(Rating.id)))
     complaints = await _all(session, select(Complaint).where(
-        or_(Complaint.warga_id == user_id, Complaint.tukang_id == user_id))
-        .order_by(Complaint.id))
+        or_(col(Complaint.warga_id) == user_id, col(Complaint.tukang_id) == user_id))
+        .order_by(col(Complaint.id)))
     surveys = await _all(session, select(SurveyResponse)
-                         .where(SurveyResponse.user_id == user_id).order_by(SurveyResponse.id))
+                         .where(SurveyResponse.user_id == user_id)
+                         .order_by(col(SurveyResponse.id)))
     audit = await _all(session, select(AuditLog).where(or_(
-        (AuditLog.subject_type == "user") & (AuditLog.subject_id == user_id),
-        AuditLog.actor == f"user:{user_id}",
-    )).order_by(AuditLog.id))
+        (col(AuditLog.subject_type) == "user") & (col(AuditLog.subject_id) == user_id),
+        col(AuditLog.actor) == f"user:{user_id}",
+    )).order_by(col(AuditLog.id)))
     return {
         "user_id": user_id,
         "profile": _row(user),
@@ -112,20 +117,21 @@ async def erasure_blockers(session: AsyncSession, user_id: int) -> list[str]:
     """Why a person cannot be erased yet (empty when they can), in Indonesian."""
     reasons: list[str] = []
     open_jobs = (await session.execute(select(Job.code).where(
-        or_(Job.warga_id == user_id, Job.tukang_id == user_id),
-        Job.status.in_(OPEN_JOB_STATUSES)).order_by(Job.id))).scalars().all()
+        or_(col(Job.warga_id) == user_id, col(Job.tukang_id) == user_id),
+        col(Job.status).in_(OPEN_JOB_STATUSES)).order_by(col(Job.id)))).scalars().all()
     if open_jobs:
         reasons.append("masih ada pekerjaan yang berjalan (" + ", ".join(open_jobs)
                        + "); selesaikan atau batalkan dulu")
-    pending_offers = (await session.execute(select(Job.code).join(Offer, Offer.job_id == Job.id)
+    pending_offers = (await session.execute(select(Job.code)
+                                            .join(Offer, col(Offer.job_id) == Job.id)
                                             .where(Offer.tukang_id == user_id,
                                                    Offer.status == "pending"))).scalars().all()
     if pending_offers:
         reasons.append("masih ada tawaran pekerjaan yang belum dijawab ("
                        + ", ".join(pending_offers) + ")")
     complaints = (await session.execute(select(Complaint.code).where(
-        or_(Complaint.warga_id == user_id, Complaint.tukang_id == user_id),
-        Complaint.status.not_in(DECIDED_COMPLAINT_STATUSES)).order_by(Complaint.id))
+        or_(col(Complaint.warga_id) == user_id, col(Complaint.tukang_id) == user_id),
+        col(Complaint.status).not_in(DECIDED_COMPLAINT_STATUSES)).order_by(col(Complaint.id)))
     ).scalars().all()
     if complaints:
         reasons.append("masih ada pengaduan yang belum diputus (" + ", ".join(complaints) + ")")
@@ -156,20 +162,20 @@ async def erase_user(session: AsyncSession, user_id: int, now: datetime, *,
     keys = [(a.channel, a.address) for a in accounts]
 
     # Messages not yet sent to them are cancelled; sent ones lose their text.
-    out_filter = [Outbox.user_id == user_id]
+    out_filter: list[ColumnElement[bool]] = [col(Outbox.user_id) == user_id]
     if keys:
         out_filter.append(tuple_(Outbox.channel, Outbox.address).in_(keys))
     await session.execute(update(Outbox).where(
-        or_(*out_filter), Outbox.status.in_(("queued", "waiting", "sending")))
+        or_(*out_filter), col(Outbox.status).in_(("queued", "waiting", "sending")))
         .values(status="cancelled", last_error="erased"))
     await session.execute(update(Outbox).where(or_(*out_filter))
                           .values(payload={}, address=ERASED_TEXT))
 
-    conv_filter = [Conversation.user_id == user_id]
+    conv_filter: list[ColumnElement[bool]] = [col(Conversation.user_id) == user_id]
     if keys:
         conv_filter.append(tuple_(Conversation.channel, Conversation.address).in_(keys))
     await session.execute(delete(Conversation).where(or_(*conv_filter)))
-    await session.execute(delete(ChannelAccount).where(ChannelAccount.user_id == user_id))
+    await session.execute(delete(ChannelAccount).where(col(ChannelAccount.user_id) == user_id))
 
     profile = (await session.execute(select(TukangProfile).where(
         TukangProfile.user_id == user_id))).scalar_one_or_none()
@@ -197,8 +203,8 @@ async def erase_user(session: AsyncSession, user_id: int, now: datetime, *,
         if c.statement is not None:
             c.statement = ERASED_TEXT
 
-    await session.execute(update(Rating).where(Rating.warga_id == user_id).values(comment=""))
-    await session.execute(update(SurveyResponse).where(SurveyResponse.user_id == user_id)
+    await session.execute(update(Rating).where(col(Rating.warga_id) == user_id).values(comment=""))
+    await session.execute(update(SurveyResponse).where(col(SurveyResponse.user_id) == user_id)
                           .values(user_id=None, suggestion=""))
 
     user.name = ERASED_NAME

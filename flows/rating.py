@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import exists, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
 
 from flows.context import Context, FlowConfig
 from flows.offers import user_name
@@ -20,12 +21,14 @@ from flows.survey import INVITE, invite_after_rating
 from flows.table import Registry
 from flows.types import Choice, Reprompt
 from storage.models import Job, Rating, TukangProfile
+from storage.sql import pk, rowcount
 
 COMMENT_MAX = 500
 
 
 async def _rated(s: AsyncSession, job_id: int) -> bool:
-    return (await s.execute(select(Rating.id).where(Rating.job_id == job_id))).first() is not None
+    return (await s.execute(
+        select(pk(Rating.id)).where(Rating.job_id == job_id))).first() is not None
 
 
 async def _job(ctx: Context) -> Job | None:
@@ -102,14 +105,14 @@ async def _not_done(ctx: Context) -> Next:
         ctx.say("job.not_found")
         return HOME
     back = await s.execute(
-        update(Job).where(Job.id == job.id, Job.status == "done",
-                          ~exists().where(Rating.job_id == Job.id))
+        update(Job).where(col(Job.id) == job.id, col(Job.status) == "done",
+                          ~exists().where(col(Rating.job_id) == Job.id))
         .values(status="in_progress", done_at=None, rating_reminder_at=None)
         .execution_options(synchronize_session=False))
-    if back.rowcount != 1 or job.tukang_id is None:
+    if rowcount(back) != 1 or job.tukang_id is None:
         ctx.say("rating.already", code=job.code)
         return HOME
-    await s.execute(update(TukangProfile).where(TukangProfile.user_id == job.tukang_id)
+    await s.execute(update(TukangProfile).where(col(TukangProfile.user_id) == job.tukang_id)
                     .values(jobs_done=TukangProfile.jobs_done - 1)
                     .execution_options(synchronize_session=False))
     await ctx.notify(job.tukang_id, "rating.not_done_tukang", code=job.code,
@@ -134,11 +137,11 @@ async def _save(ctx: Context, comment: str) -> Next:
                     score=score, comment=comment, created_at=ctx.now)
     s.add(rating)
     await s.flush()
-    await s.execute(update(TukangProfile).where(TukangProfile.user_id == job.tukang_id)
+    await s.execute(update(TukangProfile).where(col(TukangProfile.user_id) == job.tukang_id)
                     .values(rating_sum=TukangProfile.rating_sum + score,
                             rating_count=TukangProfile.rating_count + 1)
                     .execution_options(synchronize_session=False))
-    await s.execute(update(Job).where(Job.id == job.id).values(rating_reminder_at=None)
+    await s.execute(update(Job).where(col(Job.id) == job.id).values(rating_reminder_at=None)
                     .execution_options(synchronize_session=False))
     await ctx.audit("rating.create", "job", job.id, score=score)
     await ctx.notify(job.tukang_id, "rating.received", code=job.code, score=score)
@@ -165,8 +168,9 @@ async def rating_reminders(session: AsyncSession, now: datetime, out: Outgoing,
                            config: FlowConfig) -> int:
     """Finished jobs still unrated at their reminder time: the warga is asked once more."""
     due = (await session.execute(select(Job).where(
-        Job.status == "done", Job.rating_reminder_at.is_not(None), Job.rating_reminder_at <= now,
-        ~exists().where(Rating.job_id == Job.id)).order_by(Job.id).limit(200))).scalars().all()
+        Job.status == "done", col(Job.rating_reminder_at).is_not(None),
+        col(Job.rating_reminder_at) <= now, ~exists().where(col(Rating.job_id) == Job.id))
+        .order_by(col(Job.id)).limit(200))).scalars().all()
     for job in due:
         job.rating_reminder_at = None
         await out.notify(session, job.warga_id, "rating.reminder",

@@ -9,7 +9,7 @@ payloads stay short whatever a topic is called.
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlmodel import col, select
 
 from flows.context import Context
 from flows.steps import HOME, ChooseMany, Next, Step
@@ -26,7 +26,7 @@ async def _topics(ctx: Context) -> list[str]:
     """Published topics and the person's own, in a stable order (kept for the step)."""
     s = await ctx.db()
     found = set((await s.execute(select(InfoArticle.topic).where(
-        InfoArticle.published.is_(True)).distinct())).scalars())
+        col(InfoArticle.published).is_(True)).distinct())).scalars())
     user = await ctx.user()
     found |= set(user.topics or []) if user is not None else set()
     return sorted(t for t in found if t)

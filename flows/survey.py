@@ -20,8 +20,9 @@ import re
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
 
 from flows.context import Context, FlowConfig
 from flows.menu import Menu
@@ -32,6 +33,7 @@ from flows.types import Choice, Reply, Reprompt
 from storage.clock import local
 from storage.models import AuditLog, SurveyResponse, TukangProfile, User
 from storage.reports import N_ELEMENTS, Quarter, period_of
+from storage.sql import pk
 
 SUGGESTION_MAX = 1000
 START_ACTION = "survey.start"
@@ -49,7 +51,7 @@ def question_step(n: int) -> str:
 
 async def answered(s: AsyncSession, user_id: int, period: str) -> bool:
     """Has this person answered the survey of `period` ("2026Q4")?"""
-    row = await s.execute(select(SurveyResponse.id).where(
+    row = await s.execute(select(pk(SurveyResponse.id)).where(
         SurveyResponse.user_id == user_id, SurveyResponse.period == period).limit(1))
     return row.first() is not None
 
@@ -165,14 +167,16 @@ async def survey_invite_tukang(session: AsyncSession, now: datetime, out: Outgoi
     if local(now).hour not in INVITE_HOURS:
         return 0
     quarter = Quarter.of(now)
-    invited = exists().where(AuditLog.action == INVITED, AuditLog.subject_type == "user",
-                             AuditLog.subject_id == User.id, AuditLog.at >= quarter.start)
-    done = exists().where(SurveyResponse.user_id == User.id,
-                          SurveyResponse.period == quarter.label)
+    invited = exists().where(col(AuditLog.action) == INVITED, col(AuditLog.subject_type) == "user",
+                             col(AuditLog.subject_id) == User.id,
+                             col(AuditLog.at) >= quarter.start)
+    done = exists().where(col(SurveyResponse.user_id) == User.id,
+                          col(SurveyResponse.period) == quarter.label)
     due = (await session.execute(
-        select(User.id, User.name).join(TukangProfile, TukangProfile.user_id == User.id)
+        select(pk(User.id), User.name)
+        .join(TukangProfile, col(TukangProfile.user_id) == User.id)
         .where(TukangProfile.status == "active", User.status == "active", ~invited, ~done)
-        .order_by(User.id).limit(INVITE_BATCH))).all()
+        .order_by(col(User.id)).limit(INVITE_BATCH))).all()
     for uid, name in due:
         reached = await out.notify(session, uid, "survey.invite_tukang",
                                    actions=[Choice(f"{START_ACTION}:", "survey.choice_start")],

@@ -12,11 +12,13 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from flows.context import FlowConfig
 from flows.outbox import Outgoing
 from flows.table import Registry, Timer
 from storage.models import ProcessedUpdate
+from storage.sql import rowcount
 
 # MOVED: remove after callers change (bot/scheduler.py reads `load_flows().timers`)
 TIMERS: dict[str, Timer] = {}
@@ -27,8 +29,8 @@ async def prune_dedupe(session: AsyncSession, now: datetime, out: Outgoing,
                        config: FlowConfig) -> int:
     """External ids are kept 48 hours: longer than Telegram (24 h) or Twilio retry."""
     result = await session.execute(
-        delete(ProcessedUpdate).where(ProcessedUpdate.received_at < now - DEDUPE_KEEP))
-    return result.rowcount or 0
+        delete(ProcessedUpdate).where(col(ProcessedUpdate.received_at) < now - DEDUPE_KEEP))
+    return rowcount(result) or 0
 
 
 def register(registry: Registry) -> None:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlmodel import col, select
 
 from flows.context import Context
 from flows.parsing import EXAMPLE_PHONE, normalize_phone, parse_date
@@ -29,6 +29,7 @@ from flows.table import MenuEntry, Registry
 from flows.types import Choice, Message, Reprompt
 from storage.clock import local
 from storage.models import Job, Kecamatan, Skill, TukangProfile
+from storage.sql import pk
 
 BEGIN = "tukang_reg.begin"
 STATUS = "tukang.status"  # registered by flows/tukang_profile.py
@@ -103,7 +104,8 @@ async def profile_of(ctx: Context) -> TukangProfile | None:
 async def skill_names(ctx: Context, codes: list[str]) -> list[str]:
     if not codes:
         return []
-    rows = (await (await ctx.db()).execute(select(Skill).where(Skill.code.in_(codes)))).scalars()
+    rows = (await (await ctx.db()).execute(
+        select(Skill).where(col(Skill.code).in_(codes)))).scalars()
     names = {s.code: s.name for s in rows}
     return [names.get(c, c) for c in codes]
 
@@ -112,7 +114,7 @@ async def kecamatan_names(ctx: Context, codes: list[str]) -> list[str]:
     if not codes:
         return []
     rows = (await (await ctx.db()).execute(
-        select(Kecamatan).where(Kecamatan.code.in_(codes)))).scalars()
+        select(Kecamatan).where(col(Kecamatan.code).in_(codes)))).scalars()
     names = {k.code: k.name for k in rows}
     return sorted(names.get(c, c) for c in codes)
 
@@ -173,7 +175,7 @@ class Begin(Confirm):
                 return STATUS
             s = await ctx.db()
             open_jobs = (await s.execute(select(Job.code).where(
-                Job.warga_id == user.id, Job.status.in_(OPEN_JOBS)).order_by(Job.id)
+                Job.warga_id == user.id, col(Job.status).in_(OPEN_JOBS)).order_by(col(Job.id))
             )).scalars().all()
             if open_jobs:
                 ctx.say("tukang_reg.open_jobs", codes=", ".join(open_jobs))
@@ -248,7 +250,7 @@ async def _valid_skk(ctx: Context, text: str) -> str:
     if not SKK_PATTERN.fullmatch(number) or sum(ch.isdigit() for ch in number) < 4:
         raise Reprompt("tukang_reg.skk_invalid")
     s = await ctx.db()
-    taken = (await s.execute(select(TukangProfile.id).where(
+    taken = (await s.execute(select(pk(TukangProfile.id)).where(
         TukangProfile.skk_number == number,
         TukangProfile.user_id != (ctx.conv.user_id or 0)).limit(1))).first()
     if taken is not None:
@@ -266,7 +268,7 @@ async def _after_skk(ctx: Context, number: str) -> Next:
 
 async def skill_options(ctx: Context) -> list[Choice]:
     rows = (await (await ctx.db()).execute(
-        select(Skill).where(Skill.active.is_(True)).order_by(Skill.name))).scalars()
+        select(Skill).where(col(Skill.active).is_(True)).order_by(col(Skill.name)))).scalars()
     return [Choice(s.code, s.name) for s in rows]
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
 
 from storage.clock import local
 from storage.models import Counter
@@ -16,8 +17,8 @@ async def next_code(session: AsyncSession, prefix: str, now: datetime) -> str:
     month = local(now).strftime("%y%m")
     name = f"{prefix}-{month}"
     result = await session.execute(
-        update(Counter).where(Counter.name == name).values(value=Counter.value + 1)
-        .returning(Counter.value))
+        update(Counter).where(col(Counter.name) == name).values(value=Counter.value + 1)
+        .returning(col(Counter.value)))
     value = result.scalar_one_or_none()
     if value is None:
         exists = (await session.execute(select(Counter).where(Counter.name == name))).first()

@@ -22,8 +22,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
 
 from storage.clock import as_utc
 from storage.models import Offer, Skill, SkillCategory, TukangProfile, User
@@ -68,8 +68,8 @@ def priority(profile: TukangProfile, now: datetime) -> float:
 async def serving_skills(session: AsyncSession, category_id: int) -> set[str]:
     """The active skill codes that can serve a category."""
     rows = await session.execute(
-        select(SkillCategory.skill_code).join(Skill, Skill.code == SkillCategory.skill_code)
-        .where(SkillCategory.category_id == category_id, Skill.active.is_(True)))
+        select(SkillCategory.skill_code).join(Skill, col(Skill.code) == SkillCategory.skill_code)
+        .where(SkillCategory.category_id == category_id, col(Skill.active).is_(True)))
     return {r[0] for r in rows}
 
 
@@ -95,9 +95,9 @@ async def find_tukang(
     skip = set(exclude)
     rows = await session.execute(
         select(TukangProfile, User)
-        .join(User, User.id == TukangProfile.user_id)
+        .join(User, col(User.id) == TukangProfile.user_id)
         .where(User.status == "active", User.role == "tukang",
-               TukangProfile.status == "active", TukangProfile.available.is_(True),
+               TukangProfile.status == "active", col(TukangProfile.available).is_(True),
                TukangProfile.skk_valid_until >= today))
     found: list[Candidate] = []
     for profile, user in rows.all():

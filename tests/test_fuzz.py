@@ -17,14 +17,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select, update
 
-from flows.registry import REGISTRY, load_flows
+from flows.registry import load_flows
 from flows.types import Media
 from storage.db import Database
 from storage.models import Conversation
 from tests.factories_b import make_article, make_complaint, make_job, make_person, make_tukang
 from tests.harness import StepClock, Transcript
 
-load_flows()
+REGISTRY = load_flows()
 STEPS = sorted(REGISTRY.steps)
 ACTIONS = sorted(REGISTRY.actions)
 MINE = ("tukang_reg.", "tukang.", "complaint.", "info.", "settings.")
