@@ -262,9 +262,8 @@ async def _deliver(db: Database, tmp: Path, tg_url: str, wa_url: str, tg_count: 
     # full pool releases sends in bunches (429s). The bot should size it the same way.
     asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(max_workers=32))
     tg = TelegramSender(settings)
-    tg.attach(db)
     await tg.start()
-    wa = WhatsAppSender(settings, db=db)
+    wa = WhatsAppSender(settings, clock=utcnow)
     assert wa.client.messages is not None  # twilio imports its API modules on first use
     worker = DeliveryWorker(db, [tg, wa])
     async with httpx.AsyncClient() as client:

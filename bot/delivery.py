@@ -13,7 +13,13 @@ with a small burst. Errors are sorted once (DESIGN.md "Errors sorted once"):
 - `Hold` (WhatsApp's 24-hour window closed, no template): the row waits for the next inbound.
 
 A row is claimed with a lease; if the process dies, rows whose lease ran out are claimed again,
-so at most the rows in flight at a crash can go twice and none is lost.
+so at most the rows in flight at a crash can go twice and none is lost. The claim also reads
+what a sender needs to know about the recipient (`OutRow.locale`, `OutRow.window_open`), so
+the adapters never read the database.
+
+The worker is also the adapters' way back to the outbox: `wake()` when rows became due (the
+engine calls it after a commit that wrote replies), `receipt()` for a platform's word on a sent
+message (Twilio's status callbacks).
 """
 
 from __future__ import annotations
@@ -29,14 +35,20 @@ from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
-from sqlalchemy import and_, bindparam, case, or_, select, text, update
+from sqlalchemy import Select, and_, bindparam, case, or_, select, text, update
+from sqlalchemy.sql.elements import ColumnElement
 
+from flows.outbox import window_cutoff
+from flows.render import DEFAULT_LOCALE
 from flows.types import Reply
-from storage.clock import utcnow
+from storage.clock import as_utc, utcnow
 from storage.db import Database
-from storage.models import ChannelAccount, Outbox
+from storage.models import ChannelAccount, Conversation, Outbox, User
+from storage.outbox import apply_receipt
+
+ReceiptStatus = Literal["sent", "delivered", "read", "failed", "undelivered", "waiting"]
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +87,11 @@ class Sender(Protocol):
 
 @dataclass(slots=True)
 class OutRow:
+    """A claimed outbox row, with what the sender needs to know about its recipient: their
+    language, and whether they wrote within WhatsApp's 24-hour window
+    (`flows.outbox.window_cutoff`; their account's last inbound message, or for someone still
+    registering, their conversation's last change)."""
+
     id: int
     channel: str
     address: str
@@ -84,6 +101,8 @@ class OutRow:
     priority: int
     attempts: int
     broadcast_id: int | None
+    locale: str = DEFAULT_LOCALE
+    window_open: bool = False
 
 
 class TokenBucket:
@@ -161,9 +180,11 @@ class DeliveryWorker:
         max_attempts: int = 8,
         window_seconds: float = 2.0,
         loop_limit: int = 20,
+        locale: str = DEFAULT_LOCALE,
     ) -> None:
         self.db = db
         self.clock = clock
+        self.locale = locale  # for a recipient whose language we do not know
         self.lease = lease
         self.max_attempts = max_attempts
         self.loop_limit = loop_limit
@@ -172,7 +193,10 @@ class DeliveryWorker:
         self.pumps = {s.channel: _Pump(s, TokenBucket(s.rate, float(getattr(s, "burst", 1.0))))
                       for s in senders}
         self.window = {s.channel: max(8, int(s.rate * window_seconds)) for s in senders}
-        self.wake = asyncio.Event()
+        self._wakeup = asyncio.Event()
+        # set while run() waits with nothing claimed or left to record: caught up until a
+        # wake() or the next poll (for health checks and tests)
+        self.idle = asyncio.Event()
         self._recent: dict[tuple[str, str, str], deque[float]] = defaultdict(deque)
         self._stopping = False
 
@@ -181,6 +205,7 @@ class DeliveryWorker:
         """Until `stop()`: claim, send, record. Unsent rows stay queued for the next start."""
         last_record = time.monotonic()
         while not self._stopping:
+            self._wakeup.clear()  # before claiming: a wake from here on ends the idle wait
             busy = 0
             for channel, pump in self.pumps.items():
                 # refill in batches, not one row per send: one claim per half window
@@ -191,14 +216,30 @@ class DeliveryWorker:
                 await self._record()
                 last_record = time.monotonic()
             if not busy:
+                if not pending:
+                    self.idle.set()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.wake.wait(), 0.2 if pending else poll)
-                self.wake.clear()
+                    await asyncio.wait_for(self._wakeup.wait(), 0.2 if pending else poll)
+                self.idle.clear()
         await self._finish()
+
+    def wake(self) -> None:
+        """Rows became due (the engine committed replies, the scheduler wrote notifications):
+        claim now rather than at the next poll."""
+        self._wakeup.set()
 
     def stop(self) -> None:
         self._stopping = True
-        self.wake.set()
+        self._wakeup.set()
+
+    async def receipt(self, channel: str, provider_id: str, status: ReceiptStatus, *,
+                      row_id: int | None = None, error: str | None = None,
+                      unreachable: str | None = None) -> str | None:
+        """A platform's word on a message sent earlier (delivered, read, failed...): the row
+        moves on, never backwards; `unreachable` marks the account. Returns the row's status
+        (see `storage.outbox.apply_receipt`)."""
+        return await apply_receipt(self.db, channel, provider_id, status, row_id=row_id,
+                                   error=error, unreachable=unreachable)
 
     async def drain(self, *, limit_seconds: float = 30.0) -> int:
         """Send everything due now and wait for it (console, tests, scripts)."""
@@ -253,15 +294,21 @@ class DeliveryWorker:
             found = (await s.execute(stmt)).all()
             if not found:
                 return []
-            addresses = {r.address for r in found}
-            blocked = set((await s.execute(
-                select(ChannelAccount.address).where(ChannelAccount.channel == channel,
-                                                     ChannelAccount.address.in_(addresses),
-                                                     ChannelAccount.reachable.is_(False))
-            )).scalars())
-        rows = sorted((OutRow(r.id, r.channel, r.address, r.user_id, r.key,
-                              Reply.from_payload(r.payload or {}), r.priority, r.attempts,
-                              r.broadcast_id) for r in found), key=lambda r: (r.priority, r.id))
+            recipients = {r.id: r for r in await s.execute(_recipients([r.id for r in found]))}
+        cutoff = window_cutoff(now)
+        rows, blocked = [], set()
+        for r in found:
+            who = recipients[r.id]
+            if who.reachable is False:
+                blocked.add(r.id)
+            # the account's last inbound message; someone still registering has no account yet
+            last = who.last_inbound_at if who.account_id is not None else who.conv_updated_at
+            rows.append(OutRow(r.id, r.channel, r.address, r.user_id, r.key,
+                               Reply.from_payload(r.payload or {}), r.priority, r.attempts,
+                               r.broadcast_id,
+                               locale=who.user_locale or who.conv_locale or self.locale,
+                               window_open=last is not None and as_utc(last) > cutoff))
+        rows.sort(key=lambda r: (r.priority, r.id))
         pump = self.pumps[channel]
         keep = []
         for row in rows:
@@ -269,7 +316,7 @@ class DeliveryWorker:
                 # still waiting here (a long pause outlived its lease): the claim just renewed
                 # the lease; taking it again would send it twice
                 continue
-            if row.address in blocked:
+            if row.id in blocked:
                 pump.results.append(_Result(row, "failed", error="unreachable"))
             else:
                 keep.append(row)
@@ -312,7 +359,7 @@ class DeliveryWorker:
                         pump.results.append(_Result(rest, status, error=result.error,
                                                     delay=result.delay,
                                                     unreachable=result.unreachable))
-                self.wake.set()
+                self._wakeup.set()
         finally:
             pump.tasks.pop(address, None)
             if not queue:
@@ -395,6 +442,24 @@ class DeliveryWorker:
             if r.status == "failed":
                 log.warning("outbox %s to %s failed: %s", r.row.id, r.row.channel, r.error)
         return len(sent)
+
+
+def _recipients(ids: list[int]) -> Select[Any]:
+    """Per claimed row: its account (reachable? last inbound message?), the account's user's
+    language, and the conversation's language and last change (for someone still
+    registering, who has no account yet)."""
+    o, a = Outbox.__table__, ChannelAccount.__table__
+    u, c = User.__table__, Conversation.__table__
+
+    def same(t: Any) -> ColumnElement[bool]:  # the row's (channel, address) in table t
+        return and_(t.c.channel == o.c.channel, t.c.address == o.c.address)
+
+    return (select(o.c.id, a.c.id.label("account_id"), a.c.reachable, a.c.last_inbound_at,
+                   u.c.locale.label("user_locale"), c.c.locale.label("conv_locale"),
+                   c.c.updated_at.label("conv_updated_at"))
+            .select_from(o.outerjoin(a, same(a)).outerjoin(u, u.c.id == a.c.user_id)
+                         .outerjoin(c, same(c)))
+            .where(o.c.id.in_(ids)))
 
 
 def _backoff(attempts: int) -> float:

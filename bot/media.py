@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import mimetypes
 import uuid
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 
 from flows.types import Media
-from storage.clock import utcnow
 
 ALLOWED = {"image/jpeg", "image/png", "image/webp", "image/gif", "image/heic",
            "application/pdf"}
@@ -27,7 +27,7 @@ def extension(content_type: str) -> str:
 
 
 def store(media_dir: Path, data: bytes, content_type: str, *, max_bytes: int,
-          now: datetime | None = None) -> Media:
+          now: datetime) -> Media:
     """Write `data` to a new unguessable file in a per-month folder; refuse what we don't keep."""
     ctype = content_type.split(";")[0].strip().lower()
     if len(data) > max_bytes:
@@ -35,9 +35,16 @@ def store(media_dir: Path, data: bytes, content_type: str, *, max_bytes: int,
     if ctype not in ALLOWED:
         # still record it, so the flow can answer "that is not a photo" politely
         return Media(path="", content_type=ctype or "application/octet-stream", size=len(data))
-    month = (now or utcnow()).strftime("%Y-%m")
+    month = now.strftime("%Y-%m")
     folder = media_dir / month
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{uuid.uuid4().hex}{extension(ctype)}"
     path.write_bytes(data)
     return Media(path=str(path), content_type=ctype, size=len(data))
+
+
+def discard(media: Iterable[Media]) -> None:
+    """Delete files stored for a message that will not reach a flow (nothing is kept of it)."""
+    for m in media:
+        if m.path:
+            Path(m.path).unlink(missing_ok=True)

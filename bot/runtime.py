@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from bot.delivery import DeliveryWorker, Sender
 from bot.scheduler import Scheduler
 from bot.settings import Settings
 from flows.context import FlowConfig
 from flows.engine import Engine
+from storage.clock import utcnow
 from storage.db import Database
 
 
@@ -30,24 +32,31 @@ async def open_database(settings: Settings) -> Database:
 
 @dataclass
 class Runtime:
+    """The parts of one bot process. Adapters use `engine` (inbound), `worker` (receipts for
+    sent messages) and `clock`; never `db`, which is for the parts below them."""
+
     settings: Settings
     db: Database
     engine: Engine
     worker: DeliveryWorker
     scheduler: Scheduler
+    clock: Callable[[], datetime] = utcnow
 
     async def close(self) -> None:
         await self.engine.stop()
         await self.db.close()
 
 
-async def build_runtime(settings: Settings, senders: list[Sender]) -> Runtime:
+async def build_runtime(settings: Settings, senders: list[Sender], *,
+                        clock: Callable[[], datetime] = utcnow) -> Runtime:
+    """Open the database and wire the parts: whatever the engine or the scheduler writes to
+    the outbox wakes the delivery worker at once (on every channel)."""
     db = await open_database(settings)
     config = flow_config(settings)
-    engine = Engine(db, config=config)
-    worker = DeliveryWorker(db, senders)
-    scheduler = Scheduler(db, config, on_output=worker.wake.set)
-    return Runtime(settings, db, engine, worker, scheduler)
+    worker = DeliveryWorker(db, senders, clock=clock, locale=settings.sijakon_locale)
+    engine = Engine(db, config=config, clock=clock, on_output=worker.wake)
+    scheduler = Scheduler(db, config, clock=clock, on_output=worker.wake)
+    return Runtime(settings, db, engine, worker, scheduler, clock)
 
 
 class MaskingFilter(logging.Filter):

@@ -1,4 +1,4 @@
-"""The scheduler: a loop over the timers of `flows.timers`, never an in-memory timer.
+"""The scheduler: a loop over the registry's timers, never an in-memory timer.
 
 Every due thing is a row with a time column, so a restart or a second process loses nothing.
 """
@@ -14,7 +14,6 @@ from datetime import datetime
 from flows.context import FlowConfig
 from flows.outbox import Outgoing
 from flows.registry import load_flows
-from flows.timers import TIMERS
 from storage.clock import utcnow
 from storage.db import Database
 
@@ -25,7 +24,7 @@ class Scheduler:
     def __init__(self, db: Database, config: FlowConfig, *,
                  clock: Callable[[], datetime] = utcnow, interval: float = 15.0,
                  on_output: Callable[[], None] | None = None) -> None:
-        load_flows()
+        self.timers = load_flows().timers
         self.db = db
         self.config = config
         self.clock = clock
@@ -36,7 +35,7 @@ class Scheduler:
     async def tick(self) -> dict[str, int]:
         """Run every timer once, each in its own transaction; a failing one skips a turn."""
         done: dict[str, int] = {}
-        for name, fn in TIMERS.items():
+        for name, fn in self.timers.items():
             out = Outgoing()
             try:
                 async with self.db.transaction() as session:

@@ -1,8 +1,9 @@
 """`sijakon-bot run`: the channels, the web app, the delivery worker and the scheduler.
 
-Each adapter module offers `channel(settings) -> Channel`. A channel may run a loop (Telegram
-long polling) and may add routes to the one Starlette app (Telegram webhook, Twilio webhooks),
-which is served on SIJAKON_HTTP_HOST:SIJAKON_HTTP_PORT with /healthz beside them.
+Each adapter module offers `channel(settings, clock=...) -> Channel` (bot/channel.py). A
+channel may run a loop (Telegram long polling) and may add routes to the one Starlette app
+(Telegram webhook, Twilio webhooks), which is served on SIJAKON_HTTP_HOST:SIJAKON_HTTP_PORT
+with /healthz beside them.
 
 Stops cleanly on SIGINT/SIGTERM: no new updates are taken, the update in hand finishes, and
 unsent outbox rows stay queued for the next start.
@@ -14,45 +15,37 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from datetime import datetime
 
-from starlette.routing import BaseRoute
-
-from bot.delivery import Sender
-from bot.runtime import Runtime, build_runtime, setup_logging
+from bot.channel import Channel
+from bot.runtime import build_runtime, setup_logging
 from bot.settings import Settings
+from storage.clock import utcnow
 
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class Channel:
-    sender: Sender
-    # runs until cancelled (e.g. polling); set up and tear down its own client
-    run: Callable[[Runtime], Awaitable[None]] | None = None
-    # web routes, made once the runtime exists
-    routes: Callable[[Runtime], list[BaseRoute]] | None = None
-    extra: dict[str, object] = field(default_factory=dict)
-
-
-def configured_channels(settings: Settings) -> list[Channel]:
+def configured_channels(settings: Settings, *,
+                        clock: Callable[[], datetime]) -> list[Channel]:
+    """The channels the settings turn on, each taking its time from `clock`."""
     found: list[Channel] = []
     if settings.telegram_enabled:
         from bot import telegram
 
-        found.append(telegram.channel(settings))
+        found.append(telegram.channel(settings, clock=clock))
     if settings.whatsapp_enabled:
         from bot import whatsapp
 
-        found.append(whatsapp.channel(settings))
+        found.append(whatsapp.channel(settings, clock=clock))
     return found
 
 
-async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
+async def serve(settings: Settings, *, stop: asyncio.Event | None = None,
+                clock: Callable[[], datetime] = utcnow) -> None:
     setup_logging()
-    channels = configured_channels(settings)
-    rt = await build_runtime(settings, [c.sender for c in channels])
+    channels = configured_channels(settings, clock=clock)
+    rt = await build_runtime(settings, [c.sender for c in channels], clock=clock)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

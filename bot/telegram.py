@@ -17,8 +17,11 @@ Updates come in one of two ways:
   `X-Telegram-Bot-Api-Secret-Token` gets 403 and touches nothing, and 200 is answered only
   after the engine committed (anything else makes Telegram redeliver).
 
-Both feed `Application.process_update` of a real `telegram.ext.Application` built with
-`.updater(None)`. The sender paces nothing itself: the delivery worker does (the chat and
+Both parse with PTB (`get_updates`, `Update.de_json`) and hand the update straight on:
+translate, then `Engine.handle`, as PTB's own `examples/customwebhookbot/starlettebot.py` does;
+no `Application` in between. Everything the bot says goes through the engine and the outbox,
+also the notices for edited messages, commands in groups and files we cannot take
+(`Inbound.event`). The sender paces nothing itself: the delivery worker does (the chat and
 overall token buckets), and PTB's `AIORateLimiter` is deliberately not used.
 """
 
@@ -33,11 +36,10 @@ import re
 import warnings
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -53,7 +55,6 @@ from telegram import (
     ReplyKeyboardMarkup,
     ReplyKeyboardRemove,
     Update,
-    User,
 )
 from telegram.constants import ChatType, ParseMode
 from telegram.error import (
@@ -66,20 +67,17 @@ from telegram.error import (
     TelegramError,
     TimedOut,
 )
-from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 from telegram.request import HTTPXRequest
 
+from bot.channel import Channel
 from bot.delivery import OutRow, Permanent, Retryable, SendError
 from bot.media import ALLOWED, MediaRejected, store
 from bot.runtime import Runtime
-from bot.server import Channel
 from bot.settings import Settings
-from flows.engine import Engine
+from flows.engine import Engine, pick_locale
 from flows.parsing import normalize_phone
 from flows.render import render, to_plain
-from flows.types import Inbound, Media
-from storage.db import Database
-from storage.models import Conversation
+from flows.types import Inbound, InboundEvent, Media
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +96,7 @@ LABEL_LIMIT = 48  # longer button labels are cut: Telegram would, less tidily
 MEDIA_GROUP_MAX = 10
 CHOSEN_DATA = "~"  # callback_data of the line that replaces a pressed keyboard
 POLL_TIMEOUT = 30  # seconds a getUpdates call waits at Telegram for something new
+INBOUND_POOL = 256  # connections for file downloads and button answers (PTB's default too)
 MAX_UPDATE_TRIES = 3
 # Pace a little under the configured limits: Telegram counts when a message arrives, and
 # network jitter can bring two paced sends closer together than they left (bench:
@@ -294,7 +293,6 @@ class TelegramSender:
         self.burst = max(1.0, min(3.0, self.rate / 15))
         self.chat_rate: float | None = settings.telegram_chat_rate_per_second * PACING_MARGIN
         self.chat_burst = settings.telegram_chat_burst
-        self.default_locale = settings.sijakon_locale
         if bot is None:
             base_url, base_file_url = api_urls(settings)
             pool = max(16, int(self.rate * 2))
@@ -302,16 +300,10 @@ class TelegramSender:
                       request=HTTPXRequest(connection_pool_size=pool, read_timeout=15,
                                            write_timeout=20, pool_timeout=5))
         self.bot = bot
-        self.db: Database | None = None
         self._ready = False
         self._progress: dict[int, int] = {}  # outbox row id -> parts already delivered
         self._file_ids: dict[str, str] = {}  # local photo path -> Telegram file_id
         self._reply_keyboard: set[int] = set()  # chats showing the share-number keyboard
-
-    def attach(self, db: Database) -> None:
-        """Give the sender the database, to label the share-number button in the chat's
-        language."""
-        self.db = db
 
     async def start(self) -> None:
         """Connect before the first send, so the first message is not late by a getMe (a late
@@ -325,14 +317,6 @@ class TelegramSender:
             await self.bot.shutdown()
             self._ready = False
 
-    async def _locale(self, address: str) -> str:
-        if self.db is None:
-            return self.default_locale
-        async with self.db.read() as s:
-            found = (await s.execute(select(Conversation.locale).where(
-                Conversation.channel == CHANNEL, Conversation.address == address))).scalar()
-        return found or self.default_locale
-
     async def send(self, row: OutRow) -> str | None:
         try:
             chat_id = int(row.address)
@@ -340,7 +324,7 @@ class TelegramSender:
             raise Permanent("not a Telegram chat id") from None
         try:
             await self.start()
-            parts = await self._plan(row, chat_id)
+            parts = self._plan(row, chat_id)
             done = self._progress.get(row.id, 0)
             last: str | None = None
             for i in range(done, len(parts)):
@@ -359,21 +343,20 @@ class TelegramSender:
             self._progress.clear()
         return last
 
-    async def _plan(self, row: OutRow, chat_id: int) -> list[Part]:
+    def _plan(self, row: OutRow, chat_id: int) -> list[Part]:
         """The API calls for one row, in order: photos first, the text (and keyboard) last."""
         reply = row.reply
         text = reply.text
         markup: Any = None
         if reply.request_phone:
-            locale = await self._locale(row.address)
-            rows = [[KeyboardButton(render("telegram.share_phone", locale),
+            rows = [[KeyboardButton(render("telegram.share_phone", row.locale),
                                     request_contact=True)]]
             rows += [[KeyboardButton(_short(label))] for _, label in reply.choices]
             markup = ReplyKeyboardMarkup(rows, one_time_keyboard=True, resize_keyboard=True)
         elif reply.choices:
             markup = inline_keyboard(reply.choices)
             if markup is None:
-                text = numbered(text, reply.choices, await self._locale(row.address))
+                text = numbered(text, reply.choices, row.locale)
         if markup is None and chat_id in self._reply_keyboard:
             markup = ReplyKeyboardRemove()
 
@@ -495,7 +478,7 @@ class TelegramSender:
 # --- inbound: updates to the engine -----------------------------------------------------------
 
 class FileTooLarge(Exception):
-    """A file over SIJAKON_MAX_MEDIA_BYTES: answered by the adapter, not given to a flow."""
+    """A file over SIJAKON_MAX_MEDIA_BYTES: not given to a flow; the engine says the limit."""
 
 
 class FileUnavailable(Exception):
@@ -508,45 +491,34 @@ def _contact_number(raw: str) -> str:
     return "+" + raw if raw.isdigit() and not raw.startswith("0") else raw
 
 
-def _locale_of(user: User | None, default: str) -> str:
-    code = (user.language_code or "") if user else ""
-    if code.startswith("en"):
-        return "en"
-    if code.startswith("id"):
-        return "id"
-    return default
-
-
 class TelegramChannel:
-    """Owns the PTB Application: polling or the webhook route, and turning updates into
-    `Inbound`s for the engine."""
+    """Polling or the webhook route, turning each update into an `Inbound` for the engine.
 
-    def __init__(self, settings: Settings, *, poll_timeout: int = POLL_TIMEOUT,
-                 sender: TelegramSender | None = None) -> None:
+    Its own `Bot` (PTB) parses updates and makes the calls that belong to an update (file
+    downloads, answering a button press); the sender has another, so sends never wait behind
+    a long poll. `clock` is the runtime's: it dates the files people send.
+    """
+
+    def __init__(self, settings: Settings, *, clock: Callable[[], datetime],
+                 poll_timeout: int = POLL_TIMEOUT, sender: TelegramSender | None = None) -> None:
         self.settings = settings
+        self.clock = clock
         self.poll_timeout = poll_timeout
         base_url, base_file_url = api_urls(settings)
-        self.app: Application[Any, Any, Any, Any, Any, Any] = (
-            ApplicationBuilder().token(_token(settings)).base_url(base_url)
-            .base_file_url(base_file_url).updater(None).build())
-        self.app.add_handler(TypeHandler(Update, self._on_update))
+        self.bot = Bot(_token(settings), base_url=base_url, base_file_url=base_file_url,
+                       request=HTTPXRequest(connection_pool_size=INBOUND_POOL),
+                       get_updates_request=HTTPXRequest(connection_pool_size=1))
         self.sender = sender or TelegramSender(settings)
         self.webhook_url = settings.telegram_webhook_url
         secret = settings.telegram_webhook_secret
         self._secret = secret.get_secret_value().encode() if secret else b""
         self.engine: Engine | None = None
         self.ready = asyncio.Event()
-        self._failures: dict[int, BaseException] = {}
         self._tries: dict[int, int] = defaultdict(int)
 
-    @property
-    def bot(self) -> Bot:
-        return self.app.bot
-
     def attach(self, rt: Runtime) -> None:
-        """Connect to the runtime (engine for updates, database for the sender)."""
+        """Connect to the runtime's engine, which every update goes to."""
         self.engine = rt.engine
-        self.sender.attach(rt.db)
 
     # --- lifecycle -------------------------------------------------------------------------
     async def run(self, rt: Runtime) -> None:
@@ -561,13 +533,13 @@ class TelegramChannel:
         finally:
             self.ready.clear()
             with contextlib.suppress(Exception):
-                await self.app.shutdown()
+                await self.bot.shutdown()
 
     async def _start(self) -> None:
         delay = 1.0
         while True:  # the Bot API may be unreachable at boot: keep trying, never crash
             try:
-                await self.app.initialize()
+                await self.bot.initialize()
                 await self.sender.start()
                 await self.set_commands()
                 if self.webhook_url:
@@ -689,61 +661,44 @@ class TelegramChannel:
         return Response(status_code=200)
 
     # --- one update ------------------------------------------------------------------------
-    async def process(self, update: Update) -> None:
-        """Through the Application's handlers; raises if the update was not committed
-        (PTB itself would only log the handler's exception)."""
-        await self.app.process_update(update)
-        failure = self._failures.pop(update.update_id, None)
-        if failure is not None:
-            raise failure
-
-    async def _on_update(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-        assert isinstance(update, Update)
-        try:
-            await self.dispatch(update)
-        except Exception as exc:
-            self._failures[update.update_id] = exc
-
-    async def dispatch(self, update: Update) -> bool | None:
-        """Hand one update to the engine. True/False: new/repeat; None: not for the engine."""
+    async def process(self, update: Update) -> bool | None:
+        """Translate one update and hand it to the engine. True/False: new/repeat; None: not
+        for the engine. Raises when the update was not committed (the caller must not
+        acknowledge it: Telegram, or our polling loop, delivers it again)."""
         if self.engine is None:
             raise RuntimeError("the Telegram channel is not attached to a runtime")
         if update.callback_query is not None:
             return await self._callback(update, update.callback_query)
+        inbound = await self.translate(update)
+        if inbound is None:
+            return None
+        return await self.engine.handle(inbound)
+
+    async def translate(self, update: Update) -> Inbound | None:
+        """The update as an `Inbound`, or None when nobody said anything to the bot (channel
+        posts, membership changes, service messages, chatter in a group)."""
         msg = update.message
         if msg is None:
             edited = update.edited_message
             if edited is not None and edited.chat.type == ChatType.PRIVATE:
-                await self._notice(edited.chat_id, edited.from_user, "telegram.edited")
-            return None  # channel posts, membership changes, polls: nothing for the engine
-        if msg.chat.type != ChatType.PRIVATE:
-            if (msg.text or "").startswith("/"):
-                await self._notice(msg.chat_id, msg.from_user, "telegram.private_only")
+                return _event(update, edited, "edited")
             return None
+        if msg.chat.type != ChatType.PRIVATE:
+            return _event(update, msg, "group") if (msg.text or "").startswith("/") else None
         if msg.text is None and msg.caption is None and msg.effective_attachment is None:
             return None  # a service message (pinned, timer changed...): nobody said anything
         try:
-            inbound = await self.inbound(update, msg)
+            return await self._message(update, msg)
         except FileTooLarge:
-            limit_mb = max(1, self.settings.sijakon_max_media_bytes // (1024 * 1024))
-            await self._notice(msg.chat_id, msg.from_user, "telegram.file_too_large",
-                               limit_mb=limit_mb)
-            return None
+            return _event(update, msg, "file_too_large",
+                          limit_bytes=self.settings.sijakon_max_media_bytes)
         except FileUnavailable:
-            await self._notice(msg.chat_id, msg.from_user, "telegram.file_failed")
-            return None
-        return bool(await self.engine.handle(inbound))
+            return _event(update, msg, "file_failed")
 
-    async def inbound(self, update: Update, msg: Message) -> Inbound:
+    async def _message(self, update: Update, msg: Message) -> Inbound:
         """A private-chat message as an `Inbound` (files already saved under the data dir)."""
         user = msg.from_user
-        base: dict[str, Any] = {
-            "channel": CHANNEL, "address": str(msg.chat_id),
-            "external_id": f"tg:{update.update_id}",
-            "profile_name": user.full_name if user else None,
-            "meta": {"language_code": user.language_code} if user and user.language_code
-            else {},
-        }
+        base = _origin(update, msg)
         if msg.contact is not None:
             number = _contact_number(msg.contact.phone_number or "")
             if user is not None and msg.contact.user_id == user.id:
@@ -798,7 +753,8 @@ class TelegramChannel:
             log.warning("could not fetch a file from Telegram: %s", exc.message)
             raise FileUnavailable from None
         try:
-            stored = store(self.settings.media_dir, data, ctype, max_bytes=limit)
+            stored = store(self.settings.media_dir, data, ctype, max_bytes=limit,
+                           now=self.clock())
         except MediaRejected:
             raise FileTooLarge from None
         return stored if stored.path else _unkept(ctype, len(data))
@@ -806,11 +762,11 @@ class TelegramChannel:
     async def _callback(self, update: Update, q: CallbackQuery) -> bool | None:
         msg = q.message
         chat = msg.chat if msg is not None else None
-        locale = _locale_of(q.from_user, self.settings.sijakon_locale)
         if chat is None or chat.type != ChatType.PRIVATE or not q.data:
             await self._answer(q)
             return None
-        if q.data == CHOSEN_DATA:
+        if q.data == CHOSEN_DATA:  # a toast on the button, not a message: the adapter's own
+            locale = pick_locale(q.from_user.language_code, self.settings.sijakon_locale)
             await self._answer(q, render("telegram.already_chosen", locale))
             return None
         label = None
@@ -819,10 +775,11 @@ class TelegramChannel:
                 for button in row:
                     if button.callback_data == q.data:
                         label = button.text
-        assert self.engine is not None  # dispatch checked it
+        assert self.engine is not None  # process checked it
         fresh = await self.engine.handle(Inbound(
             channel=CHANNEL, address=str(chat.id), external_id=f"tg:{update.update_id}",
-            choice=q.data, profile_name=q.from_user.full_name if q.from_user else None))
+            choice=q.data, profile_name=q.from_user.full_name,
+            language=q.from_user.language_code))
         await self._answer(q)
         if label is not None and isinstance(msg, Message):
             # old buttons cannot be pressed twice: one line now says what was chosen
@@ -839,14 +796,23 @@ class TelegramChannel:
         with contextlib.suppress(TelegramError):
             await self.bot.answer_callback_query(q.id, text=text[:200] if text else None)
 
-    async def _notice(self, chat_id: int, user: User | None, key: str, **vars: Any) -> None:
-        """A short answer from the adapter itself (group chats, edits, files we cannot take),
-        outside the outbox: these are about the transport, not the conversation."""
-        text = render(key, _locale_of(user, self.settings.sijakon_locale), **vars)
-        try:
-            await self.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML)
-        except TelegramError as exc:
-            log.info("could not send a %s notice: %s", key, type(exc).__name__)
+
+
+def _origin(update: Update, msg: Message) -> dict[str, Any]:
+    """What every `Inbound` of an update carries: the chat, the update id, who wrote (their
+    name, and the language of their Telegram for a conversation this starts)."""
+    user = msg.from_user
+    return {"channel": CHANNEL, "address": str(msg.chat_id),
+            "external_id": f"tg:{update.update_id}",
+            "profile_name": user.full_name if user else None,
+            "language": user.language_code if user else None}
+
+
+def _event(update: Update, msg: Message, event: InboundEvent, *,
+           limit_bytes: int = 0) -> Inbound:
+    """An update the engine answers with a notice (an edit, a group command, a file we could
+    not take): who and where, never what was said."""
+    return Inbound(**_origin(update, msg), event=event, limit_bytes=limit_bytes)
 
 
 def _unkept(ctype: str, size: int | None) -> Media:
@@ -857,10 +823,9 @@ def _unkept(ctype: str, size: int | None) -> Media:
     return Media(path="", content_type=ctype, size=size or 0)
 
 
-def channel(settings: Settings) -> Channel:
+def channel(settings: Settings, *, clock: Callable[[], datetime]) -> Channel:
     """Telegram for `sijakon-bot run`: long polling, or the webhook route when
     TELEGRAM_WEBHOOK_URL is set."""
-    tg = TelegramChannel(settings)
+    tg = TelegramChannel(settings, clock=clock)
     return Channel(sender=tg.sender, run=tg.run,
-                   routes=tg.routes if settings.telegram_webhook_url else None,
-                   extra={"telegram": tg})
+                   routes=tg.routes if settings.telegram_webhook_url else None)

@@ -6,15 +6,18 @@ A thin adapter around the engine (DESIGN.md "The shape"):
   configured public URL (TWILIO_WEBHOOK_URL; behind a TLS proxy the app sees another URL), media
   are downloaded with the account's credentials, the message goes through `Engine.handle`, and
   Twilio gets an empty TwiML answer once it is committed. Replies go through the outbox.
-- `POST /twilio/status`: delivery statuses (signed the same way) move outbox rows on to
-  delivered / read / failed / undelivered; STOP, blocked and invalid numbers mark the account
-  unreachable.
+- `POST /twilio/status`: delivery statuses (signed the same way), translated into receipts
+  for the delivery worker (`DeliveryWorker.receipt`), which move outbox rows on to delivered /
+  read / failed / undelivered; STOP, blocked and invalid numbers mark the account unreachable.
 - `GET /media/{token}`: our outbound photos, at an unguessable URL that expires (an HMAC over
   the file and the expiry, keyed by the auth token); only files under the media directory.
 
 WhatsApp only lets a business write freely within 24 hours of the person's last message
-(PLATFORM-FACTS.md). Outside it a message goes as an approved Content API template when one is
-configured for its key (WHATSAPP_TEMPLATES), or waits (`Hold`) for the person's next message.
+(PLATFORM-FACTS.md). The delivery worker works that out when it claims a row
+(`OutRow.window_open`, by `flows.outbox.window_cutoff`); outside the window a message goes as
+an approved Content API template when one is configured for its key (WHATSAPP_TEMPLATES), or
+waits (`Hold`) for the person's next message. A media download that fails is answered through
+the engine like any reply ("file_failed"); nothing of that message is kept.
 """
 
 from __future__ import annotations
@@ -31,7 +34,6 @@ import re
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -39,7 +41,6 @@ from typing import Any
 import httpx
 import requests
 from pydantic import ValidationError
-from sqlalchemy import and_, or_, select, update
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, Response
@@ -51,16 +52,13 @@ from twilio.request_validator import RequestValidator, get_signature_algorithm
 from twilio.rest import Client
 
 from bot import media as media_store
-from bot.delivery import Hold, OutRow, Permanent, Retryable
+from bot.channel import Channel
+from bot.delivery import Hold, OutRow, Permanent, ReceiptStatus, Retryable
 from bot.runtime import Runtime
-from bot.server import Channel
 from bot.settings import Settings, WhatsAppTemplate
 from flows.parsing import normalize_phone
 from flows.render import render, to_whatsapp
 from flows.types import Inbound, Media
-from storage.clock import as_utc, utcnow
-from storage.db import Database
-from storage.models import ChannelAccount, Conversation, Outbox, ProcessedUpdate, User
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +69,6 @@ STATUS_PATH = "/twilio/status"
 MEDIA_PATH = "/media"
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 
-WINDOW = timedelta(hours=24)
-WINDOW_MARGIN = timedelta(minutes=2)  # our clock and Twilio's differ a little
 BODY_LIMIT = 1600  # Twilio's limit for one message body
 MAX_MEDIA = 10  # per message, both ways
 MAX_FORM_BYTES = 256 * 1024
@@ -84,14 +80,9 @@ UNREACHABLE = {21610: "recipient sent STOP", 63003: "channel could not find the 
                21211: "invalid number", 21614: "not a WhatsApp number"}
 RATE_LIMITED = {20429, 63018}
 
-# status callback -> (our status, statuses it may replace): never move backwards
-_STATUS_MOVES = {
-    "sent": ("sent", ("sending",)),
-    "delivered": ("delivered", ("sending", "sent")),
-    "read": ("read", ("sending", "sent", "delivered")),
-    "failed": ("failed", ("sending", "sent", "delivered")),
-    "undelivered": ("undelivered", ("sending", "sent", "delivered")),
-}
+# Twilio's MessageStatus -> the receipt it is (queued, sending, accepted...: nothing we track)
+_RECEIPTS: dict[str, ReceiptStatus] = {"sent": "sent", "delivered": "delivered", "read": "read",
+                                       "failed": "failed", "undelivered": "undelivered"}
 
 
 def public_base(settings: Settings) -> str | None:
@@ -124,7 +115,7 @@ class MediaSigner:
     """Unguessable, expiring links to files under the media directory (for Twilio to fetch)."""
 
     def __init__(self, secret: str, media_dir: Path, ttl: timedelta,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+                 clock: Callable[[], datetime]) -> None:
         self._key = hashlib.sha256(b"sijakon-media\x00" + secret.encode()).digest()
         self.media_dir = media_dir
         self.ttl = ttl
@@ -246,22 +237,16 @@ def template_variables(template: WhatsAppTemplate, reply_vars: dict[str, Any],
     return out
 
 
-@dataclass(frozen=True, slots=True)
-class _Window:
-    open: bool
-    locale: str
-
-
 class WhatsAppSender:
-    """Sends outbox rows with `client.messages.create`, minding the 24-hour window."""
+    """Sends outbox rows with `client.messages.create`, minding the 24-hour window (which the
+    claimed row brings: `OutRow.window_open`). `clock` dates the media links."""
 
     channel = CHANNEL
     chat_rate: float | None = None
     chat_burst = 1
 
-    def __init__(self, settings: Settings, *, db: Database | None = None,
-                 clock: Callable[[], datetime] = utcnow, signer: MediaSigner | None = None,
-                 timeout: float = 15.0) -> None:
+    def __init__(self, settings: Settings, *, clock: Callable[[], datetime],
+                 signer: MediaSigner | None = None, timeout: float = 15.0) -> None:
         self.settings = settings
         # pace a little under the limit: a late wake-up must not turn into a burst over it
         self.rate = settings.whatsapp_rate_per_second * PACING_MARGIN
@@ -269,7 +254,6 @@ class WhatsAppSender:
         # busy default pool (6 threads on 2 cores) never bunches sends into 429s
         self._pool = ThreadPoolExecutor(max_workers=max(8, int(self.rate * 2)),
                                         thread_name_prefix="twilio")
-        self.db = db
         self.clock = clock
         self.sender = settings.twilio_whatsapp_from or ""
         self.base = public_base(settings)
@@ -282,12 +266,7 @@ class WhatsAppSender:
         if settings.twilio_api_base_url:
             self.client.api.base_url = settings.twilio_api_base_url.rstrip("/")
 
-    def bind(self, db: Database) -> None:
-        """The database to read the 24-hour window from (known once the runtime exists)."""
-        self.db = db
-
     async def send(self, row: OutRow) -> str | None:
-        window = await self._window(row.address)
         callback = f"{self.base}{STATUS_PATH}?row={row.id}" if self.base else None
         common: dict[str, Any] = {"from_": self.sender, "to": row.address}
         if callback:
@@ -295,9 +274,9 @@ class WhatsAppSender:
         meta = row.reply.template or {}
         template = self._template_for(row, meta)
         # outside the window only a notification (it carries its variables) can go, as a template
-        if not window.open and (template is None or not meta):
+        if not row.window_open and (template is None or not meta):
             raise Hold("outside 24h window")
-        if template is not None and (not window.open or template.in_session):
+        if template is not None and (not row.window_open or template.in_session):
             variables = template_variables(template, dict(meta.get("vars") or {}),
                                            row.reply.choices, row.reply.text)
             return await self._create(content_sid=template.content_sid,
@@ -307,7 +286,7 @@ class WhatsAppSender:
             body = f"{body}\n\n{numbered(row.reply.choices)}"
         urls = self._media_urls(row.reply.media)
         if len(urls) < len(row.reply.media[:MAX_MEDIA]):
-            body = f"{body}\n\n{render('whatsapp.media_skipped', window.locale)}"
+            body = f"{body}\n\n{render('whatsapp.media_skipped', row.locale)}"
         parts = split_body(body)
         for part in parts[:-1]:  # a long text: the first parts go plain
             await self._create(body=part, from_=self.sender, to=row.address)
@@ -335,27 +314,6 @@ class WhatsAppSender:
             if token is not None:
                 urls.append(f"{self.base}{MEDIA_PATH}/{token}")
         return urls
-
-    async def _window(self, address: str) -> _Window:
-        """Open when the person wrote within 24 hours (their account, or for someone still
-        registering, their conversation)."""
-        if self.db is None:
-            raise Retryable("whatsapp sender has no database yet")
-        async with self.db.read() as s:
-            found = (await s.execute(
-                select(ChannelAccount.last_inbound_at, User.locale)
-                .join(User, User.id == ChannelAccount.user_id)
-                .where(ChannelAccount.channel == CHANNEL, ChannelAccount.address == address)
-            )).first()
-            if found is None:
-                found = (await s.execute(
-                    select(Conversation.updated_at, Conversation.locale)
-                    .where(Conversation.channel == CHANNEL, Conversation.address == address)
-                )).first()
-        if found is None or found[0] is None:
-            return _Window(False, found[1] if found else "id")
-        last = as_utc(found[0])
-        return _Window(self.clock() < last + WINDOW - WINDOW_MARGIN, found[1] or "id")
 
     async def _create(self, **kwargs: Any) -> str | None:
         loop = asyncio.get_running_loop()
@@ -433,7 +391,7 @@ def _location(params: dict[str, str]) -> tuple[float, float] | None:
 class MediaFetcher:
     """Downloads what people send (Twilio media URLs need the account's Basic auth)."""
 
-    def __init__(self, settings: Settings, *, clock: Callable[[], datetime] = utcnow,
+    def __init__(self, settings: Settings, *, clock: Callable[[], datetime],
                  transport: httpx.AsyncBaseTransport | None = None) -> None:
         self.settings = settings
         self.clock = clock
@@ -541,7 +499,7 @@ class WhatsAppWeb:
         self.settings = rt.settings
         self.sender = sender
         self.validator = RequestValidator(_secret(rt.settings))
-        self.fetcher = fetcher or MediaFetcher(rt.settings, clock=sender.clock)
+        self.fetcher = fetcher or MediaFetcher(rt.settings, clock=rt.clock)
         self.base = public_base(rt.settings)
 
     def routes(self) -> list[BaseRoute]:
@@ -569,27 +527,22 @@ class WhatsAppWeb:
         except BadRequest as exc:
             log.warning("whatsapp webhook refused: %s", exc)
             return PlainTextResponse("bad request", status_code=400)
-        if await self._seen(inbound.external_id):
+        # a redelivery we already handled: do not download its media again
+        if await self.rt.engine.already_handled(CHANNEL, inbound.external_id):
             return _twiml()
         if to_fetch:
             media, failed = await self.fetcher.fetch_all(to_fetch)
-            meta = {**inbound.meta, "media_failed": failed} if failed else inbound.meta
-            inbound = dataclasses.replace(inbound, media=tuple(media), meta=meta)
+            if failed:  # the person is told to send it again: keep nothing of this message
+                media_store.discard(media)
+                inbound = dataclasses.replace(inbound, event="file_failed")
+            else:
+                inbound = dataclasses.replace(inbound, media=tuple(media))
         try:
             await self.rt.engine.handle(inbound)
         except Exception:
             log.exception("whatsapp message %s could not be stored", inbound.external_id)
             return PlainTextResponse("try again", status_code=500)
-        self.rt.worker.wake.set()
         return _twiml()
-
-    async def _seen(self, external_id: str) -> bool:
-        """A redelivery we already handled (checked before downloading its media again)."""
-        async with self.rt.db.read() as s:
-            return (await s.execute(
-                select(ProcessedUpdate.id).where(ProcessedUpdate.channel == CHANNEL,
-                                                 ProcessedUpdate.external_id == external_id)
-            )).first() is not None
 
     async def status(self, request: Request) -> Response:
         params = await _read_form(request)
@@ -602,10 +555,13 @@ class WhatsAppWeb:
         if not sid or not state:
             return PlainTextResponse("bad request", status_code=400)
         code_text = params.get("ErrorCode", "").strip()
-        code = int(code_text) if code_text.isdigit() else None
-        row_id = request.query_params.get("row", "")
-        await apply_status(self.rt.db, sid, state, code,
-                           int(row_id) if row_id.isdigit() else None)
+        receipt = _receipt(state, int(code_text) if code_text.isdigit() else None)
+        if receipt is not None:
+            status, error, unreachable = receipt
+            row_id = request.query_params.get("row", "")
+            await self.rt.worker.receipt(CHANNEL, sid, status,
+                                         row_id=int(row_id) if row_id.isdigit() else None,
+                                         error=error, unreachable=unreachable)
         return Response(status_code=204)
 
     async def media(self, request: Request) -> Response:
@@ -621,42 +577,18 @@ def _twiml() -> Response:
     return Response(EMPTY_TWIML, media_type="text/xml")
 
 
-async def apply_status(db: Database, sid: str, state: str, code: int | None,
-                       row_id: int | None = None) -> str | None:
-    """Move the outbox row of message `sid` on (never backwards); returns its new status."""
-    move = _STATUS_MOVES.get(state)
-    if move is None:  # queued, sending, accepted...: nothing we track
-        return None
-    new, before = move
-    error = None
-    if new in ("failed", "undelivered"):
-        error = f"twilio {code}" if code else f"twilio {new}"
-        if code == OUTSIDE_WINDOW:  # delivered nothing; goes again after the next message
-            new, error = "waiting", f"twilio {code}: outside the 24h window"
-        elif code in UNREACHABLE:
-            error = f"twilio {code}: {UNREACHABLE[code]}"
-    o = Outbox.__table__
-    which = or_(o.c.provider_id == sid,
-                and_(o.c.id == (row_id or -1), o.c.provider_id.is_(None)))
-    async with db.transaction() as s:
-        row = (await s.execute(select(o.c.id, o.c.address, o.c.status)
-                               .where(o.c.channel == CHANNEL, which)
-                               .order_by(o.c.id).limit(1))).first()
-        if row is None:
-            return None
-        if row.status in before:
-            values: dict[str, Any] = {"status": new, "provider_id": sid}
-            if error:
-                values["last_error"] = error
-            await s.execute(update(o).where(o.c.id == row.id, o.c.status.in_(before))
-                            .values(**values))
-        else:
-            new = row.status
-        if code in UNREACHABLE:
-            a = ChannelAccount.__table__
-            await s.execute(update(a).where(a.c.channel == CHANNEL, a.c.address == row.address)
-                            .values(reachable=False, unreachable_reason=UNREACHABLE[code or 0]))
-    return new
+def _receipt(state: str, code: int | None
+             ) -> tuple[ReceiptStatus, str | None, str | None] | None:
+    """A status callback as (receipt status, last error, unreachable reason), or None for a
+    status we do not track (queued, sending, accepted...)."""
+    status = _RECEIPTS.get(state)
+    if status not in ("failed", "undelivered"):
+        return None if status is None else (status, None, None)
+    if code == OUTSIDE_WINDOW:  # delivered nothing; it goes again after the next message
+        return "waiting", f"twilio {code}: outside the 24h window", None
+    if code in UNREACHABLE:
+        return status, f"twilio {code}: {UNREACHABLE[code]}", UNREACHABLE[code]
+    return status, f"twilio {code or status}", None
 
 
 # business-initiated messages that matter most when the person has been quiet for a day
@@ -664,7 +596,7 @@ NEEDS_TEMPLATE = ("offer.new", "admin.statement_requested", "admin.complaint_dec
                   "admin.tukang_activated")
 
 
-def channel(settings: Settings, *, clock: Callable[[], datetime] = utcnow) -> Channel:
+def channel(settings: Settings, *, clock: Callable[[], datetime]) -> Channel:
     """The WhatsApp channel for `sijakon-bot run`: the sender and the three web routes."""
     sender = WhatsAppSender(settings, clock=clock)
     missing = [k for k in NEEDS_TEMPLATE if k not in sender.templates]
@@ -675,7 +607,6 @@ def channel(settings: Settings, *, clock: Callable[[], datetime] = utcnow) -> Ch
                     "messages wait (docs/whatsapp.md)", ", ".join(missing))
 
     def routes(rt: Runtime) -> list[BaseRoute]:
-        sender.bind(rt.db)
         return WhatsAppWeb(rt, sender).routes()
 
-    return Channel(sender=sender, routes=routes, extra={"sender": sender})
+    return Channel(sender=sender, routes=routes)

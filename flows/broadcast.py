@@ -46,7 +46,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from flows.context import FlowConfig
-from flows.outbox import PRIORITY_BROADCAST, Outgoing
+from flows.outbox import PRIORITY_BROADCAST, Outgoing, window_cutoff
 from flows.parsing import clip
 from flows.render import LOCALES, render
 from flows.table import Registry
@@ -57,7 +57,6 @@ from storage.sql import pk, rowcount, table
 
 KEY = "broadcast.message"
 TEMPLATE_KEY = "broadcast.message"  # WHATSAPP_TEMPLATES may also configure one for all
-WINDOW = timedelta(hours=24)
 BATCH = 10_000  # users per transaction: ~0.3 s of writing (SQLite), so the bot barely waits
 TIMER_BUDGET = 20_000  # users a scheduler tick may go through (the rest on the next tick)
 SUMMARY_LIMIT = 900  # characters of the text given to a WhatsApp template variable
@@ -233,11 +232,11 @@ def skip_expr(now: datetime, has_template: bool) -> ColumnElement[bool]:
     """True for a WhatsApp account outside the 24-hour window when no template is set."""
     if has_template:
         return false()
-    cutoff = bindparam("cutoff", now - WINDOW,
+    cutoff = bindparam("cutoff", window_cutoff(now),
                        type_=table(ChannelAccount).c.last_inbound_at.type)
     return and_(col(ChannelAccount.channel) == "whatsapp",
                 or_(col(ChannelAccount.last_inbound_at).is_(None),
-                    col(ChannelAccount.last_inbound_at) < cutoff))
+                    col(ChannelAccount.last_inbound_at) <= cutoff))
 
 
 # --- life cycle ------------------------------------------------------------------------------

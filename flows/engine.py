@@ -12,6 +12,11 @@ Order is kept per conversation: a batch handles its messages in arrival order ag
 in-memory copy of each conversation, and batches run one after another. On PostgreSQL the
 conversation rows are also locked (`FOR UPDATE`), so several bot processes never interleave
 two messages of one chat.
+
+Every answer is an outbox row, including the notices for what is no message for a step (an
+edited message, a command in a group, a file too large: `Inbound.event`). After a commit that
+wrote outbox rows the engine calls `on_output`, so the delivery worker sends them at once
+instead of at its next poll.
 """
 
 from __future__ import annotations
@@ -29,13 +34,15 @@ from sqlalchemy import bindparam, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flows.context import Context, ConvState, FlowConfig
-from flows.outbox import Outgoing, takes_typed_actions
+from flows.outbox import PRIORITY_REPLY, Outgoing, takes_typed_actions
 from flows.registry import HOME, START, Registry, load_flows
+from flows.render import LOCALES, render
 from flows.steps import Next, words
-from flows.types import Choice, Inbound, Message, Reprompt
+from flows.types import Choice, Inbound, InboundEvent, Message, Reply, Reprompt
 from storage.clock import as_utc, utcnow
 from storage.db import Database
 from storage.models import AuditLog, ChannelAccount, Conversation, Outbox, ProcessedUpdate
+from storage.outbox import release_held
 from storage.sql import insert_ignore
 
 log = logging.getLogger(__name__)
@@ -50,6 +57,21 @@ _COMMANDS = {
     "stop": "stop", "/stop": "stop", "berhenti": "stop", "unsubscribe": "stop",
     "mulai": "mulai", "/mulai": "mulai", "start": "mulai",
 }
+
+
+# the notice for each InboundEvent (the keys the Telegram adapter used when it answered itself)
+NOTICES: dict[InboundEvent, str] = {
+    "edited": "telegram.edited",
+    "group": "telegram.private_only",
+    "file_too_large": "telegram.file_too_large",
+    "file_failed": "telegram.file_failed",
+}
+
+
+def pick_locale(language: str | None, default: str) -> str:
+    """Our locale for a platform's language tag ("en", "en-GB", "id"), else `default`."""
+    primary = (language or "").replace("_", "-").split("-")[0].casefold()
+    return primary if primary in LOCALES else default
 
 
 def global_command(text: str) -> tuple[str, str] | None:
@@ -109,12 +131,14 @@ class Engine:
         clock: Callable[[], datetime] = utcnow,
         config: FlowConfig | None = None,
         batch_max: int = 64,
+        on_output: Callable[[], None] | None = None,
     ) -> None:
         self.db = db
         self.registry = registry or load_flows()
         self.clock = clock
         self.config = config or FlowConfig()
         self.batch_max = batch_max
+        self.on_output = on_output  # called after a commit that wrote outbox rows
         self._queue: asyncio.Queue[tuple[Inbound, asyncio.Future[bool]]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
 
@@ -127,6 +151,15 @@ class Engine:
         fut: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         await self._queue.put((inbound, fut))
         return await fut
+
+    async def already_handled(self, channel: str, external_id: str) -> bool:
+        """Whether an update was committed before: lets an adapter skip costly work for a
+        redelivery (downloading a WhatsApp message's media again), before `handle` drops it."""
+        t = ProcessedUpdate.__table__
+        async with self.db.read() as s:
+            found = await s.execute(select(t.c.id).where(t.c.channel == channel,
+                                                         t.c.external_id == external_id))
+            return found.first() is not None
 
     async def stop(self) -> None:
         """Finish what is queued, then stop the writer task."""
@@ -180,6 +213,11 @@ class Engine:
                         if new:
                             await self._one(b, ib, i, failed.get(i, 0))
                     await self._write(b)
+                if b.out.rows and self.on_output is not None:
+                    try:
+                        self.on_output()
+                    except Exception:  # committed already: the worker's poll will find them
+                        log.exception("on_output failed")
                 return fresh
             except _StepFailed as exc:
                 failed[exc.index] = failed.get(exc.index, 0) + 1
@@ -208,19 +246,25 @@ class Engine:
         return fresh
 
     async def _load_conversations(self, b: _Batch, inbounds: list[Inbound]) -> None:
+        """Load (and lock) the batch's conversations; start the missing ones, in the language
+        the platform reports for the person. A notice never starts a conversation."""
         keys = sorted({(ib.channel, ib.address) for ib in inbounds})
         if not keys:
             return
         await self._fetch(b, keys)
-        missing = [k for k in keys if k not in b.convs]
-        if missing:
+        locales: dict[tuple[str, str], str] = {}
+        for ib in inbounds:
+            key = (ib.channel, ib.address)
+            if ib.event is None and key not in b.convs:
+                locales.setdefault(key, pick_locale(ib.language, self.config.locale))
+        if locales:
             conn = await b.session.connection()
             await conn.execute(
                 insert_ignore(Conversation.__table__, self.db.dialect, ["channel", "address"]), [
                     {"channel": c, "address": a, "flow": "start", "step": START, "data": {},
-                     "locale": self.config.locale, "version": 0, "updated_at": b.now}
-                    for c, a in missing])
-            await self._fetch(b, missing)
+                     "locale": locale, "version": 0, "updated_at": b.now}
+                    for (c, a), locale in sorted(locales.items())])
+            await self._fetch(b, sorted(locales))
 
     async def _fetch(self, b: _Batch, keys: list[tuple[str, str]]) -> None:
         t = Conversation.__table__
@@ -236,6 +280,9 @@ class Engine:
 
     async def _one(self, b: _Batch, ib: Inbound, index: int, failures: int) -> None:
         key = (ib.channel, ib.address)
+        if ib.event is not None:
+            self._notice(b, ib, ib.event)
+            return
         conv = b.convs[key]
         step_before = conv.step
 
@@ -264,14 +311,33 @@ class Engine:
             raise _StepFailed(index) from None
         b.out.extend(out)
         b.dirty.add(key)
-        if conv.user_id is not None:
-            b.touched[key] = conv.user_id
-            b.audit.append({"actor": f"user:{conv.user_id}", "action": "message",
-                            "subject_type": "user", "subject_id": conv.user_id,
-                            "detail": {"from": step_before, "to": conv.step,
-                                       "kind": _kind(ib)},
-                            "channel": ib.channel, "at": b.now})
+        self._record(b, ib, conv, step_before)
         conv.updated_at = b.now
+
+    def _notice(self, b: _Batch, ib: Inbound, event: InboundEvent) -> None:
+        """Answer an event with its notice, like any reply (an outbox row, paced, retried),
+        in the conversation's language, or the platform's for someone we have not met. The
+        step stays where it is."""
+        conv = b.convs.get((ib.channel, ib.address))
+        locale = conv.locale if conv else pick_locale(ib.language, self.config.locale)
+        vars = {"limit_mb": max(1, ib.limit_bytes // (1024 * 1024))} \
+            if event == "file_too_large" else {}
+        key = NOTICES[event]
+        b.out.add(ib.channel, ib.address, conv.user_id if conv else None, key,
+                  Reply(text=render(key, locale, **vars)), PRIORITY_REPLY)
+        if conv is not None:
+            self._record(b, ib, conv, conv.step)
+
+    def _record(self, b: _Batch, ib: Inbound, conv: ConvState, step_before: str) -> None:
+        """A registered person wrote: their account was seen (and reachable again), and the
+        access history gets a row."""
+        if conv.user_id is None:
+            return
+        b.touched[(ib.channel, ib.address)] = conv.user_id
+        b.audit.append({"actor": f"user:{conv.user_id}", "action": "message",
+                        "subject_type": "user", "subject_id": conv.user_id,
+                        "detail": {"from": step_before, "to": conv.step, "kind": _kind(ib)},
+                        "channel": ib.channel, "at": b.now})
 
     # --- the conversation logic --------------------------------------------------------------
     def _home(self, conv: ConvState) -> str:
@@ -438,17 +504,12 @@ class Engine:
                 .values(last_seen_at=bindparam("_t"), last_inbound_at=bindparam("_t"),
                         reachable=True, unreachable_reason=None),
                 [{"_c": c, "_a": a, "_t": b.now} for (c, a) in b.touched])
-            # messages held for a closed WhatsApp window can go now that the person wrote
-            waking = [{"_c": c, "_a": a, "_t": b.now} for (c, a) in b.touched if c == "whatsapp"]
-            if waking:
-                o = Outbox.__table__
-                await s.execute(
-                    update(o).where(o.c.channel == bindparam("_c"),
-                                    o.c.address == bindparam("_a"), o.c.status == "waiting")
-                    .values(status="queued", next_attempt_at=bindparam("_t")), waking)
+            await release_held(s, b.touched, b.now)
 
 
 def _kind(ib: Inbound) -> str:
+    if ib.event:
+        return ib.event
     if ib.choice:
         return "button"
     if ib.media:

@@ -7,7 +7,7 @@ The engine, the scheduler and the admin CLI all produce messages the same way: i
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import insert, select
@@ -20,6 +20,16 @@ from storage.models import ChannelAccount, Conversation, Outbox, User
 PRIORITY_REPLY = 0
 PRIORITY_NOTIFY = 1
 PRIORITY_BROADCAST = 2
+
+WINDOW = timedelta(hours=24)  # WhatsApp's customer-service window (PLATFORM-FACTS)
+WINDOW_MARGIN = timedelta(minutes=2)  # our clock and Twilio's differ a little
+
+
+def window_cutoff(now: datetime) -> datetime:
+    """WhatsApp's 24-hour rule, the one place it lives: a person whose last message came
+    after this time may get free text; anyone else only an approved template (or the message
+    waits for them to write). The delivery worker and the broadcast enqueue both ask here."""
+    return now - WINDOW + WINDOW_MARGIN
 
 
 @dataclass(slots=True)

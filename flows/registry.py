@@ -11,7 +11,6 @@ from functools import cache
 
 from flows.steps import HOME, START
 from flows.table import Registry
-from flows.timers import TIMERS
 
 __all__ = ["HOME", "START", "Registry", "load_flows"]
 
@@ -22,13 +21,4 @@ def load_flows() -> Registry:
     the first call, the same object afterwards."""
     from flows.all import build_registry
 
-    registry = build_registry()
-    TIMERS.update(registry.timers)  # MOVED: remove after callers change (bot/scheduler.py)
-    return registry
-
-
-def __getattr__(name: str) -> Registry:
-    # MOVED: remove after callers change (tests read `REGISTRY`; use `load_flows()`)
-    if name == "REGISTRY":
-        return load_flows()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return build_registry()

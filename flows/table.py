@@ -79,6 +79,17 @@ class Registry:
     def get(self, name: str) -> Step | None:
         return self.steps.get(name)
 
+    def extended(self, *steps: Step, actions: Mapping[str, ActionFn] | None = None) -> Registry:
+        """A copy with extra steps and actions (tests add their own); this table stays as
+        built, so the shared registry is never changed by a test."""
+        copy = Registry(steps=dict(self.steps), actions=dict(self.actions),
+                        start_payloads=dict(self.start_payloads), menu=dict(self.menu),
+                        timers=dict(self.timers), action_targets=dict(self.action_targets))
+        copy.add(*steps)
+        for name, fn in (actions or {}).items():
+            copy.action(name, fn)
+        return copy
+
     def edges(self) -> dict[str, frozenset[str]]:
         """Where everything can lead: "step x", "action y", "menu entry z"... -> step names."""
         out: dict[str, frozenset[str]] = {"engine": frozenset((HOME, START))}

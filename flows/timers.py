@@ -16,12 +16,10 @@ from sqlmodel import col
 
 from flows.context import FlowConfig
 from flows.outbox import Outgoing
-from flows.table import Registry, Timer
+from flows.table import Registry
 from storage.models import ProcessedUpdate
 from storage.sql import rowcount
 
-# MOVED: remove after callers change (bot/scheduler.py reads `load_flows().timers`)
-TIMERS: dict[str, Timer] = {}
 DEDUPE_KEEP = timedelta(hours=48)
 
 

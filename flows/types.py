@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,13 +20,23 @@ class Media:
         return self.content_type.startswith("image/")
 
 
+InboundEvent = Literal["edited", "group", "file_too_large", "file_failed"]
+"""Something a person did that is no message for a step; the engine answers it with a notice
+and leaves the step where it is: "edited" an earlier message; "group": a command in a group
+chat (the bot serves private chats only); "file_too_large": a file over the size limit;
+"file_failed": a file the platform would not give us."""
+
+
 @dataclass(frozen=True, slots=True)
 class Inbound:
     """One thing a person did: typed, pressed a button, sent a photo, shared a contact.
 
     `choice` is the raw payload of a pressed button (as the adapter got it back from the
     platform); `phone` is only set when the platform vouches for it (the WhatsApp sender, a
-    Telegram contact whose user_id is the sender's own).
+    Telegram contact whose user_id is the sender's own). `language` is the language the
+    platform says the person uses (a tag such as "en" or "id"): it picks the language of a
+    conversation this message starts. `event` marks an `InboundEvent`; `limit_bytes` goes
+    with "file_too_large" (the limit the file broke).
     """
 
     channel: str
@@ -38,8 +48,9 @@ class Inbound:
     phone: str | None = None
     location: tuple[float, float] | None = None
     profile_name: str | None = None
-    start_payload: str | None = None
-    meta: dict[str, Any] = field(default_factory=dict)
+    language: str | None = None
+    event: InboundEvent | None = None
+    limit_bytes: int = 0
 
 
 @dataclass(frozen=True, slots=True)

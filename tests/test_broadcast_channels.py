@@ -81,7 +81,7 @@ async def test_one_broadcast_on_telegram_and_whatsapp(db: Database, tmp_path: Pa
     tg = TelegramSender(load_settings(_env_file=None, telegram_bot_token=TOKEN,
                                       telegram_base_url=tg_server.base_url,
                                       sijakon_data_dir=tmp_path))
-    wa = WhatsAppSender(wa_settings(twilio, tmp_path), db=db)
+    wa = WhatsAppSender(wa_settings(twilio, tmp_path), clock=utcnow)
     try:
         await tg.start()
         sent = await DeliveryWorker(db, [tg, wa]).drain()
@@ -121,7 +121,8 @@ async def test_whatsapp_without_template_skips_outside_the_window(db: Database,
     await bc.enqueue_all(db, b)
     twilio = TwilioStandIn(ACCOUNT_SID, AUTH_TOKEN).start()
     try:
-        await DeliveryWorker(db, [WhatsAppSender(wa_settings(twilio, tmp_path), db=db)]).drain()
+        await DeliveryWorker(db, [WhatsAppSender(wa_settings(twilio, tmp_path),
+                                                 clock=utcnow)]).drain()
     finally:
         twilio.stop()
     assert [m.to for m in twilio.sent] == ["whatsapp:+6281200000001"]
@@ -156,7 +157,6 @@ async def main() -> None:
     clock = lambda: utcnow() + timedelta(seconds=skew)  # a later start: old leases ran out
     await Scheduler(db, FlowConfig(), clock=clock).tick()  # enqueues the broadcast
     sender = TelegramSender(settings)
-    sender.attach(db)
     await sender.start()
     worker = DeliveryWorker(db, [sender], clock=clock)
     print("window", worker.window["telegram"], flush=True)

@@ -13,8 +13,8 @@ from flows.outbox import PRIORITY_BROADCAST, PRIORITY_NOTIFY, PRIORITY_REPLY, Ou
 from flows.types import Inbound, Reply
 from storage.clock import utcnow
 from storage.db import Database
-from storage.models import ChannelAccount, Outbox
-from tests.harness import Transcript, register_warga
+from storage.models import ChannelAccount, Outbox, User
+from tests.harness import StepClock, Transcript, register_warga
 
 
 @dataclass
@@ -27,12 +27,14 @@ class RecordingSender:
     chat_burst: int = 1
     sent: list[tuple[str, str]] = field(default_factory=list)
     fail: dict[str, list[Exception]] = field(default_factory=dict)
+    rows: list[OutRow] = field(default_factory=list)
 
     async def send(self, row: OutRow) -> str | None:
         errors = self.fail.get(row.address)
         if errors:
             raise errors.pop(0)
         self.sent.append((row.address, row.reply.text))
+        self.rows.append(row)
         return f"id-{row.id}"
 
 
@@ -124,6 +126,42 @@ async def test_held_rows_wait_for_the_next_inbound(db: Database) -> None:
     assert (await statuses(db))["held"] == "queued"
     await worker.drain()
     assert ("whatsapp:+6281234567890", "held") in sender.sent
+    await t.engine.stop()
+
+
+async def test_claimed_rows_bring_the_recipients_language_and_window(any_db: Database) -> None:
+    """A claimed row says the recipient's language (their user's, else their conversation's,
+    else the worker's default) and whether they wrote within WhatsApp's 24 hours (their
+    account's last message; someone still registering: their conversation's last change)."""
+    clock = StepClock()
+    t = Transcript(any_db, clock=clock)
+    await register_warga(t, "whatsapp:+6281200000001")
+    await t.send("whatsapp:+6281200000002", "halo")  # still registering: no account yet
+    async with any_db.transaction() as s:
+        await s.execute(update(Outbox).values(status="sent"))
+        await s.execute(update(User).values(locale="en"))
+    sender = RecordingSender(channel="whatsapp")
+    worker = DeliveryWorker(any_db, [sender], clock=clock, locale="en")
+
+    async def claimed() -> dict[str, tuple[str, bool]]:
+        out = Outgoing()
+        for n in (1, 2, 3):
+            out.add("whatsapp", f"+628120000000{n}", None, "test", Reply(text=f"{n}@{clock()}"),
+                    PRIORITY_NOTIFY)
+        async with any_db.transaction() as s:
+            await out.write(s, clock())
+        sender.rows.clear()
+        await worker.drain()
+        return {r.address: (r.locale, r.window_open) for r in sender.rows}
+
+    assert await claimed() == {"+6281200000001": ("en", True), "+6281200000002": ("id", True),
+                               "+6281200000003": ("en", False)}
+    clock.advance(hours=23, minutes=57)
+    assert {a: w for a, (_, w) in (await claimed()).items()} == {
+        "+6281200000001": True, "+6281200000002": True, "+6281200000003": False}
+    clock.advance(minutes=2)  # within two minutes of the 24 hours: closed, to be safe
+    assert {a: w for a, (_, w) in (await claimed()).items()} == {
+        "+6281200000001": False, "+6281200000002": False, "+6281200000003": False}
     await t.engine.stop()
 
 

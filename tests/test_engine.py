@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from dataclasses import dataclass
 
 from sqlalchemy import func, select, update
 
 from flows.context import Context
 from flows.engine import Engine, global_command, match_presented
-from flows.registry import REGISTRY, Registry
+from flows.registry import load_flows
 from flows.steps import Next, Step
-from flows.types import Message
+from flows.types import Inbound, Message
 from storage.db import Database
 from storage.models import AuditLog, Conversation, Outbox, ProcessedUpdate, User
 from tests.harness import StepClock, Transcript, register_warga
@@ -151,9 +153,7 @@ class Boom(Step):
 
 async def test_exception_in_a_step_rolls_back_and_shows_menu(any_db: Database) -> None:
     """A failing step's changes and messages vanish; the person gets an apology and the menu."""
-    registry = Registry(steps={**REGISTRY.steps}, actions=dict(REGISTRY.actions),
-                        start_payloads=dict(REGISTRY.start_payloads))
-    registry.add(Boom(name="test.boom", key="choice.done"))
+    registry = load_flows().extended(Boom(name="test.boom", key="choice.done"))
     t = Transcript(any_db, engine=Engine(any_db, registry=registry, clock=StepClock()))
     await register_warga(t, "budi")
     async with any_db.transaction() as s:
@@ -191,6 +191,43 @@ async def test_access_history_is_recorded(t: Transcript) -> None:
     assert rows[-1].channel == "console"
     assert rows[-1].detail["from"] == "menu.home"
     assert "text" not in rows[-1].detail  # the message itself is not copied into the log
+
+
+async def test_on_output_is_called_once_the_replies_are_committed(db: Database) -> None:
+    """After a batch that wrote replies, on_output is called, and another connection already
+    sees the rows then; a repeat writes nothing and calls nothing."""
+    path = db.url.split("///", 1)[1]
+    seen: list[int] = []
+
+    def on_output() -> None:
+        with contextlib.closing(sqlite3.connect(path)) as conn:
+            seen.append(conn.execute("SELECT count(*) FROM outbox").fetchone()[0])
+
+    engine = Engine(db, clock=StepClock(), on_output=on_output)
+    ib = Inbound(channel="console", address="ani", external_id="e1", text="halo")
+    assert await engine.handle(ib)
+    assert seen == [1]
+    assert not await engine.handle(ib)
+    assert seen == [1]
+    await engine.stop()
+
+
+async def test_an_event_gets_its_notice_and_keeps_the_step(t: Transcript) -> None:
+    """An edited message mid-registration gets the notice as a reply and the same question
+    stays; from someone we never met it starts no conversation and speaks their language."""
+    await t.send("budi", "halo")
+    await t.press("budi", "Setuju")
+    t.replies("budi")
+    await t.send("budi", event="edited")
+    assert t.texts("budi") == ["Pesan yang diubah tidak kami baca. Silakan kirim pesan baru."]
+    await t.assert_step("budi", "start.name")
+
+    await t.send("tamu", event="file_too_large", limit_bytes=5 * 1024 * 1024, language="en")
+    assert t.texts("tamu") == [
+        "Sorry, that file is too large (at most 5 MB). Please send a smaller photo."]
+    async with t.db.read() as s:
+        n = (await s.execute(select(func.count()).select_from(Conversation))).scalar()
+    assert n == 1  # budi's only
 
 
 def test_global_command_words() -> None:

@@ -100,10 +100,10 @@ async def telegram_bot(db: Database, data_dir: Path, *, mode: str = "polling",
     clock = clock or StepClock()
     settings = make_settings(server, data_dir, mode, **overrides)
     config = flow_config(settings)
-    engine = Engine(db, clock=clock, config=config, registry=registry)
-    tg = TelegramChannel(settings, poll_timeout=1)
+    tg = TelegramChannel(settings, clock=clock, poll_timeout=1)
     worker = DeliveryWorker(db, [tg.sender], clock=clock)
-    rt = Runtime(settings, db, engine, worker, Scheduler(db, config))
+    engine = Engine(db, clock=clock, config=config, registry=registry, on_output=worker.wake)
+    rt = Runtime(settings, db, engine, worker, Scheduler(db, config, clock=clock), clock)
     client = None
     if mode == "webhook":
         app = build_app(rt, tg.routes(rt))

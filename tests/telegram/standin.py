@@ -1,7 +1,7 @@
 """A local stand-in for the Telegram Bot API, on 127.0.0.1, for tests and the bench.
 
 It speaks enough of the Bot API for python-telegram-bot 22 to run against it unchanged
-(`ApplicationBuilder().base_url(...)`): getMe, getUpdates (long polling), setWebhook,
+(`Bot(token, base_url=...)`): getMe, getUpdates (long polling), setWebhook,
 deleteWebhook, sendMessage, sendPhoto, sendMediaGroup, sendDocument, answerCallbackQuery,
 editMessageReplyMarkup, getFile and the file download, setMyCommands. It records every request,
 answers 429 (with `parameters.retry_after`) or 403 on demand, and can enforce Telegram's send
@@ -9,7 +9,9 @@ limits (overall and per chat, token buckets with a small burst) by answering 429
 does.
 
 It runs in its own thread (`ThreadingHTTPServer`), so it never depends on the test's event loop.
-`Person` builds the update JSON a Telegram user's actions produce.
+`Person` builds the update JSON a Telegram user's actions produce. For a bench in another
+process: `GET /_standin/stats`, `POST /_standin/push` (an update for getUpdates) and
+`GET /_standin/first_send?chat_id=N` (waits for a chat's first message, returns its arrival).
 """
 
 from __future__ import annotations
@@ -141,6 +143,9 @@ class StandIn:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # headers and body leave in two writes: without TCP_NODELAY, Nagle's algorithm and
+            # the client's delayed ACK hold the body ~40 ms (Telegram's servers do not)
+            disable_nagle_algorithm = True
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
@@ -221,6 +226,15 @@ class StandIn:
                          "refusals": self.refusals[-10:]}
             self._json(h, 200, stats)
             return
+        if verb == "POST" and path == "/_standin/push":  # a bench in another process
+            self.push(json.loads(body))
+            self._json(h, 200, {"ok": True})
+            return
+        if verb == "GET" and path == "/_standin/first_send":
+            query = urllib.parse.parse_qs(urllib.parse.urlsplit(h.path).query)
+            at = self.wait_sent(int(query["chat_id"][0]), float(query.get("timeout", ["10"])[0]))
+            self._json(h, 200, {"at": at})
+            return
         file_prefix = f"/file/bot{self.token}/"
         if verb == "GET" and path.startswith(file_prefix):
             wanted = path[len(file_prefix):]
@@ -242,8 +256,9 @@ class StandIn:
         status, payload = self._answer(call)
         call.status = status
         call.result = payload.get("result")
-        with self._lock:
+        with self._cond:
             self.calls.append(call)
+            self._cond.notify_all()
         self._json(h, status, payload)
 
     def _reply(self, h: BaseHTTPRequestHandler, status: int, data: bytes, ctype: str) -> None:
@@ -411,6 +426,19 @@ class StandIn:
                 left = deadline - time.monotonic()
                 if ready or left <= 0 or self._stopping:
                     return 200, {"ok": True, "result": ready}
+                self._cond.wait(left)
+
+    def wait_sent(self, chat_id: int, timeout: float = 10.0) -> float | None:
+        """Block until a message to `chat_id` arrived; its arrival time (`time.monotonic`,
+        which is system-wide on Linux, so comparable with another process's), or None."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                arrived = [c.at for c in self.calls if c.chat_id == chat_id
+                           and c.method in SEND_METHODS and c.status == 200]
+                left = deadline - time.monotonic()
+                if arrived or left <= 0:
+                    return arrived[0] if arrived else None
                 self._cond.wait(left)
 
     def wait_confirmed(self, update_id: int, timeout: float = 10.0) -> bool:

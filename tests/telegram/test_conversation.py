@@ -1,4 +1,4 @@
-"""A warga on Telegram, through the real PTB Application, in polling and in webhook mode."""
+"""A warga on Telegram, through the real adapter (PTB's Bot), in polling and in webhook mode."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ from flows.context import Context
 from flows.registry import HOME, Registry, load_flows
 from flows.steps import Next, Photos
 from storage.db import Database
-from storage.models import Conversation, ProcessedUpdate
+from storage.models import Conversation, Outbox, ProcessedUpdate
 from tests.telegram.helpers import TgHarness, telegram_bot
 from tests.telegram.standin import Person, channel_post, group_message
 
@@ -27,11 +27,8 @@ def photo_registry(received: list[list[str]]) -> Registry:
         ctx.say("choice.done")
         return HOME
 
-    real = load_flows()
-    registry = Registry(steps={**real.steps}, actions=dict(real.actions),
-                        start_payloads=dict(real.start_payloads))
-    registry.add(Photos(name="test.photos", key="help.photos", then=then, maximum=3))
-    return registry
+    return load_flows().extended(
+        Photos(name="test.photos", key="help.photos", then=then, maximum=3))
 
 
 async def register(h: TgHarness, person: Person) -> None:
@@ -46,6 +43,20 @@ async def put_at(db: Database, address: str, step: str) -> None:
     async with db.transaction() as s:
         await s.execute(update(Conversation).where(Conversation.address == address)
                         .values(step=step))
+
+
+async def step_of(db: Database, address: str) -> str:
+    async with db.read() as s:
+        return (await s.execute(select(Conversation.step)
+                                .where(Conversation.address == address))).scalar_one()
+
+
+async def notices(db: Database) -> list[tuple[str, str, int, str]]:
+    """The outbox rows of the adapter notices: (address, key, priority, status)."""
+    async with db.read() as s:
+        rows = await s.execute(select(Outbox.address, Outbox.key, Outbox.priority, Outbox.status)
+                               .where(Outbox.key.like("telegram.%")).order_by(Outbox.id))
+        return [(r.address, r.key, r.priority, r.status) for r in rows]
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -81,7 +92,8 @@ async def test_photo_reaches_the_flow_as_media(db: Database, tmp_path: Path, mod
 @pytest.mark.parametrize("mode", MODES)
 async def test_too_large_photo_is_refused_politely(db: Database, tmp_path: Path,
                                                    mode: str) -> None:
-    """A photo over SIJAKON_MAX_MEDIA_BYTES is not downloaded; the person is told the limit."""
+    """A photo over SIJAKON_MAX_MEDIA_BYTES is not downloaded; the person is told the limit
+    (an outbox reply) and is still at the photo step."""
     received: list[list[str]] = []
     async with telegram_bot(db, tmp_path, mode=mode, registry=photo_registry(received),
                             sijakon_max_media_bytes=1024 * 1024) as h:
@@ -93,13 +105,37 @@ async def test_too_large_photo_is_refused_politely(db: Database, tmp_path: Path,
             "Maaf, file itu terlalu besar (maksimal 1 MB). Kirim foto yang lebih kecil."]
         assert not h.server.requests("download")
         assert not list((tmp_path / "media").rglob("*.jpg"))
+        assert await notices(db) == [("6002", "telegram.file_too_large", 0, "sent")]
+        assert await step_of(db, "6002") == "test.photos"
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_file_telegram_will_not_give_is_asked_again(db: Database, tmp_path: Path,
+                                                          mode: str) -> None:
+    """getFile failing: the person is asked to send the file again (retried like any reply
+    when Telegram refuses it at first) and stays at the photo step."""
+    async with telegram_bot(db, tmp_path, mode=mode, registry=photo_registry([])) as h:
+        budi = Person(h.server, 6005, "Budi")
+        await register(h, budi)
+        await put_at(db, "6005", "test.photos")
+        h.server.fail("getFile", 400, "Bad Request: file is temporarily unavailable")
+        h.server.fail("sendMessage", 429, chat_id=6005, retry_after=1)
+        assert await h.act(budi.photo(JPEG)) == []  # refused with 429: the row waits
+        assert await notices(db) == [("6005", "telegram.file_failed", 0, "queued")]
+        h.clock.advance(seconds=1)
+        await h.drain()
+        assert [c.text for c in h.new(6005)] == [
+            "Maaf, file Anda tidak bisa kami ambil. Silakan kirim sekali lagi."]
+        assert await notices(db) == [("6005", "telegram.file_failed", 0, "sent")]
+        assert await step_of(db, "6005") == "test.photos"
 
 
 @pytest.mark.parametrize("mode", MODES)
 async def test_edits_groups_channels_and_stickers_never_crash(db: Database, tmp_path: Path,
                                                               mode: str) -> None:
-    """Edited messages get a short note; group commands point to a private chat; channel
-    posts and service messages are ignored; a location or a sticker mid-flow re-asks."""
+    """Edited messages get a short note and group commands point to a private chat, both as
+    outbox replies that start no conversation; channel posts and service messages are
+    ignored; a location, a sticker or an edit mid-flow leaves the question where it was."""
     async with telegram_bot(db, tmp_path, mode=mode) as h:
         sari = Person(h.server, 6003, "Sari", language_code="en")
         got = await h.act(sari.edited("halo"))
@@ -113,6 +149,8 @@ async def test_edits_groups_channels_and_stickers_never_crash(db: Database, tmp_
         group = h.server.sent(-100200300)
         assert len(group) == 1 and "chat pribadi" in group[0].text
         assert not h.server.sent(-100999)
+        assert await notices(db) == [("6003", "telegram.edited", 0, "sent"),
+                                     ("-100200300", "telegram.private_only", 0, "sent")]
         async with db.read() as s:
             assert (await s.execute(select(func.count()).select_from(Conversation))).scalar() == 0
 
@@ -122,10 +160,10 @@ async def test_edits_groups_channels_and_stickers_never_crash(db: Database, tmp_
             "message_auto_delete_time": 86400}
         assert await h.act(timer) == []  # a service message: nobody said anything
 
-        await h.act(sari.text("halo"))
-        await h.act(sari.press("Setuju"))
+        await h.act(sari.text("halo"))  # her Telegram is in English: so is the conversation
+        await h.act(sari.press("I agree"))
         got = await h.act(sari.location(1.13, 104.05))
-        assert "Siapa nama Anda?" in got[-1].text
+        assert "What is your name?" in got[-1].text
         sticker = sari.update(message={**sari.text("x")["message"], "text": None,
                                        "sticker": {"file_id": "st", "file_unique_id": "st",
                                                    "width": 512, "height": 512,
@@ -133,7 +171,32 @@ async def test_edits_groups_channels_and_stickers_never_crash(db: Database, tmp_
                                                    "type": "regular"}})
         del sticker["message"]["text"]
         got = await h.act(sticker)
-        assert "Siapa nama Anda?" in got[-1].text
+        assert "What is your name?" in got[-1].text
+        got = await h.act(sari.edited("Sari"))
+        assert [c.text for c in got] == [
+            "We do not read edited messages. Please send a new message."]
+        assert await step_of(db, "6003") == "start.name"
+
+
+@pytest.mark.parametrize("language", ["en", "en-GB", "id", "de", None])
+async def test_first_contact_speaks_the_language_of_the_persons_telegram(
+        db: Database, tmp_path: Path, language: str | None) -> None:
+    """Telegram in English: welcomed in English; Indonesian, another language or none: in
+    Indonesian (the default). The conversation keeps that language."""
+    async with telegram_bot(db, tmp_path) as h:
+        person = Person(h.server, 6010, "Rina")
+        if language is None:
+            del person.user["language_code"]
+        else:
+            person.user["language_code"] = language
+        [welcome] = await h.act(person.text("/start"))
+        english = language is not None and language.startswith("en")
+        assert welcome.labels[0] == ("I agree" if english else "Setuju")
+        got = await h.act(person.press(welcome.labels[0]))
+        assert got[-1].text == ("What is your name?" if english else "Siapa nama Anda?")
+        got = await h.act(person.text("Rina Wati"))  # the share-number button's label too
+        share = got[-1].markup["keyboard"][0][0]["text"]
+        assert share == ("📱 Share my number" if english else "📱 Bagikan nomor saya")
 
 
 @pytest.mark.parametrize("mode", MODES)

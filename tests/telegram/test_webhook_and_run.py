@@ -58,6 +58,25 @@ async def test_webhook_rejects_garbage_and_wrong_method(db: Database, tmp_path: 
         assert await counts(db) == (0, 0, 0)
 
 
+@pytest.mark.parametrize("mode", ["polling", "webhook"])
+async def test_a_reply_wakes_the_idle_delivery_worker(db: Database, tmp_path: Path,
+                                                      mode: str) -> None:
+    """The worker has caught up and would look again only in an hour; an update comes in and
+    its reply still goes out, because the engine's commit wakes the worker."""
+    async with telegram_bot(db, tmp_path, mode=mode) as h:
+        worker = h.rt.worker
+        running = asyncio.create_task(worker.run(poll=3600))
+        try:
+            await asyncio.wait_for(worker.idle.wait(), 30)
+            assert await h.deliver(Person(h.server, 9200, "Budi").text("/start")) == 200
+            arrived = await asyncio.to_thread(h.server.wait_sent, 9200, 60)
+            assert arrived is not None, "the reply waited for the worker's next poll"
+            assert "SIJAKON" in h.server.sent(9200)[0].text
+        finally:
+            worker.stop()
+            await running
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -147,9 +147,10 @@ async def make_lab(db: Database, tmp_path: Path,
         sender = ch.sender
         assert isinstance(sender, WhatsAppSender)
         config = flow_config(settings)
-        engine = Engine(db, registry=registry, clock=clock, config=config)
         worker = DeliveryWorker(db, [sender], clock=clock)
-        rt = Runtime(settings, db, engine, worker, Scheduler(db, config, clock=clock))
+        engine = Engine(db, registry=registry, clock=clock, config=config,
+                        on_output=worker.wake)
+        rt = Runtime(settings, db, engine, worker, Scheduler(db, config, clock=clock), clock)
         assert ch.routes is not None
         app = build_app(rt, ch.routes(rt))
         client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=APP_SEES)

@@ -133,7 +133,7 @@ async def test_run_serves_whatsapp_when_configured(lab: WhatsAppLab) -> None:
     """`sijakon-bot run` picks the WhatsApp channel from the settings, with its routes."""
     from bot.server import configured_channels
 
-    [ch] = configured_channels(lab.rt.settings)
+    [ch] = configured_channels(lab.rt.settings, clock=lab.clock)
     assert ch.sender.channel == "whatsapp" and ch.sender.chat_rate is None
     assert 19 <= ch.sender.rate < 20  # paced just under the configured 20/s
     assert ch.routes is not None

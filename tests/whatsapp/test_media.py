@@ -5,15 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from bot.delivery import OutRow
 from bot.whatsapp import MEDIA_PATH
 from flows.context import Context
-from flows.registry import REGISTRY, Registry, load_flows
+from flows.registry import Registry, load_flows
 from flows.steps import Next, Photos
 from flows.types import Reply
-from storage.models import Conversation
+from storage.models import Conversation, Outbox
 from tests.whatsapp.conftest import PUBLIC, LabFactory, WhatsAppLab, wa
 
 ANI = "+6281311112222"
@@ -31,17 +31,14 @@ class Kept:
 
 def photo_registry(kept: Kept) -> Registry:
     """The real flows plus a test-only photo step (booking flows may not exist yet)."""
-    load_flows()
-    registry = Registry(steps={**REGISTRY.steps}, actions=dict(REGISTRY.actions),
-                        start_payloads=dict(REGISTRY.start_payloads))
 
     async def keep(ctx: Context, paths: list[str]) -> Next:
         kept.paths.append(paths)
         ctx.say("choice.done")
         return None
 
-    registry.add(Photos(name="test.photos", key="help.photos", then=keep, maximum=3))
-    return registry
+    return load_flows().extended(
+        Photos(name="test.photos", key="help.photos", then=keep, maximum=3))
 
 
 async def _at_photo_step(lab: WhatsAppLab, phone: str) -> None:
@@ -83,18 +80,35 @@ async def test_photo_reaches_the_flow_as_media(make_lab: LabFactory) -> None:
     assert files == [saved]  # nothing kept of the refused ones
 
 
-async def test_media_download_failure_is_not_a_crash(make_lab: LabFactory) -> None:
-    """A media URL that fails (wrong file) still gets the person an answer."""
-    lab = await make_lab(registry=photo_registry(Kept([])))
+async def test_failed_media_download_is_told_and_nothing_kept(make_lab: LabFactory) -> None:
+    """A media URL that fails: the person is told plainly to send it again (an outbox reply),
+    stays at the photo step, and nothing of that message is kept, not even the photo that
+    did arrive; sending it again works."""
+    kept = Kept([])
+    lab = await make_lab(registry=photo_registry(kept))
     await _at_photo_step(lab, ANI)
+    good = lab.standin.add_media(JPEG, "image/jpeg")
     gone = lab.standin.url + "/2010-04-01/Accounts/x/Messages/MM1/Media/ME404"
-    resp = await lab.post(ANI, "", NumMedia="1", MediaUrl0=gone, MediaContentType0="image/png")
+    resp = await lab.post(ANI, "", NumMedia="2", MediaUrl0=good, MediaContentType0="image/jpeg",
+                          MediaUrl1=gone, MediaContentType1="image/png")
     assert resp.status_code == 200
-    assert await lab.texts(ANI)  # asked again, nothing lost
+    assert await lab.texts(ANI) == [
+        "Maaf, file Anda tidak bisa kami ambil. Silakan kirim sekali lagi."]
+    async with lab.db.read() as s:
+        conv = (await s.execute(select(Conversation))).scalar_one()
+        [key] = (await s.execute(select(Outbox.key).order_by(Outbox.id.desc())
+                                 .limit(1))).scalars()
+    assert (conv.step, conv.data["_photos"], key) == ("test.photos", [], "telegram.file_failed")
+    assert not [p for p in lab.rt.settings.media_dir.rglob("*") if p.is_file()]
+
+    await lab.post(ANI, "", NumMedia="1", MediaUrl0=good, MediaContentType0="image/jpeg")
+    assert (await lab.texts(ANI))[0].startswith("Foto diterima (1/3)")
 
 
 def _row(lab: WhatsAppLab, phone: str, reply: Reply, row_id: int = 1) -> OutRow:
-    return OutRow(row_id, "whatsapp", wa(phone), None, "test.media", reply, 0, 1, None)
+    """A claimed row to someone who just wrote (the window is open)."""
+    return OutRow(row_id, "whatsapp", wa(phone), None, "test.media", reply, 0, 1, None,
+                  window_open=True)
 
 
 async def test_outbound_photo_is_a_signed_expiring_link(lab: WhatsAppLab) -> None:

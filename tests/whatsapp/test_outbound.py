@@ -12,7 +12,7 @@ from bot.settings import WhatsAppTemplate
 from bot.whatsapp import template_variables
 from flows.context import Context
 from flows.outbox import Outgoing
-from flows.registry import REGISTRY, Registry, load_flows
+from flows.registry import Registry, load_flows
 from flows.steps import Next, Step
 from flows.types import Choice, Reply
 from storage.models import ChannelAccount, Outbox, User
@@ -25,17 +25,13 @@ TEMPLATES = {"start.welcome_back": {"content_sid": TEMPLATE_SID,
 
 def ack_registry(pressed: list[str]) -> Registry:
     """The real flows plus a test action, like an offer's Terima button."""
-    load_flows()
-    registry = Registry(steps={**REGISTRY.steps}, actions=dict(REGISTRY.actions),
-                        start_payloads=dict(REGISTRY.start_payloads))
-    registry.add(Step(name="test.done", key="choice.done"))
 
     async def ack(ctx: Context, arg: str) -> Next:
         pressed.append(arg)
         return "test.done"
 
-    registry.actions["test.ack"] = ack
-    return registry
+    return load_flows().extended(Step(name="test.done", key="choice.done"),
+                                 actions={"test.ack": ack})
 
 
 async def user_id(lab: WhatsAppLab, phone: str) -> int:
@@ -123,7 +119,9 @@ async def test_error_63016_holds_the_message(lab: WhatsAppLab) -> None:
 
 
 def _row(phone: str, text: str = "Halo") -> OutRow:
-    return OutRow(1, "whatsapp", wa(phone), None, "test.x", Reply(text=text), 0, 1, None)
+    """A claimed row to someone who just wrote (the window is open)."""
+    return OutRow(1, "whatsapp", wa(phone), None, "test.x", Reply(text=text), 0, 1, None,
+                  window_open=True)
 
 
 async def test_refusals_are_sorted(make_lab: LabFactory) -> None:
