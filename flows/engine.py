@@ -43,7 +43,7 @@ from storage.clock import as_utc, utcnow
 from storage.db import Database
 from storage.models import AuditLog, ChannelAccount, Conversation, Outbox, ProcessedUpdate
 from storage.outbox import release_held
-from storage.sql import insert_ignore
+from storage.sql import insert_ignore, table
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +155,7 @@ class Engine:
     async def already_handled(self, channel: str, external_id: str) -> bool:
         """Whether an update was committed before: lets an adapter skip costly work for a
         redelivery (downloading a WhatsApp message's media again), before `handle` drops it."""
-        t = ProcessedUpdate.__table__
+        t = table(ProcessedUpdate)
         async with self.db.read() as s:
             found = await s.execute(select(t.c.id).where(t.c.channel == channel,
                                                          t.c.external_id == external_id))
@@ -233,7 +233,7 @@ class Engine:
                 seen.add(key)
                 rows.append({"channel": ib.channel, "external_id": ib.external_id,
                              "received_at": b.now})
-        t = ProcessedUpdate.__table__
+        t = table(ProcessedUpdate)
         stmt = (insert_ignore(t, self.db.dialect, ["channel", "external_id"])
                 .returning(t.c.channel, t.c.external_id))
         conn = await b.session.connection()
@@ -260,14 +260,14 @@ class Engine:
         if locales:
             conn = await b.session.connection()
             await conn.execute(
-                insert_ignore(Conversation.__table__, self.db.dialect, ["channel", "address"]), [
+                insert_ignore(table(Conversation), self.db.dialect, ["channel", "address"]), [
                     {"channel": c, "address": a, "flow": "start", "step": START, "data": {},
                      "locale": locale, "version": 0, "updated_at": b.now}
                     for (c, a), locale in sorted(locales.items())])
             await self._fetch(b, sorted(locales))
 
     async def _fetch(self, b: _Batch, keys: list[tuple[str, str]]) -> None:
-        t = Conversation.__table__
+        t = table(Conversation)
         stmt = (select(t).where(tuple_(t.c.channel, t.c.address).in_(keys)).order_by(t.c.id))
         if not self.db.is_sqlite:
             stmt = stmt.with_for_update()
@@ -484,7 +484,7 @@ class Engine:
                 b.dirty.add(key)
         s = await b.session.connection()
         if b.dirty:
-            t = Conversation.__table__
+            t = table(Conversation)
             await s.execute(
                 update(t).where(t.c.id == bindparam("_id")).values(
                     flow=bindparam("_flow"), step=bindparam("_step"), data=bindparam("_data"),
@@ -494,11 +494,11 @@ class Engine:
                   "_locale": c.locale, "_user_id": c.user_id, "_at": b.now}
                  for c in (b.convs[k] for k in b.dirty)])
         if b.out.rows:
-            await s.execute(insert(Outbox.__table__), [r.as_params(b.now) for r in b.out.rows])
+            await s.execute(insert(table(Outbox)), [r.as_params(b.now) for r in b.out.rows])
         if b.audit:
-            await s.execute(insert(AuditLog.__table__), b.audit)
+            await s.execute(insert(table(AuditLog)), b.audit)
         if b.touched:
-            t = ChannelAccount.__table__
+            t = table(ChannelAccount)
             await s.execute(
                 update(t).where(t.c.channel == bindparam("_c"), t.c.address == bindparam("_a"))
                 .values(last_seen_at=bindparam("_t"), last_inbound_at=bindparam("_t"),

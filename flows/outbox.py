@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
 
 from flows.render import render, to_plain
 from flows.types import Reply
@@ -59,10 +60,11 @@ async def find_recipient(session: AsyncSession, user_id: int) -> Recipient | Non
     """The account to reach a person on: reachable first, then the one they used last."""
     row = (await session.execute(
         select(ChannelAccount.channel, ChannelAccount.address, User.locale)
-        .join(User, User.id == ChannelAccount.user_id)
+        .join(User, col(User.id) == col(ChannelAccount.user_id))
         .where(ChannelAccount.user_id == user_id, User.status == "active")
-        .order_by(ChannelAccount.reachable.desc(), ChannelAccount.last_seen_at.desc().nulls_last(),
-                  ChannelAccount.id.desc())
+        .order_by(col(ChannelAccount.reachable).desc(),
+                  col(ChannelAccount.last_seen_at).desc().nulls_last(),
+                  col(ChannelAccount.id).desc())
         .limit(1)
     )).first()
     if row is None:

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.db import Database
 from storage.models import ChannelAccount, Outbox
+from storage.sql import table
 
 _DONE = ("sending", "sent", "delivered")
 # a receipt's status -> the statuses it may replace: a row never moves backwards
@@ -40,7 +41,7 @@ async def apply_receipt(db: Database, channel: str, provider_id: str, status: st
     before = _MOVES.get(status)
     if before is None:
         return None
-    o = Outbox.__table__
+    o = table(Outbox)
     which = or_(o.c.provider_id == provider_id,
                 and_(o.c.id == (row_id or -1), o.c.provider_id.is_(None)))
     async with db.transaction() as s:
@@ -59,7 +60,7 @@ async def apply_receipt(db: Database, channel: str, provider_id: str, status: st
         else:
             result = row.status
         if unreachable:
-            a = ChannelAccount.__table__
+            a = table(ChannelAccount)
             await s.execute(update(a).where(a.c.channel == channel, a.c.address == row.address)
                             .values(reachable=False, unreachable_reason=unreachable[:200]))
     return result
@@ -72,7 +73,7 @@ async def release_held(conn: AsyncConnection, accounts: Iterable[tuple[str, str]
     params = [{"_c": channel, "_a": address, "_t": now} for channel, address in accounts]
     if not params:
         return
-    o = Outbox.__table__
+    o = table(Outbox)
     await conn.execute(
         update(o).where(o.c.channel == bindparam("_c"), o.c.address == bindparam("_a"),
                         o.c.status == "waiting")
