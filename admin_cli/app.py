@@ -17,9 +17,18 @@ from admin_cli import (
     tukang,
     users,
 )
+from admin_cli.common import CliEnv, enter
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="SIJAKON — alat petugas Dinas Cipta Karya dan Tata Ruang Kota Batam.")
+
+
+@app.callback()
+def root(ctx: typer.Context) -> None:
+    """Runs before every command: the caller's clock (or the real one) for the whole command."""
+    enter(ctx)
+
+
 app.add_typer(tukang.app, name="tukang")
 app.add_typer(complaints.app, name="complaints")
 app.add_typer(info.app, name="info")
@@ -34,4 +43,5 @@ app.add_typer(demo.app, name="demo")
 
 
 def main() -> None:
-    app()
+    """The `sijakon-admin` entry point: the real clock."""
+    app(obj=CliEnv())

@@ -33,6 +33,7 @@ from admin_cli.common import (
     emit,
     emit_json,
     emit_record,
+    now,
     operator,
     refuse_exit,
     run,
@@ -41,7 +42,6 @@ from admin_cli.common import (
 )
 from flows import broadcast as bc
 from flows.render import to_plain
-from storage.clock import utcnow
 from storage.db import Database
 from storage.models import Broadcast, InfoArticle, Kecamatan, Skill
 
@@ -118,7 +118,8 @@ def create(
             await _check_codes(s, aud)
             try:
                 b = await bc.create(s, text=text or "", article_id=article, image=picture,
-                                    audience=aud, template_sid=template_sid, created_by=who)
+                                    audience=aud, template_sid=template_sid, created_by=who,
+                                    now=now())
             except bc.BroadcastError as exc:
                 raise Refused(_why(exc)) from None
             assert b.id is not None
@@ -161,7 +162,7 @@ def preview(broadcast_id: IdArg, as_json: JsonOpt = False) -> None:
     async def go(db: Database) -> tuple[Broadcast, bc.Preview]:
         async with db.read() as s:
             b = await _get(s, broadcast_id)
-            return b, await bc.preview(s, b, utcnow())
+            return b, await bc.preview(s, b, now())
 
     b, p = run(go)
     aud = bc.Audience.from_json(b.audience)
@@ -197,7 +198,7 @@ def send(broadcast_id: IdArg, yes: YesOpt = False, as_: AsOpt = None) -> None:
             b = await _get(s, broadcast_id)
             if b.status != "draft":
                 raise Refused(f"siaran #{broadcast_id} berstatus {b.status}, bukan draf")
-            return b, await bc.preview(s, b, utcnow())
+            return b, await bc.preview(s, b, now())
 
     _, p = run(count)
     if not p.recipients:
@@ -208,11 +209,11 @@ def send(broadcast_id: IdArg, yes: YesOpt = False, as_: AsOpt = None) -> None:
 
     async def go(db: Database) -> int:
         async with db.transaction() as s:
-            if not await bc.start(s, broadcast_id, utcnow()):
+            if not await bc.start(s, broadcast_id, now()):
                 raise Refused(f"siaran #{broadcast_id} sudah dikirim atau dibatalkan")
             audit(s, who, "broadcast.send", "broadcast", broadcast_id,
                   recipients=p.recipients)
-        return await bc.enqueue_all(db, broadcast_id)
+        return await bc.enqueue_all(db, broadcast_id, clock=now)
 
     started = time.monotonic()
     written = run(go)
@@ -224,7 +225,7 @@ def send(broadcast_id: IdArg, yes: YesOpt = False, as_: AsOpt = None) -> None:
 async def _status(db: Database, broadcast_id: int) -> dict[str, Any]:
     async with db.read() as s:
         b = await _get(s, broadcast_id)
-        c = await bc.counts(s, broadcast_id, utcnow())
+        c = await bc.counts(s, broadcast_id, now())
     by = c["by_status"]
     return {"id": b.id, "status": b.status, "total": b.total, "skipped": b.skipped,
             "queued": by.get("queued", 0) + by.get("waiting", 0),
@@ -295,7 +296,7 @@ def cancel(broadcast_id: IdArg, yes: YesOpt = False, as_: AsOpt = None) -> None:
             b = await _get(s, broadcast_id)
             if b.status == "cancelled":
                 raise Refused(f"siaran #{broadcast_id} sudah dibatalkan")
-            n = await bc.cancel(s, broadcast_id, utcnow())
+            n = await bc.cancel(s, broadcast_id, now())
             audit(s, who, "broadcast.cancel", "broadcast", broadcast_id, rows=n)
             return n
 

@@ -1,4 +1,5 @@
-"""What every admin command shares: the database, the operator, audit, output, masking."""
+"""What every admin command shares: the clock, the database, the operator, audit, output,
+masking."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import os
 import re
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any, NoReturn, TypeVar
 
@@ -23,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.settings import Settings, SettingsError, load_settings
 from flows.outbox import Outgoing
 from flows.parsing import mask_phone
-from storage.clock import WIB, local, utcnow
+from storage.clock import WIB, Clock, local, utcnow
 from storage.db import Database
 from storage.models import AuditLog
 
@@ -45,6 +48,43 @@ class Refused(Exception):
     """An action the rules do not allow right now; exits 1 with this one line."""
 
 
+# --- the clock --------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class CliEnv:
+    """What a command takes from its caller besides arguments and settings: the clock.
+
+    `sijakon-admin` runs with the defaults; a test passes its own as the Click context object
+    (`CliRunner().invoke(app, args, obj=CliEnv(clock=...))`), so the CLI and the bot in one
+    test share one clock and no result depends on the time of day.
+    """
+
+    clock: Clock = utcnow
+
+
+# The environment of the command running now. A context variable rather than a lookup of the
+# Click context: asyncio.run (in `run`) and asyncio.to_thread copy it into the tasks and
+# threads they start, where no Click context exists (and Typer vendors its own Click, whose
+# context stack `click.get_current_context` does not see).
+_current: ContextVar[CliEnv | None] = ContextVar("sijakon_cli_env", default=None)
+
+
+def enter(ctx: typer.Context) -> None:
+    """Make the caller's `CliEnv` (the context object; the defaults when none was given) the
+    environment of this command until it ends. The root callback of `app` calls it."""
+    token = _current.set(ctx.ensure_object(CliEnv))
+    ctx.call_on_close(lambda: _current.reset(token))
+
+
+def cli_env() -> CliEnv:
+    """The running command's environment (the defaults outside a command)."""
+    return _current.get() or CliEnv()
+
+
+def now() -> datetime:
+    """The time for every stamp, deadline and "today" of a command (aware UTC)."""
+    return cli_env().clock()
+
+
 def settings() -> Settings:
     try:
         return load_settings()
@@ -54,7 +94,8 @@ def settings() -> Settings:
 
 
 def run(fn: Callable[[Database], Awaitable[T]]) -> T:
-    """Open the database (migrating it to head), run `fn`, close; refusals exit 1."""
+    """Open the database (migrating it to head), run `fn`, close; refusals exit 1. `fn` runs
+    in a copy of the command's context, so `now()` inside it is the command's clock."""
 
     async def main() -> T:
         cfg = settings()
@@ -100,8 +141,9 @@ def reader(name: str | None) -> str:
 
 def audit(session: Any, actor: str, action: str, subject_type: str = "",
           subject_id: int | None = None, **detail: Any) -> None:
+    """Record who did what to whom, stamped by the command's clock."""
     session.add(AuditLog(actor=f"admin:{actor}", action=action, subject_type=subject_type,
-                         subject_id=subject_id, detail=detail, at=utcnow()))
+                         subject_id=subject_id, detail=detail, at=now()))
 
 
 async def audit_view(db: Database, actor: str, what: str, subject_type: str = "",
@@ -123,7 +165,7 @@ def confirm(question: str, yes: bool) -> None:
 
 async def send(session: AsyncSession, out: Outgoing) -> None:
     """Write collected notifications to the outbox in the caller's transaction."""
-    await out.write(session, utcnow())
+    await out.write(session, now())
 
 
 # --- formatting -------------------------------------------------------------------------------
@@ -140,8 +182,8 @@ def day(value: date | None) -> str:
     return value.strftime("%d-%m-%Y") if value else ""
 
 
-def parse_day(text: str | None, *, end: bool = False) -> datetime | None:
-    """YYYY-MM-DD or DD-MM-YYYY as the start (or end) of that day in WIB, as aware UTC."""
+def parse_date(text: str | None) -> date | None:
+    """YYYY-MM-DD or DD-MM-YYYY (how officers write dates); a bad one is a usage error."""
     if not text:
         return None
     raw = text.strip()
@@ -149,19 +191,26 @@ def parse_day(text: str | None, *, end: bool = False) -> datetime | None:
     n = re.fullmatch(r"(\d{1,2})-(\d{1,2})-(\d{4})", raw)
     try:
         if m:
-            d = date(int(m[1]), int(m[2]), int(m[3]))
-        elif n:
-            d = date(int(n[3]), int(n[2]), int(n[1]))
-        else:
-            raise ValueError
+            return date(int(m[1]), int(m[2]), int(m[3]))
+        if n:
+            return date(int(n[3]), int(n[2]), int(n[1]))
+        raise ValueError
     except ValueError:
         raise typer.BadParameter(f"tanggal {text!r}: tulis YYYY-MM-DD atau DD-MM-YYYY") from None
+
+
+def parse_day(text: str | None, *, end: bool = False) -> datetime | None:
+    """YYYY-MM-DD or DD-MM-YYYY as the start (or end) of that day in WIB, as aware UTC."""
+    d = parse_date(text)
+    if d is None:
+        return None
     start = datetime.combine(d, time(0, 0), tzinfo=WIB)
     return (start + timedelta(days=1) if end else start).astimezone(UTC)
 
 
 def today_wib() -> date:
-    return local(utcnow()).date()
+    """Today's date on a Batam clock, by the command's clock."""
+    return local(now()).date()
 
 
 def add_working_days(start: datetime, days: int) -> datetime:

@@ -30,6 +30,7 @@ from admin_cli.common import (
     emit,
     emit_json,
     emit_record,
+    now,
     operator,
     phone,
     reader,
@@ -37,10 +38,11 @@ from admin_cli.common import (
     say,
     send,
 )
-from admin_cli.lookup import category_names, kecamatan_names
+from admin_cli.lookup import category_names, find_complaint, kecamatan_names
+from admin_cli.offers import withdraw_offers
 from flows.outbox import Outgoing
 from flows.types import Choice
-from storage.clock import as_utc, local, utcnow
+from storage.clock import as_utc, local
 from storage.db import Database
 from storage.models import Complaint, Job, Outbox, TukangProfile, User
 
@@ -57,18 +59,6 @@ IdArg = Annotated[str, typer.Argument(help="Kode pengaduan (P-2611-0001) atau ID
 class Outcome(StrEnum):
     upheld = "upheld"
     dismissed = "dismissed"
-
-
-async def find_complaint(s: AsyncSession, ref: str) -> Complaint:
-    """A complaint by code or numeric id; refused when there is none."""
-    raw = ref.strip()
-    stmt = select(Complaint).where(Complaint.code == raw.upper())
-    if raw.isdigit():
-        stmt = select(Complaint).where(Complaint.id == int(raw))
-    c = (await s.execute(stmt)).scalar_one_or_none()
-    if c is None:
-        raise Refused(f"tidak ada pengaduan {raw!r}")
-    return c
 
 
 def deadline(c: Complaint) -> tuple[str, datetime | None]:
@@ -96,7 +86,7 @@ def list_(
     as_: AsOpt = None, json_: JsonOpt = False,
 ) -> None:
     """Pengaduan: yang terlambat di atas, lalu yang terlama."""
-    now = utcnow()
+    at = now()
 
     async def go(db: Database) -> list[dict[str, Any]]:
         async with db.read() as s:
@@ -111,14 +101,14 @@ def list_(
         out = []
         for c, job_code, tukang_name in rows:
             what, due = deadline(c)
-            overdue = due is not None and now > due
+            overdue = due is not None and at > due
             note = ""
             if overdue:
                 note = ("batas pernyataan lewat, siap diputus" if what == "pernyataan tukang"
                         else f"TERLAMBAT ({what})")
             out.append({"id": c.id, "kode": c.code, "status": c.status, "pekerjaan": job_code,
                         "tukang": tukang_name, "tukang_id": c.tukang_id,
-                        "umur_hari": (now - as_utc(c.created_at)).days,
+                        "umur_hari": (at - as_utc(c.created_at)).days,
                         "berikutnya": what, "batas": due, "terlambat": overdue,
                         "catatan": note, "dibuat": c.created_at})
         out.sort(key=lambda r: (not r["terlambat"], r["dibuat"]))
@@ -187,8 +177,8 @@ def request_statement(
             "dan kirim pemberitahuan?", yes)
 
     async def go(db: Database) -> tuple[Complaint, datetime]:
-        now = utcnow()
-        due = now + timedelta(days=days)
+        at = now()
+        due = at + timedelta(days=days)
         async with db.transaction() as s:
             c = await find_complaint(s, ref)
             if c.status != "submitted":
@@ -196,7 +186,7 @@ def request_statement(
                               "diminta untuk pengaduan baru (submitted)")
             res = await s.execute(update(Complaint).where(
                 Complaint.id == c.id, Complaint.status == "submitted").values(
-                status="awaiting_statement", statement_requested_at=now, statement_due_at=due))
+                status="awaiting_statement", statement_requested_at=at, statement_due_at=due))
             if res.rowcount != 1:  # pragma: no cover - another officer was faster
                 raise Refused(f"pengaduan {c.code} baru saja ditangani petugas lain")
             job = await s.get(Job, c.job_id)
@@ -255,7 +245,7 @@ def decide(
     confirm(f"Putuskan pengaduan {ref}: {outcome.value}{effect}, dan kirim pemberitahuan?", yes)
 
     async def go(db: Database) -> tuple[Complaint, bool]:
-        now = utcnow()
+        at = now()
         async with db.transaction() as s:
             c = await find_complaint(s, ref)
             if c.status in DECIDED:
@@ -265,7 +255,7 @@ def decide(
                     raise Refused(f"pengaduan {c.code} belum bisa dinyatakan terbukti: minta "
                                   "dulu pernyataan tukang (complaints request-statement)")
                 due = as_utc(c.statement_due_at) if c.statement_due_at else None
-                if c.statement_at is None and (due is None or now < due):
+                if c.statement_at is None and (due is None or at < due):
                     raise Refused(f"pengaduan {c.code} belum bisa dinyatakan terbukti: "
                                   "pernyataan tukang belum masuk dan batasnya belum lewat "
                                   f"({deadline_text(due) if due else '-'})")
@@ -281,7 +271,7 @@ def decide(
                             "--reached-otherwise \"cara menghubungi\"")
             res = await s.execute(update(Complaint).where(
                 Complaint.id == c.id, Complaint.status.in_(OPEN)).values(
-                status=outcome.value, decision_note=text, decided_by=who, decided_at=now))
+                status=outcome.value, decision_note=text, decided_by=who, decided_at=at))
             if res.rowcount != 1:  # pragma: no cover - another officer was faster
                 raise Refused(f"pengaduan {c.code} baru saja diputus petugas lain")
             job = await s.get(Job, c.job_id)
@@ -298,7 +288,7 @@ def decide(
                     profile.status = "removed"
                     profile.available = False
                     profile.decided_by = who
-                    profile.decided_at = now
+                    profile.decided_at = at
                     profile.decision_reason = f"Pengaduan {c.code} terbukti (Pasal 9): {text}"
                     removed = True
                     audit(s, who, "tukang.remove", "user", c.tukang_id, before=before,
@@ -306,8 +296,6 @@ def decide(
                           reason=text)
             out = Outgoing()
             if removed:
-                from admin_cli.tukang import withdraw_offers
-
                 withdrawn = await withdraw_offers(s, out, c.tukang_id)
                 if withdrawn:
                     audit(s, who, "offer.withdraw", "user", c.tukang_id, offers=withdrawn)

@@ -7,8 +7,7 @@ from datetime import timedelta
 import typer
 from sqlalchemy import select
 
-from admin_cli.common import console, run
-from storage.clock import utcnow
+from admin_cli.common import console, now, run
 from storage.db import Database
 from storage.models import ChannelAccount, TukangProfile, User
 
@@ -33,7 +32,7 @@ DEMO_TUKANG: list[tuple[str, str, str, list[str], list[str], int]] = [
 
 async def seed_demo(db: Database) -> int:
     """Add the demo tukang that are missing; returns how many were added."""
-    now = utcnow()
+    at = now()
     added = 0
     async with db.transaction() as s:
         for name, address, phone, skills, areas, jenjang in DEMO_TUKANG:
@@ -42,18 +41,18 @@ async def seed_demo(db: Database) -> int:
             if exists:
                 continue
             user = User(name=name, phone=phone, phone_verified=False, role="tukang",
-                        kecamatan_code=areas[0], consent_at=now, is_demo=True,
-                        created_at=now, updated_at=now)
+                        kecamatan_code=areas[0], consent_at=at, is_demo=True,
+                        created_at=at, updated_at=at)
             s.add(user)
             await s.flush()
             assert user.id is not None
             s.add(ChannelAccount(user_id=user.id, channel="console", address=address,
-                                 created_at=now, last_seen_at=now, last_inbound_at=now))
+                                 created_at=at, last_seen_at=at, last_inbound_at=at))
             s.add(TukangProfile(user_id=user.id, skk_number=f"DEMO-{user.id:05d}",
-                                jenjang=jenjang, skk_valid_until=(now + timedelta(days=900)).date(),
+                                jenjang=jenjang, skk_valid_until=(at + timedelta(days=900)).date(),
                                 skills=skills, areas=areas, status="active",
-                                decided_by="demo", decided_at=now,
-                                decision_reason="data contoh", submitted_at=now))
+                                decided_by="demo", decided_at=at,
+                                decision_reason="data contoh", submitted_at=at))
             added += 1
     return added
 

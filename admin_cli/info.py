@@ -21,11 +21,11 @@ from admin_cli.common import (
     emit,
     emit_json,
     emit_record,
+    now,
     operator,
     run,
     say,
 )
-from storage.clock import utcnow
 from storage.db import Database
 from storage.models import InfoArticle
 
@@ -96,10 +96,10 @@ def add(
     assert body is not None
 
     async def go(db: Database) -> int:
-        now = utcnow()
+        at = now()
         async with db.transaction() as s:
             a = InfoArticle(title=title_, topic=topic_, body=body, created_by=who,
-                            created_at=now, updated_at=now)
+                            created_at=at, updated_at=at)
             s.add(a)
             await s.flush()
             assert a.id is not None
@@ -139,7 +139,7 @@ def edit(
             if body is not None:
                 a.body = body
                 changed.append("body")
-            a.updated_at = utcnow()
+            a.updated_at = now()
             audit(s, who, "info.edit", "info", article_id, fields=changed)
 
     run(go)
@@ -155,10 +155,10 @@ def _set_published(article_id: int, as_: str | None, published: bool) -> None:
             if a.published == published:
                 raise Refused(f"artikel #{article_id} sudah "
                               f"{'terbit' if published else 'tidak terbit'}")
-            now = utcnow()
+            at = now()
             a.published = published
-            a.published_at = now if published else None
-            a.updated_at = now
+            a.published_at = at if published else None
+            a.updated_at = at
             audit(s, who, "info.publish" if published else "info.unpublish", "info",
                   article_id, title=a.title)
             return a

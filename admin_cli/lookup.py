@@ -1,4 +1,5 @@
-"""Reference-data lookups the command groups share: kecamatan, skills, categories by name."""
+"""Lookups the command groups share: kecamatan, skills and categories by name, a complaint by
+its code (`tukang remove` and `complaints` name complaints the same way)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from admin_cli.common import Refused
-from storage.models import Category, Kecamatan, Skill
+from storage.models import Category, Complaint, Kecamatan, Skill
 
 
 async def kecamatan_names(s: AsyncSession) -> dict[str, str]:
@@ -59,3 +60,15 @@ async def resolve_category(s: AsyncSession, text: str) -> Category:
     if cat is None:
         raise Refused(f"kategori {raw!r} tidak ada; lihat `sijakon-admin catalog categories`")
     return cat
+
+
+async def find_complaint(s: AsyncSession, ref: str) -> Complaint:
+    """A complaint by code or numeric id; refused when there is none."""
+    raw = ref.strip()
+    stmt = select(Complaint).where(Complaint.code == raw.upper())
+    if raw.isdigit():
+        stmt = select(Complaint).where(Complaint.id == int(raw))
+    c = (await s.execute(stmt)).scalar_one_or_none()
+    if c is None:
+        raise Refused(f"tidak ada pengaduan {raw!r}")
+    return c

@@ -13,9 +13,8 @@ from typing import Annotated, Any
 
 import typer
 
-from admin_cli.common import AsOpt, Refused, YesOpt, audit, confirm, operator, run, say
+from admin_cli.common import AsOpt, Refused, YesOpt, audit, confirm, now, operator, run, say
 from flows.privacy import ErasureRefused, erase_user, export_user_data
-from storage.clock import utcnow
 from storage.db import Database
 
 app = typer.Typer(help="Data pribadi: ekspor dan hapus (anonimkan).", no_args_is_help=True)
@@ -60,7 +59,7 @@ def erase(user_id: IdArg, as_: AsOpt = None, yes: YesOpt = False) -> None:
     async def go(db: Database) -> None:
         async with db.transaction() as s:
             try:
-                await erase_user(s, user_id, utcnow(), actor=f"admin:{who}")
+                await erase_user(s, user_id, now(), actor=f"admin:{who}")
             except LookupError:
                 raise Refused(f"tidak ada pengguna dengan ID {user_id}") from None
             except ErasureRefused as exc:

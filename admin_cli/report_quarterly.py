@@ -24,9 +24,8 @@ from typing import Annotated, Any
 import typer
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from admin_cli.common import AsOpt, audit, reader, run, say
-from admin_cli.report import app
-from storage.clock import local, utcnow
+from admin_cli.common import AsOpt, audit, now, reader, run, say
+from storage.clock import local
 from storage.db import Database
 from storage.reports import ELEMENTS, GRADE_NAMES, Quarter, quarterly_report
 
@@ -491,14 +490,13 @@ async def make_report(db: Database, quarter: Quarter, out: Path, csv_dir: Path |
     """Read the figures, write the HTML (and CSV), record who made it; returns the figures."""
     async with db.read() as s:
         report = await quarterly_report(s, quarter)
-    await asyncio.to_thread(write_files, report, quarter, out, csv_dir, local(utcnow()))
+    await asyncio.to_thread(write_files, report, quarter, out, csv_dir, local(now()))
     async with db.transaction() as s:
         audit(s, who, "report.quarterly", "report", None, quarter=quarter.label,
               out=str(out), csv=str(csv_dir) if csv_dir else None)
     return report
 
 
-@app.command("quarterly")
 def quarterly(
     year: Annotated[int, typer.Option("--year", min=2020, max=2100, help="Tahun.")],
     quarter: Annotated[int, typer.Option("--quarter", min=1, max=4, help="Triwulan 1-4.")],

@@ -27,6 +27,7 @@ from admin_cli.common import (
     emit,
     emit_json,
     emit_record,
+    now,
     operator,
     phone,
     reader,
@@ -35,11 +36,17 @@ from admin_cli.common import (
     send,
     today_wib,
 )
-from admin_cli.lookup import kecamatan_names, resolve_kecamatan, resolve_skill, skill_names
+from admin_cli.lookup import (
+    find_complaint,
+    kecamatan_names,
+    resolve_kecamatan,
+    resolve_skill,
+    skill_names,
+)
+from admin_cli.offers import withdraw_offers
 from flows.outbox import Outgoing
-from storage.clock import utcnow
 from storage.db import Database
-from storage.models import ChannelAccount, Complaint, Job, Offer, TukangProfile, User
+from storage.models import ChannelAccount, Complaint, TukangProfile, User
 
 app = typer.Typer(help="Tukang: antrean aktivasi dan keputusan Dinas.", no_args_is_help=True)
 
@@ -58,7 +65,7 @@ async def load(s: AsyncSession, user_id: int) -> tuple[User, TukangProfile]:
 
 def _summary(u: User, p: TukangProfile, kec: dict[str, str], skills: dict[str, str],
              reveal: bool) -> dict[str, Any]:
-    now = utcnow()
+    at = now()
     expired = p.skk_valid_until < today_wib()
     return {
         "id": u.id, "nama": u.name, "hp": phone(u.phone, reveal), "status": p.status,
@@ -66,7 +73,7 @@ def _summary(u: User, p: TukangProfile, kec: dict[str, str], skills: dict[str, s
         "skk_kedaluwarsa": expired,
         "keahlian": list(p.skills or []),
         "wilayah": [kec.get(c, c) for c in p.areas or []],
-        "diajukan": p.submitted_at, "menunggu_hari": (now - p.submitted_at).days,
+        "diajukan": p.submitted_at, "menunggu_hari": (at - p.submitted_at).days,
     }
 
 
@@ -185,33 +192,11 @@ def show(user_id: IdArg, as_: AsOpt = None, json_: JsonOpt = False,
         emit_record(rec, title=f"Tukang #{user_id}")
 
 
-async def withdraw_offers(s: AsyncSession, out: Outgoing, tukang_id: int) -> int:
-    """Cancel the pending offers of a tukang who may no longer work; each warga may choose
-    another tukang (the job goes back to open). Returns how many were withdrawn."""
-    from flows.offers import pick_again
-
-    now = utcnow()
-    rows = (await s.execute(select(Offer.id, Offer.job_id).where(
-        Offer.tukang_id == tukang_id, Offer.status == "pending"))).all()
-    tukang = await s.get(User, tukang_id)
-    for offer_id, job_id in rows:
-        await s.execute(update(Offer).where(Offer.id == offer_id, Offer.status == "pending")
-                        .values(status="cancelled", decided_at=now))
-        reopened = await s.execute(update(Job).where(Job.id == job_id, Job.status == "offered")
-                                   .values(status="open"))
-        job = await s.get(Job, job_id)
-        if job is not None and reopened.rowcount == 1:
-            await out.notify(s, job.warga_id, "admin.offer_withdrawn_warga",
-                             actions=pick_again(job_id), code=job.code,
-                             name=tukang.name if tukang else "-")
-    return len(rows)
-
-
 async def _decide(db: Database, user_id: int, who: str, *, allowed: tuple[str, ...],
                   to: str, action: str, key: str, reason: str | None = None,
                   check_skk: bool = False, extra: dict[str, Any] | None = None) -> User:
     """Move a tukang from one of `allowed` to `to`, audit it, notify them; one transaction."""
-    now = utcnow()
+    at = now()
     async with db.transaction() as s:
         u, p = await load(s, user_id)
         if p.status not in allowed:
@@ -220,7 +205,7 @@ async def _decide(db: Database, user_id: int, who: str, *, allowed: tuple[str, .
         if check_skk and p.skk_valid_until < today_wib():
             raise Refused(f"SKK {p.skk_number} sudah kedaluwarsa ({day(p.skk_valid_until)}); "
                           "minta tukang memperbarui SKK lalu mendaftar ulang")
-        values: dict[str, Any] = {"status": to, "decided_by": who, "decided_at": now,
+        values: dict[str, Any] = {"status": to, "decided_by": who, "decided_at": at,
                                   "decision_reason": reason}
         if to in ("suspended", "removed"):
             values["available"] = False
@@ -317,8 +302,6 @@ def remove(
     confirm(f"Keluarkan tukang #{user_id} dari daftar dan kirim pemberitahuan?", yes)
 
     async def go(db: Database) -> User:
-        from admin_cli.complaints import find_complaint
-
         async with db.read() as s:
             c = await find_complaint(s, complaint)
         if c.tukang_id != user_id:

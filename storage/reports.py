@@ -1,6 +1,12 @@
-"""The quarterly report's figures (laporan triwulan, Pasal 8): queries only, no rendering.
+"""The service's figures: the quarterly report (laporan triwulan, Pasal 8) and `report
+summary` over any days. Queries only, no rendering.
 
-Everything is counted over one quarter in WIB (Batam's clock), as `[start, end)` in UTC.
+Everything is counted over a `Period` of whole days in WIB (Batam's clock), as `[start, end)`
+in UTC; a `Quarter` is one such period. `period_figures` holds the counts both reports show,
+so `report summary` and the quarterly report agree on any period they share. Demo tukang
+(`User.is_demo`, from `sijakon-admin demo seed`) are no part of the service and are left out
+of every count of people and of decisions about them.
+
 Counts are plain SQL aggregates (COUNT, AVG, GROUP BY) that run the same on SQLite and
 PostgreSQL. Durations and medians are computed here from the two timestamps of each row:
 date arithmetic and MEDIAN differ between the two databases, and a quarter has few enough
@@ -15,13 +21,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import UTC, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from statistics import mean, median
 from typing import Any, NamedTuple
 
-from sqlalchemy import and_, case, distinct, func, select
+from sqlalchemy import and_, case, distinct, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.clock import WIB
@@ -68,7 +74,41 @@ TUKANG_DECISIONS = ("tukang.activate", "tukang.reject", "tukang.suspend", "tukan
                     "tukang.remove")
 
 
-# --- quarters ---------------------------------------------------------------------------------
+# --- periods --------------------------------------------------------------------------------
+
+
+def _midnight(day: date) -> datetime:
+    """00:00 WIB of `day`, as aware UTC."""
+    return datetime.combine(day, time(0), tzinfo=WIB).astimezone(UTC)
+
+
+def _first_of(year: int, month: int) -> date:
+    """The first day of `month` of `year`; month 13 is January of the next year."""
+    return date(year + (month - 1) // 12, (month - 1) % 12 + 1, 1)
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """Whole days on a Batam clock, `first` to `last` inclusive, counted as [start, end) UTC."""
+
+    first: date
+    last: date
+
+    def __post_init__(self) -> None:
+        if self.last < self.first:
+            raise ValueError(f"a period ends on or after its first day, not {self.last}")
+
+    @property
+    def start(self) -> datetime:
+        return _midnight(self.first)
+
+    @property
+    def end(self) -> datetime:
+        """Exclusive: midnight WIB after the last day."""
+        return _midnight(self.last + timedelta(days=1))
+
+    def contains(self, at: datetime) -> bool:
+        return self.start <= at < self.end
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,27 +138,30 @@ class Quarter:
         first = 3 * (self.q - 1) + 1
         return (first, first + 1, first + 2)
 
+    @property
+    def period(self) -> Period:
+        """The quarter's days: what every count of it is taken over."""
+        return Period(_first_of(self.year, self.months[0]),
+                      _first_of(self.year, self.months[2] + 1) - timedelta(days=1))
+
     def month_start(self, month: int) -> datetime:
         """Midnight WIB of the first day of `month` (13 = January next year), as UTC."""
-        year = self.year + (month - 1) // 12
-        month = (month - 1) % 12 + 1
-        return datetime.combine(datetime(year, month, 1).date(), time(0),
-                                tzinfo=WIB).astimezone(UTC)
+        return _midnight(_first_of(self.year, month))
 
     @property
     def start(self) -> datetime:
-        return self.month_start(self.months[0])
+        return self.period.start
 
     @property
     def end(self) -> datetime:
         """Exclusive: the first moment of the next quarter."""
-        return self.month_start(self.months[2] + 1)
+        return self.period.end
 
     def previous(self) -> Quarter:
         return Quarter(self.year - 1, 4) if self.q == 1 else Quarter(self.year, self.q - 1)
 
     def contains(self, at: datetime) -> bool:
-        return self.start <= at < self.end
+        return self.period.contains(at)
 
 
 def period_of(at: datetime) -> str:
@@ -211,28 +254,58 @@ def _rate(part: int, whole: int) -> float | None:
     return part / whole if whole else None
 
 
-def _in(col: Any, quarter: Quarter) -> Any:
-    return and_(col >= quarter.start, col < quarter.end)
+def _in(col: Any, period: Period) -> Any:
+    return and_(col >= period.start, col < period.end)
+
+
+def _not_demo(user_id: Any) -> Any:
+    """The row is about no demo user (true for rows about nobody)."""
+    return ~exists().where(User.id == user_id, User.is_demo.is_(True))
 
 
 async def _count(s: AsyncSession, stmt: Any) -> int:
     return int((await s.execute(stmt)).scalar() or 0)
 
 
+def _by_count(counts: dict[str, int]) -> dict[str, int]:
+    """Largest first, then by name: the order of every "by ..." table."""
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+@dataclass(frozen=True, slots=True)
+class _Names:
+    """Category and kecamatan names as the tables print them."""
+
+    categories: dict[int, str]
+    kecamatan: dict[str, str]
+
+    def category(self, category_id: int) -> str:
+        return str(self.categories.get(category_id, f"#{category_id}"))
+
+    def place(self, code: str) -> str:
+        return str(self.kecamatan.get(code, code))
+
+
+async def _names(s: AsyncSession) -> _Names:
+    return _Names(dict((await s.execute(select(Category.id, Category.name))).all()),
+                  dict((await s.execute(select(Kecamatan.code, Kecamatan.name))).all()))
+
+
 # --- the figures ------------------------------------------------------------------------------
 
 
-async def tukang_figures(s: AsyncSession, quarter: Quarter) -> dict[str, Any]:
+async def tukang_figures(s: AsyncSession, period: Period) -> dict[str, Any]:
     """Registrations, decisions on tukang and the activation queue's waiting time."""
     warga = await _count(s, select(func.count()).select_from(User).where(
-        User.role == "warga", User.is_demo.is_(False), _in(User.created_at, quarter)))
+        User.role == "warga", User.is_demo.is_(False), _in(User.created_at, period)))
     submitted = await _count(s, select(func.count()).select_from(TukangProfile)
                              .join(User, User.id == TukangProfile.user_id)
                              .where(User.is_demo.is_(False),
-                                    _in(TukangProfile.submitted_at, quarter)))
+                                    _in(TukangProfile.submitted_at, period)))
     decisions = dict((await s.execute(
         select(AuditLog.action, func.count()).where(
-            AuditLog.action.in_(TUKANG_DECISIONS), _in(AuditLog.at, quarter))
+            AuditLog.action.in_(TUKANG_DECISIONS), _in(AuditLog.at, period),
+            _not_demo(AuditLog.subject_id))
         .group_by(AuditLog.action))).all())
     # the first decision on a registration (activate or reject) ends its wait in the queue;
     # the profile's own decided_at is overwritten by later decisions, the audit row is not
@@ -241,7 +314,7 @@ async def tukang_figures(s: AsyncSession, quarter: Quarter) -> dict[str, Any]:
         .join(TukangProfile, TukangProfile.user_id == AuditLog.subject_id)
         .where(AuditLog.subject_type == "user",
                AuditLog.action.in_(("tukang.activate", "tukang.reject")),
-               _in(AuditLog.at, quarter)))).all()
+               _in(AuditLog.at, period), _not_demo(AuditLog.subject_id)))).all()
     activation_waits = [_hours(sub, at) for sub, at, action in waits
                         if action == "tukang.activate" and at >= sub]
     decision_waits = [_hours(sub, at) for sub, at, _ in waits if at >= sub]
@@ -259,62 +332,41 @@ async def tukang_figures(s: AsyncSession, quarter: Quarter) -> dict[str, Any]:
 
 
 async def tukang_now(s: AsyncSession) -> dict[str, int]:
-    """Tukang by status when the report is made (a snapshot, not a quarterly count)."""
-    rows = dict((await s.execute(select(TukangProfile.status, func.count())
-                                 .group_by(TukangProfile.status))).all())
+    """Tukang by status when the report is made (a snapshot, not a count over a period)."""
+    rows = dict((await s.execute(
+        select(TukangProfile.status, func.count())
+        .join(User, User.id == TukangProfile.user_id).where(User.is_demo.is_(False))
+        .group_by(TukangProfile.status))).all())
     return {k: int(rows.get(k, 0)) for k in ("pending", "active", "rejected", "suspended",
                                               "removed")}
 
 
-async def job_figures(s: AsyncSession, quarter: Quarter) -> dict[str, Any]:
-    """Jobs booked in the quarter by month, category, kecamatan and status; acceptance times;
+async def job_figures(s: AsyncSession, period: Period) -> dict[str, Any]:
+    """Jobs booked in the period by category, kecamatan and status; acceptance times;
     completion and cancellation rates (status as it stands when the report is made)."""
-    m = quarter.months
-    month = case((Job.created_at < quarter.month_start(m[1]), m[0]),
-                 (Job.created_at < quarter.month_start(m[2]), m[1]), else_=m[2])
-    inner = (select(month.label("month"), Job.category_id.label("category_id"),
-                    Job.kecamatan_code.label("kecamatan_code"), Job.status.label("status"))
-             .where(_in(Job.created_at, quarter)).subquery())
     rows = (await s.execute(
-        select(inner.c.month, inner.c.category_id, inner.c.kecamatan_code, inner.c.status,
-               func.count())
-        .group_by(inner.c.month, inner.c.category_id, inner.c.kecamatan_code, inner.c.status)
-    )).all()
-    categories = dict((await s.execute(select(Category.id, Category.name))).all())
-    kecamatan = dict((await s.execute(select(Kecamatan.code, Kecamatan.name))).all())
-
-    by_month: dict[int, int] = dict.fromkeys(m, 0)
+        select(Job.category_id, Job.kecamatan_code, Job.status, func.count())
+        .where(_in(Job.created_at, period))
+        .group_by(Job.category_id, Job.kecamatan_code, Job.status))).all()
+    names = await _names(s)
     by_status: dict[str, int] = dict.fromkeys(JOB_STATUSES, 0)
     by_category: dict[str, int] = {}
     by_kecamatan: dict[str, int] = {}
-    month_category: dict[str, dict[int, int]] = {}
-    month_kecamatan: dict[str, dict[int, int]] = {}
-    month_status: dict[str, dict[int, int]] = {k: dict.fromkeys(m, 0) for k in JOB_STATUSES}
-    for mon, cat_id, kec, status, n in rows:
-        mon, n = int(mon), int(n)
-        cat = str(categories.get(cat_id, f"#{cat_id}"))
-        kname = str(kecamatan.get(kec, kec))
-        by_month[mon] += n
+    for cat_id, kec, status, n in rows:
+        cat, kname, n = names.category(cat_id), names.place(kec), int(n)
         by_status[status] = by_status.get(status, 0) + n
         by_category[cat] = by_category.get(cat, 0) + n
         by_kecamatan[kname] = by_kecamatan.get(kname, 0) + n
-        month_category.setdefault(cat, dict.fromkeys(m, 0))[mon] += n
-        month_kecamatan.setdefault(kname, dict.fromkeys(m, 0))[mon] += n
-        month_status.setdefault(status, dict.fromkeys(m, 0))[mon] += n
-    total = sum(by_month.values())
+    total = sum(by_status.values())
 
     accepted = (await s.execute(select(Job.created_at, Job.accepted_at).where(
-        _in(Job.created_at, quarter), Job.accepted_at.is_not(None)))).all()
+        _in(Job.created_at, period), Job.accepted_at.is_not(None)))).all()
     was_accepted = len(accepted)
     return {
         "total": total,
-        "by_month": by_month,
         "by_status": by_status,
-        "by_category": dict(sorted(by_category.items(), key=lambda kv: (-kv[1], kv[0]))),
-        "by_kecamatan": dict(sorted(by_kecamatan.items(), key=lambda kv: (-kv[1], kv[0]))),
-        "month_category": month_category,
-        "month_kecamatan": month_kecamatan,
-        "month_status": month_status,
+        "by_category": _by_count(by_category),
+        "by_kecamatan": _by_count(by_kecamatan),
         "accepted": was_accepted,
         "accept_hours": durations([_hours(a, b) for a, b in accepted]),
         "done": by_status.get("done", 0),
@@ -326,44 +378,74 @@ async def job_figures(s: AsyncSession, quarter: Quarter) -> dict[str, Any]:
     }
 
 
-async def rating_figures(s: AsyncSession, quarter: Quarter) -> dict[str, Any]:
-    """Ratings given in the quarter: how many, their mean and the count of each score."""
+async def job_months(s: AsyncSession, quarter: Quarter) -> dict[str, Any]:
+    """The quarter's jobs month by month: in all, and by category, kecamatan and status."""
+    m = quarter.months
+    month = case((Job.created_at < quarter.month_start(m[1]), m[0]),
+                 (Job.created_at < quarter.month_start(m[2]), m[1]), else_=m[2])
+    inner = (select(month.label("month"), Job.category_id.label("category_id"),
+                    Job.kecamatan_code.label("kecamatan_code"), Job.status.label("status"))
+             .where(_in(Job.created_at, quarter.period)).subquery())
+    rows = (await s.execute(
+        select(inner.c.month, inner.c.category_id, inner.c.kecamatan_code, inner.c.status,
+               func.count())
+        .group_by(inner.c.month, inner.c.category_id, inner.c.kecamatan_code, inner.c.status)
+    )).all()
+    names = await _names(s)
+    by_month: dict[int, int] = dict.fromkeys(m, 0)
+    month_category: dict[str, dict[int, int]] = {}
+    month_kecamatan: dict[str, dict[int, int]] = {}
+    month_status: dict[str, dict[int, int]] = {k: dict.fromkeys(m, 0) for k in JOB_STATUSES}
+    for mon, cat_id, kec, status, n in rows:
+        mon, n = int(mon), int(n)
+        cat, kname = names.category(cat_id), names.place(kec)
+        by_month[mon] += n
+        month_category.setdefault(cat, dict.fromkeys(m, 0))[mon] += n
+        month_kecamatan.setdefault(kname, dict.fromkeys(m, 0))[mon] += n
+        month_status.setdefault(status, dict.fromkeys(m, 0))[mon] += n
+    return {"by_month": by_month, "month_category": month_category,
+            "month_kecamatan": month_kecamatan, "month_status": month_status}
+
+
+async def rating_figures(s: AsyncSession, period: Period) -> dict[str, Any]:
+    """Ratings given in the period: how many, their mean and the count of each score."""
     n, avg = (await s.execute(select(func.count(), func.avg(Rating.score))
-                              .where(_in(Rating.created_at, quarter)))).one()
+                              .where(_in(Rating.created_at, period)))).one()
     dist = dict((await s.execute(select(Rating.score, func.count())
-                                 .where(_in(Rating.created_at, quarter))
+                                 .where(_in(Rating.created_at, period))
                                  .group_by(Rating.score))).all())
     return {"n": int(n or 0), "mean": float(avg) if avg is not None else None,
             "distribution": {k: int(dist.get(k, 0)) for k in range(1, 6)}}
 
 
-async def complaint_figures(s: AsyncSession, quarter: Quarter) -> dict[str, Any]:
+async def complaint_figures(s: AsyncSession, period: Period) -> dict[str, Any]:
     """Complaints received, statements requested and given, decisions, removals (Pasal 9),
-    and how long each step took (each step counted in the quarter it ended in)."""
+    and how long each step took (each step counted in the period it ended in)."""
     received = await _count(s, select(func.count()).select_from(Complaint)
-                            .where(_in(Complaint.created_at, quarter)))
+                            .where(_in(Complaint.created_at, period)))
     requested = await _count(s, select(func.count()).select_from(Complaint)
-                             .where(_in(Complaint.statement_requested_at, quarter)))
+                             .where(_in(Complaint.statement_requested_at, period)))
     stated = await _count(s, select(func.count()).select_from(Complaint)
-                          .where(_in(Complaint.statement_at, quarter)))
+                          .where(_in(Complaint.statement_at, period)))
     decided = dict((await s.execute(
-        select(Complaint.status, func.count()).where(_in(Complaint.decided_at, quarter))
+        select(Complaint.status, func.count()).where(_in(Complaint.decided_at, period))
         .group_by(Complaint.status))).all())
     removed = await _count(s, select(func.count()).select_from(AuditLog).where(
-        AuditLog.action == "tukang.remove", _in(AuditLog.at, quarter)))
+        AuditLog.action == "tukang.remove", _in(AuditLog.at, period),
+        _not_demo(AuditLog.subject_id)))
     open_now = dict((await s.execute(
-        select(Complaint.status, func.count()).where(_in(Complaint.created_at, quarter))
+        select(Complaint.status, func.count()).where(_in(Complaint.created_at, period))
         .group_by(Complaint.status))).all())
     rows = (await s.execute(
         select(Complaint.created_at, Complaint.statement_requested_at, Complaint.statement_at,
                Complaint.decided_at)
-        .where(_in(Complaint.created_at, quarter)
-               | _in(Complaint.statement_requested_at, quarter)
-               | _in(Complaint.statement_at, quarter)
-               | _in(Complaint.decided_at, quarter)))).all()
+        .where(_in(Complaint.created_at, period)
+               | _in(Complaint.statement_requested_at, period)
+               | _in(Complaint.statement_at, period)
+               | _in(Complaint.decided_at, period)))).all()
 
     def ended_in(at: datetime | None) -> bool:
-        return at is not None and quarter.contains(at if at.tzinfo else at.replace(tzinfo=UTC))
+        return at is not None and period.contains(at if at.tzinfo else at.replace(tzinfo=UTC))
 
     return {
         "received": received,
@@ -384,12 +466,12 @@ async def complaint_figures(s: AsyncSession, quarter: Quarter) -> dict[str, Any]
     }
 
 
-async def broadcast_figures(s: AsyncSession, quarter: Quarter) -> dict[str, Any]:
-    """Broadcasts made in the quarter and what became of their messages (zero if none)."""
+async def broadcast_figures(s: AsyncSession, period: Period) -> dict[str, Any]:
+    """Broadcasts made in the period and what became of their messages (zero if none)."""
     n, total, queued, skipped = (await s.execute(
         select(func.count(), func.sum(Broadcast.total), func.sum(Broadcast.queued),
-               func.sum(Broadcast.skipped)).where(_in(Broadcast.created_at, quarter)))).one()
-    ids = select(Broadcast.id).where(_in(Broadcast.created_at, quarter)).scalar_subquery()
+               func.sum(Broadcast.skipped)).where(_in(Broadcast.created_at, period)))).one()
+    ids = select(Broadcast.id).where(_in(Broadcast.created_at, period)).scalar_subquery()
     by_status = dict((await s.execute(
         select(Outbox.status, func.count()).where(Outbox.broadcast_id.in_(ids))
         .group_by(Outbox.status))).all())
@@ -411,15 +493,15 @@ async def broadcast_figures(s: AsyncSession, quarter: Quarter) -> dict[str, Any]
     }
 
 
-async def activity_figures(s: AsyncSession, quarter: Quarter) -> dict[str, Any]:
-    """People who wrote to the bot in the quarter, by channel (the engine's "message" audit
-    rows); someone on two channels counts once in the total."""
+async def activity_figures(s: AsyncSession, period: Period) -> dict[str, Any]:
+    """People who wrote to the bot in the period, by channel (the engine's "message" audit
+    rows, about the person who wrote); someone on two channels counts once in the total."""
+    wrote = (AuditLog.action == "message", _in(AuditLog.at, period),
+             _not_demo(AuditLog.subject_id))
     rows = dict((await s.execute(
-        select(AuditLog.channel, func.count(distinct(AuditLog.actor))).where(
-            AuditLog.action == "message", _in(AuditLog.at, quarter))
+        select(AuditLog.channel, func.count(distinct(AuditLog.actor))).where(*wrote)
         .group_by(AuditLog.channel))).all())
-    total = await _count(s, select(func.count(distinct(AuditLog.actor))).where(
-        AuditLog.action == "message", _in(AuditLog.at, quarter)))
+    total = await _count(s, select(func.count(distinct(AuditLog.actor))).where(*wrote))
     by_channel = {k: int(rows.get(k, 0)) for k in ("telegram", "whatsapp")}
     for k, v in rows.items():
         if k not in by_channel:
@@ -458,18 +540,37 @@ async def survey_figures(s: AsyncSession, quarter: Quarter,
     }
 
 
+async def period_figures(s: AsyncSession, period: Period) -> dict[str, Any]:
+    """The counts both reports show, over any period: tukang registrations and decisions,
+    jobs, ratings and complaints. `report summary` and the quarterly report both read these,
+    so they agree on any period they share."""
+    return {
+        "tukang": await tukang_figures(s, period),
+        "jobs": await job_figures(s, period),
+        "ratings": await rating_figures(s, period),
+        "complaints": await complaint_figures(s, period),
+    }
+
+
+async def summary(s: AsyncSession, period: Period) -> dict[str, Any]:
+    """`report summary`: the shared counts over any days, and today's tukang by status."""
+    return {"period": period, **await period_figures(s, period),
+            "tukang_now": await tukang_now(s)}
+
+
 async def quarter_figures(s: AsyncSession, quarter: Quarter) -> dict[str, Any]:
-    """Every figure of the report for one quarter."""
-    activity = await activity_figures(s, quarter)
+    """Every figure of the report for one quarter: the shared counts, the jobs month by month,
+    broadcasts, active users and the survey."""
+    period = quarter.period
+    figures = await period_figures(s, period)
+    figures["jobs"] |= await job_months(s, quarter)
+    activity = await activity_figures(s, period)
     return {
         "quarter": quarter.label,
         "start": quarter.start,
         "end": quarter.end,
-        "tukang": await tukang_figures(s, quarter),
-        "jobs": await job_figures(s, quarter),
-        "ratings": await rating_figures(s, quarter),
-        "complaints": await complaint_figures(s, quarter),
-        "broadcasts": await broadcast_figures(s, quarter),
+        **figures,
+        "broadcasts": await broadcast_figures(s, period),
         "activity": activity,
         "survey": await survey_figures(s, quarter, activity["total"]),
     }

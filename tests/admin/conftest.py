@@ -1,5 +1,10 @@
 """The admin CLI under test: `sijakon-admin` run in-process with CliRunner against the same
-SQLite file the engine (and the test) uses, plus a few rows a test needs directly."""
+SQLite file the engine (and the test) uses, plus a few rows a test needs directly.
+
+The CLI runs on the test's clock (`CliEnv` as the Click context object): the `clock` fixture,
+the same StepClock the bot's engine in `t` uses, standing at `NOW` unless a test moves it.
+The factories below date their rows from `NOW` too, so no admin test reads the wall clock.
+"""
 
 from __future__ import annotations
 
@@ -11,31 +16,43 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import Result
-from typer.testing import CliRunner
+from sqlalchemy import select
+from typer.testing import CliRunner, Result
 
 from admin_cli.app import app
-from storage.clock import utcnow
+from admin_cli.common import CliEnv
+from storage.clock import Clock
 from storage.codes import next_code
 from storage.db import Database
 from storage.models import ChannelAccount, Complaint, Job, TukangProfile, User
+from tests.harness import StepClock
 
 BATAM_KOTA = "217110"
 SEKUPANG = "217103"
 PAINTER = "SI013001"
 ELECTRICIAN = "ME011001"
+NOW = StepClock().now  # where every test's clock starts: Monday 23 Nov 2026, 09:00 WIB
 
 
 @dataclass
 class Admin:
-    """Runs `sijakon-admin ARGS` in a worker thread (the CLI runs its own event loop)."""
+    """Runs `sijakon-admin ARGS` in a worker thread (the CLI runs its own event loop), on
+    `clock`."""
 
     runner: CliRunner
     data_dir: Path
+    clock: Clock
+
+    @classmethod
+    def on(cls, db: Database, data_dir: Path, clock: Clock) -> Admin:
+        """The CLI over `db`, keeping its files in `data_dir`, telling time by `clock`."""
+        env = {"SIJAKON_DATABASE_URL": db.url, "SIJAKON_DATA_DIR": str(data_dir),
+               "SIJAKON_ADMIN": None}
+        return cls(CliRunner(env=env), data_dir, clock)
 
     async def __call__(self, *args: str, input: str | None = None) -> Result:
         return await asyncio.to_thread(self.runner.invoke, app, list(args), input=input,
-                                       catch_exceptions=False)
+                                       catch_exceptions=False, obj=CliEnv(clock=self.clock))
 
     async def json(self, *args: str) -> Any:
         result = await self(*args, "--json")
@@ -44,11 +61,9 @@ class Admin:
 
 
 @pytest.fixture
-def admin(db: Database, tmp_path: Path) -> Admin:
-    data_dir = tmp_path / "data"
-    env = {"SIJAKON_DATABASE_URL": db.url, "SIJAKON_DATA_DIR": str(data_dir),
-           "SIJAKON_ADMIN": None}
-    return Admin(CliRunner(env=env), data_dir)
+def admin(db: Database, tmp_path: Path, clock: StepClock) -> Admin:
+    """The CLI on the test's database and on the clock the bot in `t` uses."""
+    return Admin.on(db, tmp_path / "data", clock)
 
 
 async def make_tukang(db: Database, address: str, name: str, *, phone: str = "+6281299990001",
@@ -58,7 +73,7 @@ async def make_tukang(db: Database, address: str, name: str, *, phone: str = "+6
                       skk: str | None = None) -> int:
     """A tukang reachable on the console at `address`, inserted directly (as the demo seed
     does); returns the user id."""
-    at = submitted_at or utcnow() - timedelta(days=2)
+    at = submitted_at or NOW - timedelta(days=2)
     async with db.transaction() as s:
         user = User(name=name, phone=phone, phone_verified=True, role="tukang",
                     kecamatan_code=areas[0], consent_at=at, created_at=at, updated_at=at)
@@ -78,7 +93,7 @@ async def make_job(db: Database, warga_id: int, tukang_id: int | None, *,
                    status: str = "accepted", created_at: datetime | None = None,
                    accepted_after: timedelta | None = timedelta(hours=2)) -> tuple[int, str]:
     """A job of `warga_id` taken by `tukang_id`; returns (id, code)."""
-    at = created_at or utcnow() - timedelta(days=3)
+    at = created_at or NOW - timedelta(days=3)
     async with db.transaction() as s:
         code = await next_code(s, "J", at)
         job = Job(code=code, warga_id=warga_id, category_id=6, kecamatan_code=BATAM_KOTA,
@@ -95,7 +110,7 @@ async def make_complaint(db: Database, job_id: int, *, status: str = "submitted"
                          created_at: datetime | None = None, evidence: list[str] | None = None,
                          **values: Any) -> tuple[int, str]:
     """A complaint on a job (for states the bot reaches only over days); returns (id, code)."""
-    at = created_at or utcnow()
+    at = created_at or NOW
     async with db.transaction() as s:
         job = await s.get(Job, job_id)
         assert job is not None and job.tukang_id is not None
@@ -110,8 +125,7 @@ async def make_complaint(db: Database, job_id: int, *, status: str = "submitted"
 
 
 async def user_id_of(db: Database, address: str) -> int:
-    from sqlalchemy import select
-
+    """The user behind a console address."""
     async with db.read() as s:
         return (await s.execute(select(ChannelAccount.user_id).where(
             ChannelAccount.address == address))).scalar_one()

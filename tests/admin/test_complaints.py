@@ -6,10 +6,9 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from storage.clock import utcnow
 from storage.db import Database
 from storage.models import AuditLog, Complaint, TukangProfile
-from tests.admin.conftest import Admin, make_complaint, make_job, make_tukang
+from tests.admin.conftest import NOW, Admin, make_complaint, make_job, make_tukang
 from tests.harness import Transcript, register_warga
 
 
@@ -32,7 +31,7 @@ async def test_list_puts_overdue_first_and_hides_decided(db: Database, t: Transc
                                                          admin: Admin) -> None:
     """Overdue complaints (3 working days to verify, statement deadline) come first."""
     _, job_id = await setup(db, t)
-    now = utcnow()
+    now = NOW
     _, fresh = await make_complaint(db, job_id, created_at=now - timedelta(hours=1))
     _, late = await make_complaint(db, job_id, created_at=now - timedelta(days=10))
     _, waiting = await make_complaint(db, job_id, status="awaiting_statement",
@@ -58,7 +57,7 @@ async def test_show_has_job_parties_text_evidence(db: Database, t: Transcript,
     _, job_id = await setup(db, t)
     cid, code = await make_complaint(db, job_id, evidence=["data/media/bukti1.jpg"],
                                      status="under_review", statement="Saya sakit",
-                                     statement_at=utcnow())
+                                     statement_at=NOW)
     rec = await admin.json("complaints", "show", code, "--as", "siti")
     assert rec["kode"] == code and rec["bukti"] == ["data/media/bukti1.jpg"]
     assert rec["isi_pengaduan"].startswith("Tukang tidak datang")
@@ -110,7 +109,7 @@ async def test_upheld_needs_statement_or_passed_deadline(db: Database, t: Transc
     async with db.transaction() as s:
         c = await s.get(Complaint, cid)
         assert c is not None
-        c.statement_due_at = utcnow() - timedelta(minutes=1)
+        c.statement_due_at = NOW - timedelta(minutes=1)
     r = await admin(*args)  # the request still waits in the outbox: the tukang was not heard
     assert r.exit_code == 1 and "belum sampai ke tukang" in r.stderr
     assert "--reached-otherwise" in r.stderr
@@ -164,11 +163,11 @@ async def test_upheld_after_a_delivered_request_needs_no_other_contact(
     cid, code = await make_complaint(db, job_id)
     assert (await admin("complaints", "request-statement", code, "--yes", "--as",
                         "siti")).exit_code == 0
-    await DeliveryWorker(db, [RecordingSender()]).drain()
+    await DeliveryWorker(db, [RecordingSender()], clock=admin.clock).drain()
     async with db.transaction() as s:
         c = await s.get(Complaint, cid)
         assert c is not None
-        c.statement_due_at = utcnow() - timedelta(minutes=1)
+        c.statement_due_at = NOW - timedelta(minutes=1)
     r = await admin("complaints", "decide", code, "upheld", "--note", "Terbukti", "--yes",
                     "--as", "siti")
     assert r.exit_code == 0, r.output

@@ -11,10 +11,10 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from admin_cli.app import app
-from storage.clock import utcnow
+from storage.clock import local
 from storage.db import Database
 from storage.models import Rating
-from tests.admin.conftest import Admin, make_complaint, make_job, make_tukang
+from tests.admin.conftest import NOW, Admin, make_complaint, make_job, make_tukang
 from tests.harness import Transcript, register_warga
 
 
@@ -29,9 +29,9 @@ async def test_report_summary_counts(db: Database, t: Transcript, admin: Admin) 
     await make_job(db, 2, tid, status="accepted", accepted_after=timedelta(hours=4))
     await make_job(db, 2, None, status="expired")
     async with db.transaction() as s:
-        s.add(Rating(job_id=j1, warga_id=1, tukang_id=tid, score=5, created_at=utcnow()))
-    await make_complaint(db, j1, status="dismissed", decided_at=utcnow())
-    end = (utcnow() + timedelta(days=1)).date().isoformat()
+        s.add(Rating(job_id=j1, warga_id=1, tukang_id=tid, score=5, created_at=NOW))
+    await make_complaint(db, j1, status="dismissed", decided_at=NOW)
+    end = (local(NOW).date() + timedelta(days=1)).isoformat()
     args = ("report", "summary", "--from", "2026-01-01", "--to", end)
     data = await admin.json(*args)
     assert data["pendaftaran"] == {"warga": 2, "tukang_mengajukan": 1}

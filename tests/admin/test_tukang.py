@@ -6,10 +6,18 @@ from datetime import date, timedelta
 
 from sqlalchemy import select
 
-from storage.clock import utcnow
+from storage.clock import local
 from storage.db import Database
 from storage.models import AuditLog, TukangProfile
-from tests.admin.conftest import ELECTRICIAN, SEKUPANG, Admin, make_complaint, make_job, make_tukang
+from tests.admin.conftest import (
+    ELECTRICIAN,
+    NOW,
+    SEKUPANG,
+    Admin,
+    make_complaint,
+    make_job,
+    make_tukang,
+)
 from tests.harness import Transcript, register_warga
 
 
@@ -28,7 +36,7 @@ async def audit_rows(db: Database, action: str) -> list[AuditLog]:
 async def test_pending_lists_queue_oldest_first_masked_and_audited(db: Database,
                                                                    admin: Admin) -> None:
     """The queue shows the oldest submission first, phones masked, and the view is audited."""
-    now = utcnow()
+    now = NOW
     await make_tukang(db, "baru", "Tukang Baru", phone="+6281211112222",
                       submitted_at=now - timedelta(days=1))
     await make_tukang(db, "lama", "Tukang Lama", phone="+6281233334444",
@@ -146,7 +154,7 @@ async def test_remove_only_with_an_upheld_complaint(db: Database, t: Transcript,
 
 async def test_list_filters(db: Database, admin: Admin) -> None:
     """Filters by status, skill, kecamatan and SKK expiring within N days."""
-    soon = utcnow().date() + timedelta(days=10)
+    soon = local(NOW).date() + timedelta(days=10)
     a = await make_tukang(db, "a", "Ani", status="active")
     b = await make_tukang(db, "b", "Beni", status="active", skills=(ELECTRICIAN,),
                           areas=(SEKUPANG,), valid_until=soon)
@@ -188,8 +196,8 @@ async def test_suspending_withdraws_pending_offers(db: Database, t: Transcript,
     tid = await make_tukang(db, "bowo", "Bowo", status="active")
     job_id, code = await make_job(db, 1, None, status="offered")
     async with db.transaction() as s:
-        offer = Offer(job_id=job_id, tukang_id=tid, created_at=utcnow(),
-                      expires_at=utcnow() + timedelta(hours=3))
+        offer = Offer(job_id=job_id, tukang_id=tid, created_at=NOW,
+                      expires_at=NOW + timedelta(hours=3))
         s.add(offer)
         await s.flush()
         offer_id = offer.id

@@ -8,10 +8,10 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from storage.clock import utcnow
+from storage.clock import local
 from storage.db import Database
 from storage.models import AuditLog, ChannelAccount, Complaint, Job, Rating, TukangProfile, User
-from tests.admin.conftest import Admin, make_complaint, make_job, make_tukang
+from tests.admin.conftest import NOW, Admin, make_complaint, make_job, make_tukang
 from tests.harness import Transcript, register_warga
 
 
@@ -38,7 +38,7 @@ async def test_users_show_profile_jobs_ratings_complaints(db: Database, t: Trans
     job_id, job_code = await make_job(db, 1, tid, status="done")
     async with db.transaction() as s:
         s.add(Rating(job_id=job_id, warga_id=1, tukang_id=tid, score=2, comment="Telat",
-                     created_at=utcnow()))
+                     created_at=NOW))
     _, ccode = await make_complaint(db, job_id)
     rec = await admin.json("users", "show", "1", "--as", "siti")
     assert rec["profil"]["nama"] == "Budi Santoso" and rec["profil"]["hp"] == "+62812****7890"
@@ -85,7 +85,7 @@ async def test_audit_filters(db: Database, t: Transcript, admin: Admin) -> None:
         "admin:rina"]
     about = await admin.json("audit", "--subject", "user:1")
     assert {r["tindakan"] for r in about} >= {"message", "user.register"}
-    today = utcnow().date()
+    today = local(NOW).date()
     assert await admin.json("audit", "--actor", "siti", "--to",
                             str(today - timedelta(days=2))) == []
     assert len(await admin.json("audit", "--actor", "admin:siti", "--from", str(
@@ -139,7 +139,7 @@ async def test_privacy_erase_refused_while_open_then_anonymises(db: Database, t:
         assert job is not None
         job.status = "done"
         s.add(Rating(job_id=job_id, warga_id=1, tukang_id=tid, score=4, comment="Rapi",
-                     created_at=utcnow()))
+                     created_at=NOW))
     cid, _ = await make_complaint(db, job_id)
     r = await admin("privacy", "erase", str(tid), "--yes", "--as", "siti")
     assert r.exit_code == 1 and "pengaduan yang belum diputus" in r.stderr

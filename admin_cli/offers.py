@@ -1,0 +1,32 @@
+"""What happens to the open offers of a tukang the Dinas stops (suspended, or removed under
+Pasal 9): shared by `tukang` and `complaints`, which both decide such things."""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from admin_cli.common import now
+from flows.offers import pick_again
+from flows.outbox import Outgoing
+from storage.models import Job, Offer, User
+
+
+async def withdraw_offers(s: AsyncSession, out: Outgoing, tukang_id: int) -> int:
+    """Cancel the pending offers of a tukang who may no longer work; each warga may choose
+    another tukang (the job goes back to open). Returns how many were withdrawn."""
+    at = now()
+    rows = (await s.execute(select(Offer.id, Offer.job_id).where(
+        Offer.tukang_id == tukang_id, Offer.status == "pending"))).all()
+    tukang = await s.get(User, tukang_id)
+    for offer_id, job_id in rows:
+        await s.execute(update(Offer).where(Offer.id == offer_id, Offer.status == "pending")
+                        .values(status="cancelled", decided_at=at))
+        reopened = await s.execute(update(Job).where(Job.id == job_id, Job.status == "offered")
+                                   .values(status="open"))
+        job = await s.get(Job, job_id)
+        if job is not None and reopened.rowcount == 1:
+            await out.notify(s, job.warga_id, "admin.offer_withdrawn_warga",
+                             actions=pick_again(job_id), code=job.code,
+                             name=tukang.name if tukang else "-")
+    return len(rows)
