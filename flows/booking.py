@@ -281,16 +281,21 @@ class PickTukang(Guarded, StrictChoice, PagedChoice):
         return await super().enter(ctx)
 
 
+async def _cancel_and_leave(ctx: Context, job: Job) -> Next:
+    """The warga gives up on this job while choosing: cancel it (if still live) and go home."""
+    if await cancel_job(ctx, job.id or 0):
+        ctx.say("job.cancelled", code=job.code)
+    ctx.clear_flow_data()
+    return HOME
+
+
 async def _picked(ctx: Context, choice: Choice) -> Next:
     job = await _current_job(ctx)
     if job is None:
         ctx.say("job.not_found")
         return HOME
     if choice.id == "cancel":
-        if await cancel_job(ctx, job.id or 0):
-            ctx.say("job.cancelled", code=job.code)
-        ctx.clear_flow_data()
-        return HOME
+        return await _cancel_and_leave(ctx, job)
     tukang_id = row_id(choice.id[1:]) if choice.id.startswith("t") else None
     if tukang_id is None:
         raise Reprompt("help.choose")
@@ -366,10 +371,7 @@ async def _none_chosen(ctx: Context, choice: Choice) -> Next:
         ctx.clear_flow_data()
         return HOME
     if choice.id == "cancel":
-        if await cancel_job(ctx, job.id or 0):
-            ctx.say("job.cancelled", code=job.code)
-        ctx.clear_flow_data()
-        return HOME
+        return await _cancel_and_leave(ctx, job)
     raise Reprompt("help.choose")
 
 

@@ -6,6 +6,7 @@ while the tukang marks the job done has one winner, and the other is told.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from sqlalchemy import update
@@ -237,9 +238,14 @@ async def _detail_chosen(ctx: Context, choice: Choice) -> Next:
     return None
 
 
-async def _code_vars(ctx: Context) -> dict[str, object]:
-    job = await _job(ctx, "job", owner="warga")
-    return {"code": job.code if job else "-"}
+def _code_vars(owner: str) -> Callable[[Context], Awaitable[dict[str, object]]]:
+    """The code of the job a confirmation asks about, for its owner ("warga" or "tukang")."""
+
+    async def code(ctx: Context) -> dict[str, object]:
+        job = await _job(ctx, "job", owner=owner)
+        return {"code": job.code if job else "-"}
+
+    return code
 
 
 async def _cancel_yes(ctx: Context) -> Next:
@@ -390,11 +396,6 @@ async def _work_detail_chosen(ctx: Context, choice: Choice) -> Next:
     return None
 
 
-async def _work_code_vars(ctx: Context) -> dict[str, object]:
-    job = await _job(ctx, "job", owner="tukang")
-    return {"code": job.code if job else "-"}
-
-
 async def _work_done_yes(ctx: Context) -> Next:
     job = await _job(ctx, "job", owner="tukang")
     if job is None or not await mark_done(ctx, job.id or 0, by="tukang"):
@@ -461,10 +462,12 @@ def register(registry: Registry) -> None:
                   options=_detail_options, then=_detail_chosen, check=_warga_job,
                   goes_to=(HOME, "jobs.mine", "jobs.detail", "booking.pick",
                            "jobs.cancel_confirm", "jobs.done_confirm", "rating.score")),
-        GuardedConfirm(name="jobs.cancel_confirm", key="job.cancel_confirm", vars=_code_vars,
+        GuardedConfirm(name="jobs.cancel_confirm", key="job.cancel_confirm",
+                       vars=_code_vars("warga"),
                        on_yes=_cancel_yes, on_no=_back_to_detail, check=_warga_job,
                        goes_to=(HOME, "jobs.detail")),
-        GuardedConfirm(name="jobs.done_confirm", key="job.done_confirm", vars=_code_vars,
+        GuardedConfirm(name="jobs.done_confirm", key="job.done_confirm",
+                       vars=_code_vars("warga"),
                        on_yes=_done_yes, on_no=_back_to_detail, check=_warga_job,
                        goes_to=(HOME, "jobs.detail", "rating.score")),
         WorkList(name="jobs.work", key="job.work", options=_work_options, then=_work_chosen,
@@ -475,7 +478,7 @@ def register(registry: Registry) -> None:
                    goes_to=(HOME, "jobs.work", "jobs.work_detail", "offer.decline_reason",
                             "jobs.work_done_confirm", "jobs.work_cancel_reason")),
         GuardedConfirm(name="jobs.work_done_confirm", key="job.done_confirm",
-                       vars=_work_code_vars, on_yes=_work_done_yes, on_no=_back_to_work,
+                       vars=_code_vars("tukang"), on_yes=_work_done_yes, on_no=_back_to_work,
                        check=_tukang_job, goes_to=(HOME, "jobs.work", "jobs.work_detail")),
         Text(name="jobs.work_cancel_reason", key="job.ask_cancel_reason", vars=_kec_vars,
              validate=_valid_reason, then=_tukang_cancel, help="job.reason_help",

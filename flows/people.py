@@ -1,10 +1,14 @@
-"""Creating people and joining their channel accounts."""
+"""Creating people and joining their channel accounts; what counts as a name."""
 
 from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
 
 from sqlmodel import col, select
 
 from flows.context import Context
+from flows.parsing import clean_name
+from flows.types import Reprompt
 from storage.models import ChannelAccount, User
 
 
@@ -64,3 +68,16 @@ async def create_user(ctx: Context, *, role: str, kecamatan_code: str | None = N
     await attach_account(ctx, user)
     await ctx.audit("user.register", "user", user.id, role=role)
     return user
+
+
+def name_validator(invalid_key: str) -> Callable[[Context, str], Awaitable[str]]:
+    """A Text step's validator for a person's name (`clean_name`), re-asking with
+    `invalid_key`: onboarding and settings ask the same question in their own words."""
+
+    async def valid_name(ctx: Context, text: str) -> str:
+        name = clean_name(text)
+        if name is None:
+            raise Reprompt(invalid_key)
+        return name
+
+    return valid_name

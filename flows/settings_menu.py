@@ -12,7 +12,8 @@ from datetime import datetime
 from typing import Any
 
 from flows.context import Context
-from flows.parsing import clean_name, mask_phone
+from flows.parsing import mask_phone
+from flows.people import name_validator
 from flows.render import LOCALES
 from flows.start import kecamatan_options
 from flows.steps import HOME, START, ChooseOne, Confirm, Next, Text, keyed
@@ -180,11 +181,7 @@ async def _show_data(ctx: Context) -> None:
 # --- corrections ----------------------------------------------------------------------------
 
 
-async def _valid_name(ctx: Context, text: str) -> str:
-    name = clean_name(text)
-    if name is None:
-        raise Reprompt("settings.name_invalid")
-    return name
+_valid_name = name_validator("settings.name_invalid")
 
 
 async def _save_name(ctx: Context, name: str) -> Next:

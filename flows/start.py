@@ -10,7 +10,13 @@ from sqlalchemy import select
 
 from flows.context import Context
 from flows.parsing import EXAMPLE_PHONE, clean_name, clip, normalize_phone
-from flows.people import account_owner, attach_account, create_user, find_verified_user
+from flows.people import (
+    account_owner,
+    attach_account,
+    create_user,
+    find_verified_user,
+    name_validator,
+)
 from flows.steps import HOME, START, ChooseOne, Next, Text, keyed
 from flows.table import Registry
 from flows.types import Choice, Message, Reprompt
@@ -81,11 +87,7 @@ async def _name_options(ctx: Context) -> list[Choice]:
     return []
 
 
-async def _valid_name(ctx: Context, text: str) -> str:
-    name = clean_name(text)
-    if name is None:
-        raise Reprompt("start.name_invalid")
-    return name
+_valid_name = name_validator("start.name_invalid")
 
 
 async def _after_name(ctx: Context, name: str) -> Next:

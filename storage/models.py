@@ -1,6 +1,6 @@
 """The tables of DESIGN.md, as SQLModel models.
 
-All times are naive UTC (`storage.clock.utcnow`); SQLite keeps no zone and PostgreSQL's
+All times are aware UTC (`storage.clock.utcnow`); SQLite keeps no zone and PostgreSQL's
 `timestamp` matches, so one convention serves both. Status columns are plain strings with
 the allowed values listed beside them, so a migration is not needed to read them.
 """
