@@ -27,8 +27,11 @@ from fractions import Fraction
 from statistics import mean, median
 from typing import Any, NamedTuple
 
-from sqlalchemy import and_, case, distinct, exists, func, select
+from sqlalchemy import ColumnElement, Select, and_, case, distinct, exists, func
+from sqlalchemy import select as sa_select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped
+from sqlmodel import col, select
 
 from storage.clock import WIB
 from storage.models import (
@@ -44,6 +47,7 @@ from storage.models import (
     TukangProfile,
     User,
 )
+from storage.sql import pk
 
 # The nine SKM elements of PermenPANRB 14/2017, in the regulation's order (U1..U9).
 ELEMENTS: tuple[tuple[str, str], ...] = (
@@ -254,16 +258,16 @@ def _rate(part: int, whole: int) -> float | None:
     return part / whole if whole else None
 
 
-def _in(col: Any, period: Period) -> Any:
-    return and_(col >= period.start, col < period.end)
+def _in(column: Mapped[datetime | None], period: Period) -> ColumnElement[bool]:
+    return and_(column >= period.start, column < period.end)
 
 
-def _not_demo(user_id: Any) -> Any:
+def _not_demo(user_id: Mapped[int | None]) -> ColumnElement[bool]:
     """The row is about no demo user (true for rows about nobody)."""
-    return ~exists().where(User.id == user_id, User.is_demo.is_(True))
+    return ~exists().where(col(User.id) == user_id, col(User.is_demo).is_(True))
 
 
-async def _count(s: AsyncSession, stmt: Any) -> int:
+async def _count(s: AsyncSession, stmt: Select[int]) -> int:
     return int((await s.execute(stmt)).scalar() or 0)
 
 
@@ -287,7 +291,7 @@ class _Names:
 
 
 async def _names(s: AsyncSession) -> _Names:
-    return _Names(dict((await s.execute(select(Category.id, Category.name))).all()),
+    return _Names(dict((await s.execute(select(pk(Category.id), Category.name))).all()),
                   dict((await s.execute(select(Kecamatan.code, Kecamatan.name))).all()))
 
 
@@ -297,24 +301,25 @@ async def _names(s: AsyncSession) -> _Names:
 async def tukang_figures(s: AsyncSession, period: Period) -> dict[str, Any]:
     """Registrations, decisions on tukang and the activation queue's waiting time."""
     warga = await _count(s, select(func.count()).select_from(User).where(
-        User.role == "warga", User.is_demo.is_(False), _in(User.created_at, period)))
+        col(User.role) == "warga", col(User.is_demo).is_(False),
+        _in(col(User.created_at), period)))
     submitted = await _count(s, select(func.count()).select_from(TukangProfile)
-                             .join(User, User.id == TukangProfile.user_id)
-                             .where(User.is_demo.is_(False),
-                                    _in(TukangProfile.submitted_at, period)))
-    decisions = dict((await s.execute(
+                             .join(User, col(User.id) == col(TukangProfile.user_id))
+                             .where(col(User.is_demo).is_(False),
+                                    _in(col(TukangProfile.submitted_at), period)))
+    decisions: dict[str, int] = dict((await s.execute(
         select(AuditLog.action, func.count()).where(
-            AuditLog.action.in_(TUKANG_DECISIONS), _in(AuditLog.at, period),
-            _not_demo(AuditLog.subject_id))
-        .group_by(AuditLog.action))).all())
+            col(AuditLog.action).in_(TUKANG_DECISIONS), _in(col(AuditLog.at), period),
+            _not_demo(col(AuditLog.subject_id)))
+        .group_by(col(AuditLog.action)))).all())
     # the first decision on a registration (activate or reject) ends its wait in the queue;
     # the profile's own decided_at is overwritten by later decisions, the audit row is not
     waits = (await s.execute(
         select(TukangProfile.submitted_at, AuditLog.at, AuditLog.action)
-        .join(TukangProfile, TukangProfile.user_id == AuditLog.subject_id)
-        .where(AuditLog.subject_type == "user",
-               AuditLog.action.in_(("tukang.activate", "tukang.reject")),
-               _in(AuditLog.at, period), _not_demo(AuditLog.subject_id)))).all()
+        .join(TukangProfile, col(TukangProfile.user_id) == col(AuditLog.subject_id))
+        .where(col(AuditLog.subject_type) == "user",
+               col(AuditLog.action).in_(("tukang.activate", "tukang.reject")),
+               _in(col(AuditLog.at), period), _not_demo(col(AuditLog.subject_id))))).all()
     activation_waits = [_hours(sub, at) for sub, at, action in waits
                         if action == "tukang.activate" and at >= sub]
     decision_waits = [_hours(sub, at) for sub, at, _ in waits if at >= sub]
@@ -333,10 +338,11 @@ async def tukang_figures(s: AsyncSession, period: Period) -> dict[str, Any]:
 
 async def tukang_now(s: AsyncSession) -> dict[str, int]:
     """Tukang by status when the report is made (a snapshot, not a count over a period)."""
-    rows = dict((await s.execute(
+    rows: dict[str, int] = dict((await s.execute(
         select(TukangProfile.status, func.count())
-        .join(User, User.id == TukangProfile.user_id).where(User.is_demo.is_(False))
-        .group_by(TukangProfile.status))).all())
+        .join(User, col(User.id) == col(TukangProfile.user_id))
+        .where(col(User.is_demo).is_(False))
+        .group_by(col(TukangProfile.status)))).all())
     return {k: int(rows.get(k, 0)) for k in ("pending", "active", "rejected", "suspended",
                                               "removed")}
 
@@ -346,8 +352,8 @@ async def job_figures(s: AsyncSession, period: Period) -> dict[str, Any]:
     completion and cancellation rates (status as it stands when the report is made)."""
     rows = (await s.execute(
         select(Job.category_id, Job.kecamatan_code, Job.status, func.count())
-        .where(_in(Job.created_at, period))
-        .group_by(Job.category_id, Job.kecamatan_code, Job.status))).all()
+        .where(_in(col(Job.created_at), period))
+        .group_by(col(Job.category_id), col(Job.kecamatan_code), col(Job.status)))).all()
     names = await _names(s)
     by_status: dict[str, int] = dict.fromkeys(JOB_STATUSES, 0)
     by_category: dict[str, int] = {}
@@ -359,8 +365,8 @@ async def job_figures(s: AsyncSession, period: Period) -> dict[str, Any]:
         by_kecamatan[kname] = by_kecamatan.get(kname, 0) + n
     total = sum(by_status.values())
 
-    accepted = (await s.execute(select(Job.created_at, Job.accepted_at).where(
-        _in(Job.created_at, period), Job.accepted_at.is_not(None)))).all()
+    accepted = (await s.execute(select(Job.created_at, col(Job.accepted_at)).where(
+        _in(col(Job.created_at), period), col(Job.accepted_at).is_not(None)))).all()
     was_accepted = len(accepted)
     return {
         "total": total,
@@ -381,14 +387,16 @@ async def job_figures(s: AsyncSession, period: Period) -> dict[str, Any]:
 async def job_months(s: AsyncSession, quarter: Quarter) -> dict[str, Any]:
     """The quarter's jobs month by month: in all, and by category, kecamatan and status."""
     m = quarter.months
-    month = case((Job.created_at < quarter.month_start(m[1]), m[0]),
-                 (Job.created_at < quarter.month_start(m[2]), m[1]), else_=m[2])
-    inner = (select(month.label("month"), Job.category_id.label("category_id"),
-                    Job.kecamatan_code.label("kecamatan_code"), Job.status.label("status"))
-             .where(_in(Job.created_at, quarter.period)).subquery())
+    month = case((col(Job.created_at) < quarter.month_start(m[1]), m[0]),
+                 (col(Job.created_at) < quarter.month_start(m[2]), m[1]), else_=m[2])
+    inner = (select(month.label("month"), col(Job.category_id).label("category_id"),
+                    col(Job.kecamatan_code).label("kecamatan_code"),
+                    col(Job.status).label("status"))
+             .where(_in(col(Job.created_at), quarter.period)).subquery())
+    # five columns: more than sqlmodel's `select` has typed overloads for
     rows = (await s.execute(
-        select(inner.c.month, inner.c.category_id, inner.c.kecamatan_code, inner.c.status,
-               func.count())
+        sa_select(inner.c.month, inner.c.category_id, inner.c.kecamatan_code, inner.c.status,
+                  func.count())
         .group_by(inner.c.month, inner.c.category_id, inner.c.kecamatan_code, inner.c.status)
     )).all()
     names = await _names(s)
@@ -410,10 +418,10 @@ async def job_months(s: AsyncSession, quarter: Quarter) -> dict[str, Any]:
 async def rating_figures(s: AsyncSession, period: Period) -> dict[str, Any]:
     """Ratings given in the period: how many, their mean and the count of each score."""
     n, avg = (await s.execute(select(func.count(), func.avg(Rating.score))
-                              .where(_in(Rating.created_at, period)))).one()
-    dist = dict((await s.execute(select(Rating.score, func.count())
-                                 .where(_in(Rating.created_at, period))
-                                 .group_by(Rating.score))).all())
+                              .where(_in(col(Rating.created_at), period)))).one()
+    dist: dict[int, int] = dict((await s.execute(select(Rating.score, func.count())
+                                                 .where(_in(col(Rating.created_at), period))
+                                                 .group_by(col(Rating.score)))).all())
     return {"n": int(n or 0), "mean": float(avg) if avg is not None else None,
             "distribution": {k: int(dist.get(k, 0)) for k in range(1, 6)}}
 
@@ -422,27 +430,27 @@ async def complaint_figures(s: AsyncSession, period: Period) -> dict[str, Any]:
     """Complaints received, statements requested and given, decisions, removals (Pasal 9),
     and how long each step took (each step counted in the period it ended in)."""
     received = await _count(s, select(func.count()).select_from(Complaint)
-                            .where(_in(Complaint.created_at, period)))
+                            .where(_in(col(Complaint.created_at), period)))
     requested = await _count(s, select(func.count()).select_from(Complaint)
-                             .where(_in(Complaint.statement_requested_at, period)))
+                             .where(_in(col(Complaint.statement_requested_at), period)))
     stated = await _count(s, select(func.count()).select_from(Complaint)
-                          .where(_in(Complaint.statement_at, period)))
-    decided = dict((await s.execute(
-        select(Complaint.status, func.count()).where(_in(Complaint.decided_at, period))
-        .group_by(Complaint.status))).all())
+                          .where(_in(col(Complaint.statement_at), period)))
+    decided: dict[str, int] = dict((await s.execute(
+        select(Complaint.status, func.count()).where(_in(col(Complaint.decided_at), period))
+        .group_by(col(Complaint.status)))).all())
     removed = await _count(s, select(func.count()).select_from(AuditLog).where(
-        AuditLog.action == "tukang.remove", _in(AuditLog.at, period),
-        _not_demo(AuditLog.subject_id)))
-    open_now = dict((await s.execute(
-        select(Complaint.status, func.count()).where(_in(Complaint.created_at, period))
-        .group_by(Complaint.status))).all())
+        col(AuditLog.action) == "tukang.remove", _in(col(AuditLog.at), period),
+        _not_demo(col(AuditLog.subject_id))))
+    open_now: dict[str, int] = dict((await s.execute(
+        select(Complaint.status, func.count()).where(_in(col(Complaint.created_at), period))
+        .group_by(col(Complaint.status)))).all())
     rows = (await s.execute(
-        select(Complaint.created_at, Complaint.statement_requested_at, Complaint.statement_at,
-               Complaint.decided_at)
-        .where(_in(Complaint.created_at, period)
-               | _in(Complaint.statement_requested_at, period)
-               | _in(Complaint.statement_at, period)
-               | _in(Complaint.decided_at, period)))).all()
+        select(Complaint.created_at, col(Complaint.statement_requested_at),
+               col(Complaint.statement_at), col(Complaint.decided_at))
+        .where(_in(col(Complaint.created_at), period)
+               | _in(col(Complaint.statement_requested_at), period)
+               | _in(col(Complaint.statement_at), period)
+               | _in(col(Complaint.decided_at), period)))).all()
 
     def ended_in(at: datetime | None) -> bool:
         return at is not None and period.contains(at if at.tzinfo else at.replace(tzinfo=UTC))
@@ -470,13 +478,13 @@ async def broadcast_figures(s: AsyncSession, period: Period) -> dict[str, Any]:
     """Broadcasts made in the period and what became of their messages (zero if none)."""
     n, total, queued, skipped = (await s.execute(
         select(func.count(), func.sum(Broadcast.total), func.sum(Broadcast.queued),
-               func.sum(Broadcast.skipped)).where(_in(Broadcast.created_at, period)))).one()
-    ids = select(Broadcast.id).where(_in(Broadcast.created_at, period)).scalar_subquery()
-    by_status = dict((await s.execute(
-        select(Outbox.status, func.count()).where(Outbox.broadcast_id.in_(ids))
-        .group_by(Outbox.status))).all())
-    reached = await _count(s, select(func.count(distinct(Outbox.user_id))).where(
-        Outbox.broadcast_id.in_(ids), Outbox.status.in_(DELIVERED)))
+               func.sum(Broadcast.skipped)).where(_in(col(Broadcast.created_at), period)))).one()
+    ids = select(pk(Broadcast.id)).where(_in(col(Broadcast.created_at), period)).scalar_subquery()
+    by_status: dict[str, int] = dict((await s.execute(
+        select(Outbox.status, func.count()).where(col(Outbox.broadcast_id).in_(ids))
+        .group_by(col(Outbox.status)))).all())
+    reached = await _count(s, select(func.count(distinct(col(Outbox.user_id)))).where(
+        col(Outbox.broadcast_id).in_(ids), col(Outbox.status).in_(DELIVERED)))
     messages = sum(int(v) for v in by_status.values())
     delivered = sum(int(by_status.get(k, 0)) for k in DELIVERED)
     return {
@@ -496,12 +504,12 @@ async def broadcast_figures(s: AsyncSession, period: Period) -> dict[str, Any]:
 async def activity_figures(s: AsyncSession, period: Period) -> dict[str, Any]:
     """People who wrote to the bot in the period, by channel (the engine's "message" audit
     rows, about the person who wrote); someone on two channels counts once in the total."""
-    wrote = (AuditLog.action == "message", _in(AuditLog.at, period),
-             _not_demo(AuditLog.subject_id))
-    rows = dict((await s.execute(
-        select(AuditLog.channel, func.count(distinct(AuditLog.actor))).where(*wrote)
-        .group_by(AuditLog.channel))).all())
-    total = await _count(s, select(func.count(distinct(AuditLog.actor))).where(*wrote))
+    wrote = (col(AuditLog.action) == "message", _in(col(AuditLog.at), period),
+             _not_demo(col(AuditLog.subject_id)))
+    rows: dict[str | None, int] = dict((await s.execute(
+        select(col(AuditLog.channel), func.count(distinct(col(AuditLog.actor)))).where(*wrote)
+        .group_by(col(AuditLog.channel)))).all())
+    total = await _count(s, select(func.count(distinct(col(AuditLog.actor)))).where(*wrote))
     by_channel = {k: int(rows.get(k, 0)) for k in ("telegram", "whatsapp")}
     for k, v in rows.items():
         if k not in by_channel:
@@ -515,7 +523,7 @@ async def survey_figures(s: AsyncSession, quarter: Quarter,
     Krejcie-Morgan sample for the population of people who used the service."""
     rows = (await s.execute(select(SurveyResponse.role, SurveyResponse.scores,
                                    SurveyResponse.suggestion)
-                            .where(SurveyResponse.period == quarter.label))).all()
+                            .where(col(SurveyResponse.period) == quarter.label))).all()
     scores = [list(r.scores or []) + [None] * (N_ELEMENTS - len(r.scores or []))
               for r in rows]
     result = ikm([sc[:N_ELEMENTS] for sc in scores])
