@@ -40,13 +40,13 @@ from typing import Any, Literal, Protocol
 from sqlalchemy import Select, and_, bindparam, case, or_, select, text, update
 from sqlalchemy.sql.elements import ColumnElement
 
-from flows.outbox import window_cutoff
+from flows.outbox import PRIORITY_REPLY, window_cutoff
 from flows.render import DEFAULT_LOCALE
 from flows.types import Reply
 from storage.clock import as_utc, utcnow
 from storage.db import Database
 from storage.models import ChannelAccount, Conversation, Outbox, User
-from storage.outbox import apply_receipt
+from storage.outbox import apply_receipt, mark_unreachable
 
 ReceiptStatus = Literal["sent", "delivered", "read", "failed", "undelivered", "waiting"]
 
@@ -216,8 +216,8 @@ class DeliveryWorker:
                 await self._record()
                 last_record = time.monotonic()
             if not busy:
-                if not pending:
-                    self.idle.set()
+                if not pending and not any(p.in_memory for p in self.pumps.values()):
+                    self.idle.set()  # nothing claimed, nothing in flight, nothing to record
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wakeup.wait(), 0.2 if pending else poll)
                 self.idle.clear()
@@ -289,7 +289,7 @@ class DeliveryWorker:
                 .values(status="sending", claimed_until=now + self.lease,
                         attempts=t.c.attempts + 1)
                 .returning(t.c.id, t.c.channel, t.c.address, t.c.user_id, t.c.key, t.c.payload,
-                           t.c.priority, t.c.attempts, t.c.broadcast_id))
+                           t.c.priority, t.c.attempts, t.c.broadcast_id, t.c.created_at))
         async with self.db.transaction() as s:
             found = (await s.execute(stmt)).all()
             if not found:
@@ -301,8 +301,12 @@ class DeliveryWorker:
             who = recipients[r.id]
             if who.reachable is False:
                 blocked.add(r.id)
-            # the account's last inbound message; someone still registering has no account yet
+            # the account's last inbound message; someone still registering has no account yet,
+            # and a reply is written the moment the person wrote (even someone we have not met)
             last = who.last_inbound_at if who.account_id is not None else who.conv_updated_at
+            replied = as_utc(r.created_at) if r.priority == PRIORITY_REPLY else None
+            if replied is not None and (last is None or replied > as_utc(last)):
+                last = replied
             rows.append(OutRow(r.id, r.channel, r.address, r.user_id, r.key,
                                Reply.from_payload(r.payload or {}), r.priority, r.attempts,
                                r.broadcast_id,
@@ -431,13 +435,7 @@ class DeliveryWorker:
                      "_err": (r.error or "")[:500] or None,
                      "_next": now + timedelta(seconds=r.delay)} for r in others])
             gone = {(r.row.channel, r.row.address): r.error for r in results if r.unreachable}
-            if gone:
-                a = ChannelAccount.__table__
-                await s.execute(update(a).where(a.c.channel == bindparam("_c"),
-                                                a.c.address == bindparam("_a")).values(
-                    reachable=False, unreachable_reason=bindparam("_why")),
-                    [{"_c": c, "_a": addr, "_why": (why or "")[:200]}
-                     for (c, addr), why in gone.items()])
+            await mark_unreachable(await s.connection(), gone)
         for r in results:
             if r.status == "failed":
                 log.warning("outbox %s to %s failed: %s", r.row.id, r.row.channel, r.error)

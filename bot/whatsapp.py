@@ -532,7 +532,12 @@ class WhatsAppWeb:
             return _twiml()
         if to_fetch:
             media, failed = await self.fetcher.fetch_all(to_fetch)
-            if failed:  # the person is told to send it again: keep nothing of this message
+            cap = self.settings.sijakon_max_media_bytes
+            if any(not m.path and m.size > cap for m in media):
+                # told the size limit, as on Telegram: keep nothing of this message
+                media_store.discard(media)
+                inbound = dataclasses.replace(inbound, event="file_too_large", limit_bytes=cap)
+            elif failed:  # the person is told to send it again: keep nothing of this message
                 media_store.discard(media)
                 inbound = dataclasses.replace(inbound, event="file_failed")
             else:

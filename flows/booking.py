@@ -9,7 +9,7 @@ message once one becomes available (a timer over `Job.notify_when_available`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,7 +19,7 @@ from flows.context import Context, FlowConfig
 from flows.jobs import cancel_job
 from flows.offers import category_name, kecamatan_name, make_offer, pick_again
 from flows.outbox import Outgoing
-from flows.parsing import parse_date, row_id
+from flows.parsing import dmy, parse_date, row_id
 from flows.steps import (
     HOME,
     Confirm,
@@ -50,14 +50,6 @@ ADDRESS_MAX = 300
 MAX_PHOTOS = 5
 FARTHEST_DATE = timedelta(days=180)
 WAIT_FOR_TUKANG = timedelta(days=14)  # "tell me when one is available" gives up after this
-
-
-def fmt_date(value: date) -> str:
-    return value.strftime("%d-%m-%Y")
-
-
-def today(ctx: Context) -> date:
-    return local(ctx.now).date()
 
 
 # --- category, description, photos ------------------------------------------------------------
@@ -140,11 +132,11 @@ async def _valid_date(ctx: Context, text: str) -> str:
     day = parse_date(text)
     if day is None:
         raise Reprompt("booking.time_invalid")
-    if day < today(ctx):
+    if day < ctx.today:
         raise Reprompt("booking.time_past")
-    if day > today(ctx) + FARTHEST_DATE:
+    if day > ctx.today + FARTHEST_DATE:
         raise Reprompt("booking.time_far")
-    return fmt_date(day)
+    return dmy(day)
 
 
 async def _after_time(ctx: Context, value: str) -> Next:
@@ -154,13 +146,13 @@ async def _after_time(ctx: Context, value: str) -> Next:
 
 async def _time_choice(ctx: Context, choice: Choice) -> Next:
     """Stored language-neutral, as the tukang may read another language than the warga."""
-    now = today(ctx)
+    now = ctx.today
     if choice.id == "today":
-        value = fmt_date(now)
+        value = dmy(now)
     elif choice.id == "tomorrow":
-        value = fmt_date(now + timedelta(days=1))
+        value = dmy(now + timedelta(days=1))
     else:
-        value = f"{fmt_date(now)} – {fmt_date(now + timedelta(days=6))}"
+        value = f"{dmy(now)} – {dmy(now + timedelta(days=6))}"
     return await _after_time(ctx, value)
 
 
@@ -229,7 +221,7 @@ async def _candidates(ctx: Context, job: Job) -> list[Candidate]:
         s = await ctx.db()
         exclude = await offered_for_job(s, job.id or 0) | set(ctx.data.get("exclude", []))
         cache[area] = await find_tukang(s, category_id=job.category_id, kecamatan_code=area,
-                                        today=today(ctx), now=ctx.now, exclude=exclude)
+                                        today=ctx.today, now=ctx.now, exclude=exclude)
     return list(cache[area])
 
 

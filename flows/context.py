@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from flows.outbox import PRIORITY_REPLY, Outgoing
 from flows.render import render, to_plain
 from flows.types import Choice, Reply
+from storage.clock import local
 
 if TYPE_CHECKING:
     from storage.models import User
@@ -76,6 +77,11 @@ class Context:
     extras: dict[str, Any] = field(default_factory=dict)
 
     # --- data ----------------------------------------------------------------------------
+    @property
+    def today(self) -> date:
+        """The date in Batam now (WIB): what "today" means to the people we talk to."""
+        return local(self.now).date()
+
     @property
     def data(self) -> dict[str, Any]:
         return self.conv.data

@@ -41,8 +41,8 @@ from flows.steps import Next, words
 from flows.types import Choice, Inbound, InboundEvent, Message, Reply, Reprompt
 from storage.clock import as_utc, utcnow
 from storage.db import Database
-from storage.models import AuditLog, ChannelAccount, Conversation, Outbox, ProcessedUpdate
-from storage.outbox import release_held
+from storage.models import AuditLog, Conversation, Outbox, ProcessedUpdate
+from storage.outbox import person_wrote
 from storage.sql import insert_ignore, table
 
 log = logging.getLogger(__name__)
@@ -281,7 +281,11 @@ class Engine:
     async def _one(self, b: _Batch, ib: Inbound, index: int, failures: int) -> None:
         key = (ib.channel, ib.address)
         if ib.event is not None:
-            self._notice(b, ib, ib.event)
+            try:
+                self._notice(b, ib, NOTICES[ib.event] if failures == 0 else "error.sorry")
+            except Exception:  # like a failing step: never the whole batch
+                log.exception("notice %s failed", ib.event)
+                raise _StepFailed(index) from None
             return
         conv = b.convs[key]
         step_before = conv.step
@@ -314,19 +318,20 @@ class Engine:
         self._record(b, ib, conv, step_before)
         conv.updated_at = b.now
 
-    def _notice(self, b: _Batch, ib: Inbound, event: InboundEvent) -> None:
+    def _notice(self, b: _Batch, ib: Inbound, key: str) -> None:
         """Answer an event with its notice, like any reply (an outbox row, paced, retried),
         in the conversation's language, or the platform's for someone we have not met. The
         step stays where it is."""
         conv = b.convs.get((ib.channel, ib.address))
         locale = conv.locale if conv else pick_locale(ib.language, self.config.locale)
         vars = {"limit_mb": max(1, ib.limit_bytes // (1024 * 1024))} \
-            if event == "file_too_large" else {}
-        key = NOTICES[event]
+            if ib.event == "file_too_large" else {}
         b.out.add(ib.channel, ib.address, conv.user_id if conv else None, key,
                   Reply(text=render(key, locale, **vars)), PRIORITY_REPLY)
         if conv is not None:
             self._record(b, ib, conv, conv.step)
+            conv.updated_at = b.now  # the person wrote: their window is open, idle time resets
+            b.dirty.add((ib.channel, ib.address))
 
     def _record(self, b: _Batch, ib: Inbound, conv: ConvState, step_before: str) -> None:
         """A registered person wrote: their account was seen (and reachable again), and the
@@ -497,14 +502,7 @@ class Engine:
             await s.execute(insert(table(Outbox)), [r.as_params(b.now) for r in b.out.rows])
         if b.audit:
             await s.execute(insert(table(AuditLog)), b.audit)
-        if b.touched:
-            t = table(ChannelAccount)
-            await s.execute(
-                update(t).where(t.c.channel == bindparam("_c"), t.c.address == bindparam("_a"))
-                .values(last_seen_at=bindparam("_t"), last_inbound_at=bindparam("_t"),
-                        reachable=True, unreachable_reason=None),
-                [{"_c": c, "_a": a, "_t": b.now} for (c, a) in b.touched])
-            await release_held(s, b.touched, b.now)
+        await person_wrote(s, b.touched, b.now)
 
 
 def _kind(ib: Inbound) -> str:

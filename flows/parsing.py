@@ -73,3 +73,11 @@ def parse_date(text: str) -> date | None:
         return date(y, mth, d)
     except ValueError:
         return None
+
+
+def dmy(value: date | str | None) -> str:
+    """A date as people in Batam write it (31-12-2026); "-" for none."""
+    if value is None or value == "":
+        return "-"
+    d = date.fromisoformat(value) if isinstance(value, str) else value
+    return d.strftime("%d-%m-%Y")

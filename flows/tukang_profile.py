@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from flows.context import Context
+from flows.parsing import dmy
 from flows.start import kecamatan_options
 from flows.steps import HOME, ChooseOne, Next
 from flows.table import MenuEntry, Registry
@@ -18,12 +19,10 @@ from flows.tukang_reg import (
     EDIT_TARGETS,
     STATUS,
     Prefilled,
-    dmy,
     kecamatan_names,
     profile_of,
     skill_names,
     start_edit,
-    today,
 )
 from flows.types import Choice, Reprompt
 
@@ -58,7 +57,7 @@ async def _vars(ctx: Context) -> dict[str, Any]:
         "skills": ", ".join(await skill_names(ctx, list(p.skills or []))) or "-",
         "jenjang": p.jenjang,
         "valid_until": dmy(p.skk_valid_until),
-        "expired": p.skk_valid_until < today(ctx),
+        "expired": p.skk_valid_until < ctx.today,
         "areas": ", ".join(await kecamatan_names(ctx, list(p.areas or []))) or "-",
     }
 

@@ -21,13 +21,12 @@ from typing import Any
 from sqlmodel import col, select
 
 from flows.context import Context
-from flows.parsing import EXAMPLE_PHONE, normalize_phone, parse_date
+from flows.parsing import EXAMPLE_PHONE, dmy, normalize_phone, parse_date
 from flows.people import create_user
 from flows.start import kecamatan_options
 from flows.steps import HOME, START, ChooseMany, ChooseOne, Confirm, Next, Photos, Text
 from flows.table import MenuEntry, Registry
 from flows.types import Choice, Message, Reprompt
-from storage.clock import local
 from storage.models import Job, Kecamatan, Skill, TukangProfile
 from storage.sql import pk
 
@@ -117,18 +116,6 @@ async def kecamatan_names(ctx: Context, codes: list[str]) -> list[str]:
         select(Kecamatan).where(col(Kecamatan.code).in_(codes)))).scalars()
     names = {k.code: k.name for k in rows}
     return sorted(names.get(c, c) for c in codes)
-
-
-def today(ctx: Context) -> date:
-    """The date in Batam now: an SKK valid until today is still valid today."""
-    return local(ctx.now).date()
-
-
-def dmy(value: date | str | None) -> str:
-    if value is None or value == "":
-        return "-"
-    d = date.fromisoformat(value) if isinstance(value, str) else value
-    return d.strftime("%d-%m-%Y")
 
 
 async def start_edit(ctx: Context, edit_mode: str) -> Next:
@@ -228,7 +215,7 @@ def _keep(key: str, field_name: str) -> Callable[[Context], Awaitable[list[Choic
         if not value:
             return []
         if field_name == "valid_until":
-            if date.fromisoformat(value) < today(ctx):
+            if date.fromisoformat(value) < ctx.today:
                 return []  # an expired date cannot be kept
             value = dmy(value)
         return [Choice("keep", ctx.t(key, value=value))]
@@ -302,7 +289,7 @@ async def _valid_date(ctx: Context, text: str) -> str:
     d = parse_date(text)
     if d is None:
         raise Reprompt("tukang_reg.date_invalid")
-    now = today(ctx)
+    now = ctx.today
     if d < now:
         raise Reprompt("tukang_reg.date_past", date=dmy(d))
     if d > now + timedelta(days=366 * SKK_YEARS + 31):  # five years, and a month of slack
@@ -393,7 +380,7 @@ async def _submit(ctx: Context) -> Next:
         ctx.data["reg_mode"] = "full"
         return MODES["full"][0]
     valid_until = date.fromisoformat(r["valid_until"])
-    if valid_until < today(ctx):  # kept from an old profile while the days went by
+    if valid_until < ctx.today:  # kept from an old profile while the days went by
         ctx.data["reg_fix"] = True
         ctx.say("tukang_reg.date_past", date=dmy(valid_until))
         return "tukang_reg.valid"

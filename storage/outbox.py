@@ -1,14 +1,15 @@
-"""What happens to outbox rows after their send: platform receipts, and held rows released.
+"""What happens to an address after a send, and to its rows when the person writes again.
 
-The delivery worker claims rows and records its own sends (bot/delivery.py). Later news about
-a row comes from outside and goes through here: a platform's receipt for a message (Twilio's
-status callback: delivered, read, failed...), or the person writing again, which releases
-the rows held for them.
+The delivery worker claims rows and records its own sends (bot/delivery.py). The news about
+an address goes through here, one function each: a platform's receipt for a message (Twilio's
+status callback: delivered, read, failed...), a permanent refusal (`mark_unreachable`: from a
+receipt or from a send), and the person writing again (`person_wrote`: seen, reachable again,
+the rows held for them due now).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -60,19 +61,36 @@ async def apply_receipt(db: Database, channel: str, provider_id: str, status: st
         else:
             result = row.status
         if unreachable:
-            a = table(ChannelAccount)
-            await s.execute(update(a).where(a.c.channel == channel, a.c.address == row.address)
-                            .values(reachable=False, unreachable_reason=unreachable[:200]))
+            await mark_unreachable(await s.connection(), {(channel, row.address): unreachable})
     return result
 
 
-async def release_held(conn: AsyncConnection, accounts: Iterable[tuple[str, str]],
+async def mark_unreachable(conn: AsyncConnection,
+                           gone: Mapping[tuple[str, str], str | None]) -> None:
+    """The platform refused each (channel, address) for good (blocked, not on WhatsApp): stop
+    sending until the person writes again. Runs in the caller's transaction."""
+    if not gone:
+        return
+    a = table(ChannelAccount)
+    await conn.execute(
+        update(a).where(a.c.channel == bindparam("_c"), a.c.address == bindparam("_a"))
+        .values(reachable=False, unreachable_reason=bindparam("_why")),
+        [{"_c": c, "_a": addr, "_why": (why or "")[:200]} for (c, addr), why in gone.items()])
+
+
+async def person_wrote(conn: AsyncConnection, accounts: Iterable[tuple[str, str]],
                        now: datetime) -> None:
-    """The person at each (channel, address) wrote: rows held for them ("waiting", e.g.
-    WhatsApp's window was closed) are due now. Runs in the caller's transaction."""
+    """The person at each (channel, address) wrote: the account is seen and reachable again
+    (WhatsApp's window opens here), and rows held for them ("waiting") are due now. Runs in
+    the caller's transaction."""
     params = [{"_c": channel, "_a": address, "_t": now} for channel, address in accounts]
     if not params:
         return
+    a = table(ChannelAccount)
+    await conn.execute(
+        update(a).where(a.c.channel == bindparam("_c"), a.c.address == bindparam("_a"))
+        .values(last_seen_at=bindparam("_t"), last_inbound_at=bindparam("_t"),
+                reachable=True, unreachable_reason=None), params)
     o = table(Outbox)
     await conn.execute(
         update(o).where(o.c.channel == bindparam("_c"), o.c.address == bindparam("_a"),
