@@ -44,11 +44,11 @@ from bot.settings import Settings, load_settings
 from bot.telegram import TelegramSender
 from bot.whatsapp import WhatsAppSender
 from flows import broadcast as bc
+from standins.telegram import TOKEN, serve_in_process
+from standins.twilio import TwilioStandIn
 from storage.clock import utcnow
 from storage.db import Database
 from storage.models import ChannelAccount, User
-from tests.telegram.standin import TOKEN, serve_in_process
-from tests.whatsapp.standin import TwilioStandIn
 
 PG = ("127.0.0.1", 5432, "postgres")
 WA_MARGIN = 0.97
@@ -115,12 +115,12 @@ async def enqueue_bench(url: str, where: str, n: int) -> Row:
                 await conn.execution_options(isolation_level="AUTOCOMMIT")
                 await conn.exec_driver_sql("ANALYZE")
         async with db.transaction() as s:
-            b = await bc.create(s, text=TEXT, created_by="bench")
+            b = await bc.create(s, text=TEXT, created_by="bench", now=utcnow())
             broadcast_id = b.id
             assert broadcast_id is not None
             await bc.start(s, broadcast_id, utcnow())
         started = time.perf_counter()
-        written = await bc.enqueue_all(db, broadcast_id)
+        written = await bc.enqueue_all(db, broadcast_id, clock=utcnow)
         seconds = time.perf_counter() - started
         async with db.read() as s:
             done = await s.get(bc.Broadcast, broadcast_id)
@@ -244,11 +244,11 @@ async def _deliver(db: Database, tmp: Path, tg_url: str, wa_url: str, tg_count: 
     # people: Telegram chats first, then WhatsApp numbers (all inside the window)
     await seed_channels(db, tg_count, wa_count)
     async with db.transaction() as s:
-        b = await bc.create(s, text=TEXT, created_by="bench")
+        b = await bc.create(s, text=TEXT, created_by="bench", now=utcnow())
         assert b.id is not None
         broadcast_id = b.id
         await bc.start(s, broadcast_id, utcnow())
-    await bc.enqueue_all(db, broadcast_id)
+    await bc.enqueue_all(db, broadcast_id, clock=utcnow)
     settings: Settings = load_settings(
         _env_file=None, telegram_bot_token=TOKEN, telegram_base_url=tg_url,
         sijakon_data_dir=tmp, telegram_rate_per_second=tg_rate,

@@ -27,7 +27,6 @@ import logging
 import multiprocessing
 import os
 import random
-import socket
 import statistics
 import sys
 import tempfile
@@ -42,7 +41,8 @@ import httpx
 from bot.server import serve
 from bot.settings import load_settings
 from bot.telegram import SECRET_HEADER, WEBHOOK_PATH
-from tests.telegram.standin import TOKEN, serve_in_process
+from standins import free_port
+from standins.telegram import TOKEN, serve_in_process
 
 SECRET = "bench_secret"
 
@@ -57,12 +57,6 @@ class Row:
     p90_ms: float
     max_ms: float
     mean_ms: float
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def update(update_id: int, chat_id: int) -> dict[str, object]:

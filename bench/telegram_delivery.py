@@ -38,9 +38,9 @@ from bot.settings import Settings, load_settings
 from bot.telegram import TelegramSender
 from flows.outbox import PRIORITY_BROADCAST, PRIORITY_REPLY, Outgoing
 from flows.types import Reply
+from standins.telegram import TOKEN, serve_in_process
 from storage.clock import utcnow
 from storage.db import Database
-from tests.telegram.standin import TOKEN, serve_in_process
 
 
 @dataclass

@@ -50,7 +50,7 @@ from flows.outbox import PRIORITY_BROADCAST, Outgoing, window_cutoff
 from flows.parsing import clip
 from flows.render import LOCALES, render
 from flows.table import Registry
-from storage.clock import as_utc, utcnow
+from storage.clock import as_utc
 from storage.db import Database
 from storage.models import Broadcast, ChannelAccount, InfoArticle, Outbox, TukangProfile, User
 from storage.sql import pk, rowcount, table
@@ -245,7 +245,7 @@ def skip_expr(now: datetime, has_template: bool) -> ColumnElement[bool]:
 async def create(session: AsyncSession, *, text: str = "", article_id: int | None = None,
                  image: str | None = None, audience: Audience | None = None,
                  template_sid: str | None = None, created_by: str = "",
-                 now: datetime | None = None) -> Broadcast:
+                 now: datetime) -> Broadcast:
     """A draft broadcast; from an article, only a published one."""
     aud = audience or Audience()
     if aud.role not in ROLES:
@@ -258,10 +258,9 @@ async def create(session: AsyncSession, *, text: str = "", article_id: int | Non
             raise BroadcastError(f"article {article_id} is not published")
     elif not text.strip():
         raise BroadcastError("a broadcast needs a text or an article")
-    at = now or utcnow()
     b = Broadcast(text=text.strip(), article_id=article_id, image=image,
                   audience=aud.to_json(), template_sid=template_sid or None,
-                  created_by=created_by, created_at=at)
+                  created_by=created_by, created_at=now)
     session.add(b)
     await session.flush()
     return b
@@ -343,7 +342,7 @@ async def _insert(session: AsyncSession, b: Broadcast, aud: Audience, batch: Bat
     return written - skipped, skipped
 
 
-async def enqueue_all(db: Database, broadcast_id: int, *, clock: Callable[[], datetime] = utcnow,
+async def enqueue_all(db: Database, broadcast_id: int, *, clock: Callable[[], datetime],
                       batch: int = BATCH, max_batches: int | None = None,
                       progress: Callable[[int], None] | None = None) -> int:
     """Queue every remaining recipient, one transaction per batch (resumable at any point)."""

@@ -7,13 +7,15 @@ import os
 import shutil
 import socket
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
+from standins.twilio import TwilioStandIn
 from storage.db import Database
-from tests.harness import StepClock, Transcript
+from tests.channels import telegram, twilio_standin, whatsapp
+from tests.harness import Harness, StepClock
 
 PG_HOST = os.environ.get("SIJAKON_TEST_PG_HOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("SIJAKON_TEST_PG_PORT", "5432"))
@@ -102,8 +104,33 @@ def clock() -> StepClock:
 
 
 @pytest.fixture
-async def t(db: Database, clock: StepClock) -> AsyncIterator[Transcript]:
-    transcript = Transcript(db, clock=clock)
-    yield transcript
-    assert transcript.engine is not None
-    await transcript.engine.stop()
+async def t(db: Database, clock: StepClock) -> AsyncIterator[Harness]:
+    """People on the console: the engine directly, on the test's clock."""
+    h = Harness.console(db, clock=clock)
+    yield h
+    await h.close()
+
+
+@pytest.fixture
+def twilio() -> Iterator[TwilioStandIn]:
+    """A Twilio stand-in for the test's WhatsApp channel."""
+    standin = twilio_standin()
+    yield standin
+    standin.stop()
+
+
+@pytest.fixture(params=["console", "telegram", "whatsapp"])
+async def any_channel(request: pytest.FixtureRequest, db: Database, tmp_path: Path,
+                      clock: StepClock) -> AsyncIterator[Harness]:
+    """The same conversation on the console, on Telegram (stand-in Bot API, polling) and on
+    WhatsApp (signed webhooks, stand-in Twilio)."""
+    if request.param == "telegram":
+        async with telegram(db, tmp_path / "data", clock=clock) as h:
+            yield h
+        return
+    if request.param == "whatsapp":
+        h = await whatsapp(db, tmp_path / "data", request.getfixturevalue("twilio"), clock)
+    else:
+        h = Harness.console(db, clock=clock)
+    yield h
+    await h.close()

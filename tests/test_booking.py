@@ -19,10 +19,13 @@ from tests.factories import (
     ELECTRICIAN,
     LUBUK_BAJA,
     book,
+    category_id,
     job_of,
+    make_job,
+    make_person,
     make_tukang,
 )
-from tests.harness import Transcript, register_warga
+from tests.harness import Harness, register_warga
 
 PHOTO = Media(path="media/a.jpg", content_type="image/jpeg", size=1000)
 PDF = Media(path="media/a.pdf", content_type="application/pdf", size=1000)
@@ -33,10 +36,10 @@ async def _count_jobs(db: Database) -> int:
         return (await s.execute(select(func.count()).select_from(Job))).scalar_one()
 
 
-async def test_booking_creates_a_job_and_lists_tukang(t: Transcript) -> None:
+async def test_booking_creates_a_job_and_lists_tukang(t: Harness) -> None:
     """Category, description, photos, kecamatan, address, time, summary, confirm: a coded
     job and a list of tukang with skill, jenjang, rating and jobs done."""
-    await make_tukang(t.db, "andi", "Andi", rating_sum=9, rating_count=2, jobs_done=4)
+    await make_tukang(t, "andi", "Andi", rating_sum=9, rating_count=2, jobs_done=4)
     await register_warga(t, "budi")
     await t.press("budi", "Pesan tukang")
     assert "Pengecatan" in t.last("budi").labels
@@ -75,11 +78,9 @@ async def test_booking_creates_a_job_and_lists_tukang(t: Transcript) -> None:
     assert job.description == "Cat ulang dinding ruang tamu yang mengelupas"
 
 
-async def test_description_too_short_and_too_long(t: Transcript) -> None:
+async def test_description_too_short_and_too_long(t: Harness) -> None:
     """A few words are asked again; a very long text is cut with a notice."""
-    await register_warga(t, "budi")
-    await t.press("budi", "Pesan tukang")
-    await t.press("budi", "Pengecatan")
+    await _at(t, "budi", "booking.description")
     t.replies("budi")
     await t.send("budi", "bocor")
     texts = t.texts("budi")
@@ -92,12 +93,9 @@ async def test_description_too_short_and_too_long(t: Transcript) -> None:
     await t.assert_step("budi", "booking.photos")
 
 
-async def test_photos_refuse_other_files_and_stop_at_five(t: Transcript) -> None:
+async def test_photos_refuse_other_files_and_stop_at_five(t: Harness) -> None:
     """A PDF is refused politely; the fifth photo moves on by itself."""
-    await register_warga(t, "budi")
-    await t.press("budi", "Pesan tukang")
-    await t.press("budi", "Pengecatan")
-    await t.send("budi", "Cat ulang dinding ruang tamu yang mengelupas")
+    await _at(t, "budi", "booking.photos")
     t.replies("budi")
     await t.send("budi", media=(PDF,))
     assert "bukan foto" in t.texts("budi")[0]
@@ -109,15 +107,9 @@ async def test_photos_refuse_other_files_and_stop_at_five(t: Transcript) -> None
     await t.assert_step("budi", "booking.kecamatan")
 
 
-async def test_time_refuses_past_and_unreadable_dates(t: Transcript) -> None:
+async def test_time_refuses_past_and_unreadable_dates(t: Harness) -> None:
     """A past date or gibberish is refused with an example; a future date is kept."""
-    await register_warga(t, "budi")
-    await t.press("budi", "Pesan tukang")
-    await t.press("budi", "Pengecatan")
-    await t.send("budi", "Cat ulang dinding ruang tamu yang mengelupas")
-    await t.send("budi", "selesai")
-    await t.press("budi", "Lubuk Baja")
-    await t.send("budi", "Jl. Raden Patah No. 5")
+    await _at(t, "budi", "booking.time", kecamatan=LUBUK_BAJA, address="Jl. Raden Patah No. 5")
     t.replies("budi")
     await t.send("budi", "01-01-2020")
     assert "sudah lewat" in t.texts("budi")[0]
@@ -130,13 +122,13 @@ async def test_time_refuses_past_and_unreadable_dates(t: Transcript) -> None:
     assert "Kecamatan: Lubuk Baja" in t.last("budi").text
 
 
-async def test_this_week_and_today(t: Transcript) -> None:
+async def test_this_week_and_today(t: Harness) -> None:
     """"Minggu ini" is stored as a date range, readable in any language."""
     await book(t, "budi", when="Minggu ini")
     assert (await job_of(t.db)).preferred_time == "23-11-2026 – 29-11-2026"
 
 
-async def test_not_sending_stores_nothing(t: Transcript) -> None:
+async def test_not_sending_stores_nothing(t: Harness) -> None:
     """"Jangan kirim" makes no job and returns to the menu."""
     await register_warga(t, "budi")
     await t.press("budi", "Pesan tukang")
@@ -152,23 +144,24 @@ async def test_not_sending_stores_nothing(t: Transcript) -> None:
     assert await _count_jobs(t.db) == 0
 
 
-async def _walk_to(t: Transcript, who: str, step: str) -> None:
-    """Bring a registered warga to a booking step."""
-    await t.press(who, "Pesan tukang")
-    order = [("booking.description", lambda: t.press(who, "Pengecatan")),
-             ("booking.photos",
-              lambda: t.send(who, "Cat ulang dinding ruang tamu yang mengelupas")),
-             ("booking.kecamatan", lambda: t.send(who, "selesai")),
-             ("booking.address", lambda: t.send(who, "1")),
-             ("booking.time", lambda: t.send(who, "Jl. Sudirman No. 12")),
-             ("booking.confirm", lambda: t.send(who, "besok")),
-             ("booking.pick", lambda: t.send(who, "ya"))]
-    if step == "booking.category":
+BOOKING_STEPS = ["booking.category", "booking.description", "booking.photos",
+                 "booking.kecamatan", "booking.address", "booking.time", "booking.confirm"]
+
+
+async def _at(t: Harness, who: str, step: str, **answers: object) -> None:
+    """A registered warga at a booking step, with the answers of the steps before it (and its
+    question on the screen); at booking.pick, with the job those answers made."""
+    if step == "booking.pick":
+        uid = await make_person(t, who, name="Budi Santoso")
+        job = await make_job(t, uid, status="open", category="Pengecatan")
+        await t.setup_state(who, step=step, data={"job_id": job}, user=uid)
         return
-    for name, go in order:
-        await go()
-        if name == step:
-            return
+    given = {"category_id": await category_id(t.db, "Pengecatan"),
+             "description": "Cat ulang dinding ruang tamu yang mengelupas", "photos": [],
+             "kecamatan": BATAM_KOTA, "address": "Jl. Sudirman No. 12",
+             "time": "24-11-2026"} | answers
+    before = dict(list(given.items())[:BOOKING_STEPS.index(step)])
+    await t.setup_state(who, step=step, data=before, user={"name": "Budi Santoso"})
 
 
 STEPS_AND_HELP = [
@@ -184,13 +177,11 @@ STEPS_AND_HELP = [
 
 
 @pytest.mark.parametrize(("step", "said", "help_text"), STEPS_AND_HELP)
-async def test_unknown_input_gets_the_steps_help(t: Transcript, step: str, said: str,
+async def test_unknown_input_gets_the_steps_help(t: Harness, step: str, said: str,
                                                  help_text: str) -> None:
     """At every booking step, input that does not fit is answered with help and the question."""
-    await make_tukang(t.db, "andi", "Andi")
-    await register_warga(t, "budi")
-    await _walk_to(t, "budi", step)
-    await t.assert_step("budi", step)
+    await make_tukang(t, "andi", "Andi")
+    await _at(t, "budi", step)
     question = t.last("budi").text
     t.replies("budi")
     if said:
@@ -205,12 +196,10 @@ async def test_unknown_input_gets_the_steps_help(t: Transcript, step: str, said:
 
 @pytest.mark.parametrize("step", [s for s, _, _ in STEPS_AND_HELP])
 @pytest.mark.parametrize("command", ["menu", "batal"])
-async def test_menu_and_batal_leave_every_step(t: Transcript, step: str, command: str) -> None:
+async def test_menu_and_batal_leave_every_step(t: Harness, step: str, command: str) -> None:
     """"menu" and "batal" return to the main menu from every booking step."""
-    await make_tukang(t.db, "andi", "Andi")
-    await register_warga(t, "budi")
-    await _walk_to(t, "budi", step)
-    await t.assert_step("budi", step)
+    await make_tukang(t, "andi", "Andi")
+    await _at(t, "budi", step)
     await t.send("budi", command)
     await t.assert_step("budi", "menu.home")
     assert "Menu utama" in t.last("budi").text
@@ -218,24 +207,24 @@ async def test_menu_and_batal_leave_every_step(t: Transcript, step: str, command
         assert "Dibatalkan" in t.got("budi", "Dibatalkan").text
 
 
-async def test_only_eligible_tukang_are_listed(t: Transcript) -> None:
+async def test_only_eligible_tukang_are_listed(t: Harness) -> None:
     """Inactive, unavailable, expired SKK, wrong skill or wrong area: not listed."""
-    await make_tukang(t.db, "ok", "Tukang Oke", phone="+6281299990010")
-    await make_tukang(t.db, "pending", "Belum Aktif", status="pending", phone="+6281299990011")
-    await make_tukang(t.db, "libur", "Sedang Libur", available=False, phone="+6281299990012")
-    await make_tukang(t.db, "lama", "SKK Kedaluwarsa", valid_until=date(2026, 11, 22),
+    await make_tukang(t, "ok", "Tukang Oke", phone="+6281299990010")
+    await make_tukang(t, "pending", "Belum Aktif", status="pending", phone="+6281299990011")
+    await make_tukang(t, "libur", "Sedang Libur", available=False, phone="+6281299990012")
+    await make_tukang(t, "lama", "SKK Kedaluwarsa", valid_until=date(2026, 11, 22),
                       phone="+6281299990013")
-    await make_tukang(t.db, "listrik", "Tukang Listrik", skills=(ELECTRICIAN,),
+    await make_tukang(t, "listrik", "Tukang Listrik", skills=(ELECTRICIAN,),
                       phone="+6281299990014")
-    await make_tukang(t.db, "jauh", "Tukang Jauh", areas=(BULANG,), phone="+6281299990015")
+    await make_tukang(t, "jauh", "Tukang Jauh", areas=(BULANG,), phone="+6281299990015")
     await book(t, "budi")
     assert t.last("budi").labels == ["Tukang Oke", "Batalkan pesanan"]
 
 
-async def test_lainnya_pages_through_more_tukang(t: Transcript) -> None:
+async def test_lainnya_pages_through_more_tukang(t: Harness) -> None:
     """Five per page; "Lainnya" shows the rest, then starts again from the top."""
     for i in range(7):
-        await make_tukang(t.db, f"t{i}", f"Tukang {i}", phone=f"+628129999002{i}")
+        await make_tukang(t, f"t{i}", f"Tukang {i}", phone=f"+628129999002{i}")
     await book(t, "budi")
     first = t.last("budi")
     assert len(first.labels) == 7 and first.labels[-2:] == ["Lainnya", "Batalkan pesanan"]
@@ -248,9 +237,9 @@ async def test_lainnya_pages_through_more_tukang(t: Transcript) -> None:
     assert t.last("budi").labels == first.labels
 
 
-async def test_none_found_offers_neighbours_and_notice(t: Transcript) -> None:
+async def test_none_found_offers_neighbours_and_notice(t: Harness) -> None:
     """No tukang in the kecamatan: neighbours are offered; one there can be chosen."""
-    await make_tukang(t.db, "andi", "Andi", areas=(LUBUK_BAJA,))
+    await make_tukang(t, "andi", "Andi", areas=(LUBUK_BAJA,))
     await book(t, "budi")
     none = t.last("budi")
     assert "belum ada tukang" in none.text and "Batam Kota" in none.text
@@ -263,7 +252,7 @@ async def test_none_found_offers_neighbours_and_notice(t: Transcript) -> None:
     assert "sudah dikirim ke Andi" in t.got("budi", "dikirim").text
 
 
-async def test_neighbour_without_tukang_comes_back_without_it(t: Transcript) -> None:
+async def test_neighbour_without_tukang_comes_back_without_it(t: Harness) -> None:
     """A neighbour that has no tukang either is not offered a second time."""
     await book(t, "budi")
     await t.press("budi", "Cari di Lubuk Baja")
@@ -271,7 +260,7 @@ async def test_neighbour_without_tukang_comes_back_without_it(t: Transcript) -> 
     assert "Lubuk Baja" in again.text and "Cari di Lubuk Baja" not in again.labels
 
 
-async def test_notify_when_a_tukang_becomes_available(t: Transcript) -> None:
+async def test_notify_when_a_tukang_becomes_available(t: Harness) -> None:
     """"Kabari saya": the scheduler tells the warga once a tukang qualifies, with a button."""
     await book(t, "budi")
     await t.press("budi", "Kabari saya")
@@ -279,7 +268,7 @@ async def test_notify_when_a_tukang_becomes_available(t: Transcript) -> None:
     await t.assert_step("budi", "menu.home")
     scheduler = Scheduler(t.db, t.config, clock=t.clock)
     assert (await scheduler.tick())["jobs_notify_available"] == 0
-    await make_tukang(t.db, "andi", "Andi")
+    await make_tukang(t, "andi", "Andi")
     assert (await scheduler.tick())["jobs_notify_available"] == 1
     await t.refresh()
     news = t.last("budi")
@@ -289,7 +278,7 @@ async def test_notify_when_a_tukang_becomes_available(t: Transcript) -> None:
     assert (await scheduler.tick())["jobs_notify_available"] == 0  # told once
 
 
-async def test_waiting_job_closes_after_two_weeks(t: Transcript) -> None:
+async def test_waiting_job_closes_after_two_weeks(t: Harness) -> None:
     """Nobody for two weeks: the job expires and the warga is told."""
     await book(t, "budi")
     await t.press("budi", "Kabari saya")
@@ -300,9 +289,9 @@ async def test_waiting_job_closes_after_two_weeks(t: Transcript) -> None:
     assert (await job_of(t.db)).status == "expired"
 
 
-async def test_cancel_from_the_list(t: Transcript) -> None:
+async def test_cancel_from_the_list(t: Harness) -> None:
     """"Batalkan pesanan" on the list cancels the job."""
-    await make_tukang(t.db, "andi", "Andi")
+    await make_tukang(t, "andi", "Andi")
     await book(t, "budi")
     await t.press("budi", "Batalkan pesanan")
     assert "dibatalkan" in t.got("budi", "dibatalkan").text
@@ -310,7 +299,7 @@ async def test_cancel_from_the_list(t: Transcript) -> None:
     await t.assert_step("budi", "menu.home")
 
 
-async def test_pick_action_on_an_old_job_says_it_is_not_open(t: Transcript) -> None:
+async def test_pick_action_on_an_old_job_says_it_is_not_open(t: Harness) -> None:
     """A "Pilih tukang" button for a job already cancelled says so and keeps the menu."""
     await book(t, "budi")
     await t.press("budi", "Kabari saya")
@@ -324,7 +313,7 @@ async def test_pick_action_on_an_old_job_says_it_is_not_open(t: Transcript) -> N
     await t.assert_step("budi", "menu.home")
 
 
-async def test_someone_elses_job_cannot_be_picked(t: Transcript) -> None:
+async def test_someone_elses_job_cannot_be_picked(t: Harness) -> None:
     """A crafted button for another warga's job is refused."""
     await book(t, "budi")
     await t.press("budi", "Kabari saya")
@@ -374,7 +363,7 @@ async def test_new_tukang_are_not_buried(db: Database) -> None:
         assert (await s.execute(select(func.count()).select_from(User))).scalar_one() == 2
 
 
-async def test_none_found_step_answers_help_menu_and_batal(t: Transcript) -> None:
+async def test_none_found_step_answers_help_menu_and_batal(t: Harness) -> None:
     """The "none found" question answers stray text with help; menu and batal leave it."""
     await book(t, "budi")
     await t.assert_step("budi", "booking.none")
@@ -394,9 +383,9 @@ async def test_none_found_step_answers_help_menu_and_batal(t: Transcript) -> Non
     assert (await job_of(t.db)).status == "open"
 
 
-async def test_an_open_job_can_be_picked_from_pesanan_saya(t: Transcript) -> None:
+async def test_an_open_job_can_be_picked_from_pesanan_saya(t: Harness) -> None:
     """A job left at the list can be continued later from Pesanan saya."""
-    await make_tukang(t.db, "andi", "Andi")
+    await make_tukang(t, "andi", "Andi")
     await book(t, "budi")
     await t.send("budi", "menu")
     await t.press("budi", "Pesanan saya")

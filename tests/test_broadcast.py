@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,40 +28,23 @@ from storage.models import (
     ChannelAccount,
     InfoArticle,
     Outbox,
-    TukangProfile,
     User,
 )
-from tests.harness import Transcript, register_warga
+from tests.factories import (
+    BATAM_KOTA,
+    ELECTRICIAN,
+    NOW,
+    PAINTER,
+    SEKUPANG,
+    get,
+    make_crowd,
+    make_person,
+    make_tukang,
+)
+from tests.harness import Harness, register_warga
 
-NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
-BATAM_KOTA = "217110"
-SEKUPANG = "217103"
-PAINTER = "SI013001"
-ELECTRICIAN = "ME011001"
 TEMPLATE = "HX" + "b2" * 16
 PNG = b"\x89PNG\r\n\x1a\n" + b"0" * 64
-
-
-async def person(db: Database, name: str, *, role: str = "warga", locale: str = "id",
-                 kecamatan: str = BATAM_KOTA, accounts: list[dict[str, Any]] | None = None,
-                 opt_out: bool = False, status: str = "active", topics: list[str] | None = None,
-                 skills: tuple[str, ...] = ()) -> int:
-    """A person inserted directly, with their channel accounts (default: one console)."""
-    async with db.transaction() as s:
-        u = User(name=name, role=role, locale=locale, kecamatan_code=kecamatan, consent_at=NOW,
-                 status=status, broadcast_opt_out=opt_out, topics=topics or [],
-                 created_at=NOW, updated_at=NOW)
-        s.add(u)
-        await s.flush()
-        assert u.id is not None
-        for a in accounts or [{"channel": "console", "address": name}]:
-            s.add(ChannelAccount(**({"user_id": u.id, "created_at": NOW, "last_seen_at": NOW,
-                                     "last_inbound_at": NOW} | a)))
-        if role == "tukang":
-            s.add(TukangProfile(user_id=u.id, skk_number=f"SKK-{u.id}", jenjang=3,
-                                skk_valid_until=date(2029, 1, 1), skills=list(skills),
-                                areas=[kecamatan], status="active", submitted_at=NOW))
-        return u.id
 
 
 async def make(db: Database, *, text: str = "Pelatihan K3 gratis, Sabtu 09.00 di Dinas.",
@@ -86,27 +69,22 @@ async def rows_of(db: Database, broadcast_id: int) -> list[Outbox]:
                                      .order_by(Outbox.id))).scalars())
 
 
-async def get(db: Database, model: Any, key: Any) -> Any:
-    async with db.read() as s:
-        return await s.get(model, key)
-
-
 # --- audiences ----------------------------------------------------------------------------
 
 
 async def test_audiences_and_exclusions(any_db: Database) -> None:
     """Each audience reaches exactly its people; opted-out, erased and unreachable never."""
     db = any_db
-    ani = await person(db, "ani")
-    await person(db, "berhenti", opt_out=True)
-    await person(db, "dihapus", status="erased")
-    await person(db, "blokir", accounts=[{"channel": "telegram", "address": "555",
+    ani = await make_person(db, "ani")
+    await make_person(db, "berhenti", broadcast_opt_out=True)
+    await make_person(db, "dihapus", status="erased")
+    await make_person(db, "blokir", accounts=[{"channel": "telegram", "address": "555",
                                           "reachable": False}])
-    sekupang = await person(db, "sekupang", kecamatan=SEKUPANG)
-    painter = await person(db, "tukangcat", role="tukang", skills=(PAINTER,))
-    sparky = await person(db, "tukanglistrik", role="tukang", kecamatan=SEKUPANG,
+    sekupang = await make_person(db, "sekupang", kecamatan=SEKUPANG)
+    painter = await make_tukang(db, "tukangcat", skills=(PAINTER,))
+    sparky = await make_tukang(db, "tukanglistrik", areas=(SEKUPANG,),
                           skills=(ELECTRICIAN,))
-    fan = await person(db, "pembaca", topics=["keselamatan", "perizinan"])
+    fan = await make_person(db, "pembaca", topics=["keselamatan", "perizinan"])
 
     async def who(aud: bc.Audience) -> set[int]:
         b = await make(db, audience=aud)
@@ -129,10 +107,10 @@ async def test_audiences_and_exclusions(any_db: Database) -> None:
 
 async def test_one_row_per_person_on_their_best_account(db: Database) -> None:
     """Someone on two channels gets one message, on the reachable account seen last."""
-    both = await person(db, "dua", accounts=[
+    both = await make_person(db, "dua", accounts=[
         {"channel": "telegram", "address": "777", "last_seen_at": NOW - timedelta(days=3)},
         {"channel": "whatsapp", "address": "whatsapp:+6281200000001"}])
-    fallback = await person(db, "cadangan", accounts=[
+    fallback = await make_person(db, "cadangan", accounts=[
         {"channel": "whatsapp", "address": "whatsapp:+6281200000002", "reachable": False},
         {"channel": "telegram", "address": "778", "last_seen_at": NOW - timedelta(days=9)}])
     b = await make(db)
@@ -144,8 +122,8 @@ async def test_one_row_per_person_on_their_best_account(db: Database) -> None:
 async def test_text_in_each_language_ends_with_how_to_stop(db: Database) -> None:
     """The recipient reads it in their language, with the line on STOP and MULAI, at the
     lowest priority; an article broadcast carries its title and body, an image its file."""
-    await person(db, "ina")
-    await person(db, "eng", locale="en")
+    await make_person(db, "ina")
+    await make_person(db, "eng", locale="en")
     b = await make(db, text="Pelatihan <K3> & sertifikasi", image="/data/media/poster.jpg")
     await send_now(db, b)
     texts = {r.address: r.payload["text"] for r in await rows_of(db, b)}
@@ -179,12 +157,12 @@ async def test_whatsapp_outside_the_window_needs_a_template(any_db: Database) ->
     an approved template; inside the window the text goes as it is."""
     db = any_db
     old = NOW - timedelta(hours=30)
-    fresh = await person(db, "segar", accounts=[
+    fresh = await make_person(db, "segar", accounts=[
         {"channel": "whatsapp", "address": "whatsapp:+6281200000011",
          "last_inbound_at": NOW - timedelta(hours=2)}])
-    stale = await person(db, "lama", accounts=[
+    stale = await make_person(db, "lama", accounts=[
         {"channel": "whatsapp", "address": "whatsapp:+6281200000012", "last_inbound_at": old}])
-    await person(db, "tg", accounts=[{"channel": "telegram", "address": "901",
+    await make_person(db, "tg", accounts=[{"channel": "telegram", "address": "901",
                                       "last_inbound_at": old}])
     b = await make(db)
     async with db.read() as s:
@@ -209,7 +187,7 @@ async def test_whatsapp_outside_the_window_needs_a_template(any_db: Database) ->
 # --- opt-out in the bot -------------------------------------------------------------------
 
 
-async def test_stop_and_settings_turn_broadcasts_off_mulai_back_on(t: Transcript) -> None:
+async def test_stop_and_settings_turn_broadcasts_off_mulai_back_on(t: Harness) -> None:
     """STOP, BERHENTI and the Pengaturan switch take a person out of broadcasts; their
     transactional messages still arrive; MULAI brings them back."""
     await register_warga(t, "budi")
@@ -267,18 +245,11 @@ class RecordingSender:
 
 
 async def many(db: Database, n: int) -> None:
-    """n people reachable on the console (inserted in one go)."""
-    async with db.transaction() as s:
-        users = [User(name=f"p{i}", consent_at=NOW, created_at=NOW, updated_at=NOW)
-                 for i in range(n)]
-        s.add_all(users)
-        await s.flush()
-        s.add_all([ChannelAccount(user_id=u.id or 0, channel="console", address=f"p{i}",
-                                  created_at=NOW, last_seen_at=NOW, last_inbound_at=NOW)
-                   for i, u in enumerate(users)])
+    """n people reachable on the console."""
+    await make_crowd(db, [("console", f"p{i}", NOW, "id") for i in range(n)])
 
 
-async def test_a_reply_overtakes_a_large_broadcast(t: Transcript) -> None:
+async def test_a_reply_overtakes_a_large_broadcast(t: Harness) -> None:
     """Someone who writes while 600 broadcast rows wait gets their reply within the worker's
     small in-flight window, not after the broadcast."""
     await register_warga(t, "budi")
@@ -381,9 +352,9 @@ async def test_admin_create_preview_send_status_cancel_list(db: Database, cli: A
                                                             tmp_path: Path) -> None:
     """The officer's whole path, each change named and audited."""
     for i in range(3):
-        await person(db, f"w{i}")
-    await person(db, "eng", locale="en", role="tukang", skills=(PAINTER,))
-    await person(db, "wa", accounts=[{"channel": "whatsapp", "address": "whatsapp:+628111",
+        await make_person(db, f"w{i}")
+    await make_tukang(db, "eng", locale="en", skills=(PAINTER,))
+    await make_person(db, "wa", accounts=[{"channel": "whatsapp", "address": "whatsapp:+628111",
                                       "last_inbound_at": NOW - timedelta(days=3)}])
     poster = tmp_path / "poster.png"
     poster.write_bytes(PNG)
@@ -453,7 +424,7 @@ async def test_admin_create_preview_send_status_cancel_list(db: Database, cli: A
 # --- subscriptions in the bot -------------------------------------------------------------
 
 
-async def test_subscribe_to_topics_and_get_only_those(t: Transcript) -> None:
+async def test_subscribe_to_topics_and_get_only_those(t: Harness) -> None:
     """Langganan info lists the published topics; a topic broadcast reaches its subscribers."""
     async with t.db.transaction() as s:
         for title, topic in (("PBG", "perizinan"), ("Helm", "keselamatan"),
@@ -489,7 +460,7 @@ async def test_subscribe_to_topics_and_get_only_those(t: Transcript) -> None:
     assert await rows_of(t.db, b) == []
 
 
-async def test_subscriptions_when_there_is_nothing_yet(t: Transcript) -> None:
+async def test_subscriptions_when_there_is_nothing_yet(t: Harness) -> None:
     """Without published topics the person is told so and returns to the menu."""
     await register_warga(t, "budi")
     await t.press("budi", "Langganan info")

@@ -13,46 +13,34 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 from bot.delivery import DeliveryWorker
 from bot.settings import Settings, load_settings
 from bot.telegram import TelegramSender
 from bot.whatsapp import WhatsAppSender
 from flows import broadcast as bc
+from standins.telegram import TOKEN, StandIn
+from standins.twilio import TwilioStandIn
 from storage.clock import utcnow
 from storage.db import Database
-from storage.models import Broadcast, ChannelAccount, Outbox, User
-from tests.telegram.standin import TOKEN, StandIn
-from tests.whatsapp.standin import TwilioStandIn
+from storage.models import Broadcast, Outbox
+from tests.channels import ACCOUNT_SID, AUTH_TOKEN, FROM, twilio_standin
+from tests.factories import make_crowd
 
 ROOT = Path(__file__).resolve().parent.parent
-ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
-AUTH_TOKEN = "test-auth-token-5f1c2a"
-FROM = "whatsapp:+14155238886"
 TEMPLATE = "HX" + "c3" * 16
 
 
 async def people(db: Database, accounts: list[tuple[str, str, datetime | None, str]]) -> None:
-    """One person per (channel, address, last inbound, locale), inserted in one go."""
-    at = datetime(2026, 11, 1, tzinfo=UTC)
-    async with db.transaction() as s:
-        conn = await s.connection()
-        await conn.execute(insert(User.__table__), [
-            {"name": f"p{i}", "role": "warga", "locale": loc, "status": "active",
-             "broadcast_opt_out": False, "topics": [], "is_demo": False,
-             "phone_verified": False, "created_at": at, "updated_at": at}
-            for i, (_, _, _, loc) in enumerate(accounts)])
-        ids = list((await conn.execute(select(User.id).order_by(User.id))).scalars())
-        await conn.execute(insert(ChannelAccount.__table__), [
-            {"user_id": uid, "channel": ch, "address": addr, "reachable": True,
-             "last_seen_at": inbound or at, "last_inbound_at": inbound, "created_at": at}
-            for uid, (ch, addr, inbound, _) in zip(ids, accounts, strict=True)])
+    """One person per (channel, address, last inbound, locale)."""
+    await make_crowd(db, accounts, at=datetime(2026, 11, 1, tzinfo=UTC))
 
 
 async def broadcast(db: Database, text: str, template_sid: str | None = None) -> int:
     async with db.transaction() as s:
-        b = await bc.create(s, text=text, template_sid=template_sid, created_by="test")
+        b = await bc.create(s, text=text, template_sid=template_sid, created_by="test",
+                            now=utcnow())
         assert b.id is not None
         await bc.start(s, b.id, utcnow())
         return b.id
@@ -75,9 +63,9 @@ async def test_one_broadcast_on_telegram_and_whatsapp(db: Database, tmp_path: Pa
                       ("whatsapp", "whatsapp:+6281200000002", recent, "en"),
                       ("whatsapp", "whatsapp:+6281200000003", old, "id")])
     b = await broadcast(db, "Pelatihan K3 & sertifikasi SKK, Sabtu 09.00.", TEMPLATE)
-    assert await bc.enqueue_all(db, b) == 6
+    assert await bc.enqueue_all(db, b, clock=utcnow) == 6
 
-    tg_server, twilio = StandIn().start(), TwilioStandIn(ACCOUNT_SID, AUTH_TOKEN).start()
+    tg_server, twilio = StandIn().start(), twilio_standin()
     tg = TelegramSender(load_settings(_env_file=None, telegram_bot_token=TOKEN,
                                       telegram_base_url=tg_server.base_url,
                                       sijakon_data_dir=tmp_path))
@@ -118,8 +106,8 @@ async def test_whatsapp_without_template_skips_outside_the_window(db: Database,
     await people(db, [("whatsapp", "whatsapp:+6281200000001", now - timedelta(hours=3), "id"),
                       ("whatsapp", "whatsapp:+6281200000002", now - timedelta(days=5), "id")])
     b = await broadcast(db, "Jadwal uji SKK bulan Desember.")
-    await bc.enqueue_all(db, b)
-    twilio = TwilioStandIn(ACCOUNT_SID, AUTH_TOKEN).start()
+    await bc.enqueue_all(db, b, clock=utcnow)
+    twilio = twilio_standin()
     try:
         await DeliveryWorker(db, [WhatsAppSender(wa_settings(twilio, tmp_path),
                                                  clock=utcnow)]).drain()

@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from flows.types import Media
 from storage.models import Complaint
-from tests.factories_b import (
+from tests.factories import (
     ask_statement,
     get,
     make_complaint,
@@ -14,14 +14,14 @@ from tests.factories_b import (
     make_tukang,
     user_id,
 )
-from tests.harness import Transcript, register_warga
+from tests.harness import Harness, register_warga
 
 PHOTO = Media("/tmp/sijakon-test/bocor.jpg", "image/jpeg", 90_000)
 VIDEO = Media("/tmp/sijakon-test/bocor.mp4", "video/mp4", 900_000)
 WHAT = "Tukang tidak datang di hari yang disepakati dan tidak bisa dihubungi."
 
 
-async def warga_with_job(t: Transcript, *, tukang: bool = True,
+async def warga_with_job(t: Harness, *, tukang: bool = True,
                          code: str = "J-2611-0042") -> tuple[int, int | None, int]:
     """Budi (warga) with one finished job, done by Andi (tukang) unless `tukang` is False."""
     await register_warga(t, "budi")
@@ -32,7 +32,7 @@ async def warga_with_job(t: Transcript, *, tukang: bool = True,
     return warga, tk, job
 
 
-async def test_warga_files_a_complaint_with_evidence(t: Transcript) -> None:
+async def test_warga_files_a_complaint_with_evidence(t: Harness) -> None:
     """Job -> what happened -> photos -> confirm with the disclaimer -> a P- code."""
     warga, tk, job = await warga_with_job(t)
     await t.press("budi", "Pengaduan")
@@ -64,7 +64,7 @@ async def test_warga_files_a_complaint_with_evidence(t: Transcript) -> None:
     assert "sudah punya pengaduan P-2611-0001" in t.got("budi", "sudah punya").text
 
 
-async def test_complaint_without_photos_and_help_at_every_step(t: Transcript) -> None:
+async def test_complaint_without_photos_and_help_at_every_step(t: Harness) -> None:
     """Unknown input gets the step's help; photos can be skipped."""
     await warga_with_job(t)
     await t.press("budi", "Pengaduan")
@@ -93,7 +93,7 @@ async def test_complaint_without_photos_and_help_at_every_step(t: Transcript) ->
         assert (await s.execute(select(func.count()).select_from(Complaint))).scalar() == 0
 
 
-async def test_complaint_refused_on_a_job_without_tukang(t: Transcript) -> None:
+async def test_complaint_refused_on_a_job_without_tukang(t: Harness) -> None:
     """A job no tukang ever took cannot be complained about."""
     _, _, job = await warga_with_job(t, tukang=False)
     await t.press("budi", "Pengaduan")
@@ -107,7 +107,7 @@ async def test_complaint_refused_on_a_job_without_tukang(t: Transcript) -> None:
         assert (await s.execute(select(func.count()).select_from(Complaint))).scalar() == 0
 
 
-async def test_complaint_on_someone_elses_job_is_refused(t: Transcript) -> None:
+async def test_complaint_on_someone_elses_job_is_refused(t: Harness) -> None:
     """The complaint button with another warga's job id finds nothing."""
     _, _, job = await warga_with_job(t)
     await register_warga(t, "sari", name="Sari Dewi", phone="081298765432")
@@ -115,7 +115,7 @@ async def test_complaint_on_someone_elses_job_is_refused(t: Transcript) -> None:
     assert "tidak kami temukan" in t.got("sari", "tidak kami temukan").text
 
 
-async def test_menu_and_batal_mid_complaint(t: Transcript) -> None:
+async def test_menu_and_batal_mid_complaint(t: Harness) -> None:
     """menu and batal leave the complaint unsent at the text and photo steps."""
     await warga_with_job(t)
     await t.press("budi", "Pengaduan")
@@ -132,7 +132,7 @@ async def test_menu_and_batal_mid_complaint(t: Transcript) -> None:
         assert (await s.execute(select(func.count()).select_from(Complaint))).scalar() == 0
 
 
-async def test_stale_button_in_complaint(t: Transcript) -> None:
+async def test_stale_button_in_complaint(t: Harness) -> None:
     """The job list's button pressed again at the text step is refused politely."""
     await warga_with_job(t)
     await t.press("budi", "Pengaduan")
@@ -144,7 +144,7 @@ async def test_stale_button_in_complaint(t: Transcript) -> None:
     await t.assert_step("budi", "complaint.text")
 
 
-async def test_tukang_gives_a_statement(t: Transcript) -> None:
+async def test_tukang_gives_a_statement(t: Harness) -> None:
     """The Dinas's button opens the statement; text, photo, confirm; the warga is told."""
     _, _, job = await warga_with_job(t)
     cid = await make_complaint(t, job)
@@ -178,7 +178,7 @@ async def test_tukang_gives_a_statement(t: Transcript) -> None:
     await t.assert_step("andi", "menu.home")
 
 
-async def test_statement_by_the_wrong_tukang_or_when_not_awaited(t: Transcript) -> None:
+async def test_statement_by_the_wrong_tukang_or_when_not_awaited(t: Harness) -> None:
     """Another tukang cannot answer; a complaint not awaiting a statement takes none."""
     _, _, job = await warga_with_job(t)
     other = await make_tukang(t, "cici", name="Cici")
@@ -201,7 +201,7 @@ async def test_statement_by_the_wrong_tukang_or_when_not_awaited(t: Transcript) 
     await t.assert_step("andi", "complaint.statement_text")
 
 
-async def test_statement_after_the_dinas_decided_is_refused(t: Transcript) -> None:
+async def test_statement_after_the_dinas_decided_is_refused(t: Harness) -> None:
     """If the Dinas decides while the tukang is writing, the late statement is not stored."""
     _, _, job = await warga_with_job(t)
     cid = await make_complaint(t, job)
@@ -219,7 +219,7 @@ async def test_statement_after_the_dinas_decided_is_refused(t: Transcript) -> No
     assert c.statement is None and c.status == "dismissed"
 
 
-async def test_statement_can_be_dropped_and_restarted(t: Transcript) -> None:
+async def test_statement_can_be_dropped_and_restarted(t: Harness) -> None:
     """"Tidak" at the statement summary sends nothing; the button works again later."""
     _, _, job = await warga_with_job(t)
     cid = await make_complaint(t, job)
@@ -238,7 +238,7 @@ async def test_statement_can_be_dropped_and_restarted(t: Transcript) -> None:
 
 async def test_complaint_statement_and_erasure_on_both_databases(any_db) -> None:  # type: ignore[no-untyped-def]
     """Complaint, statement, Data saya and a refused then allowed erasure on SQLite and PG."""
-    t = Transcript(any_db)
+    t = Harness.console(any_db)
     await warga_with_job(t)
     await t.press("budi", "Pengaduan")
     await t.send("budi", "1")
@@ -271,7 +271,7 @@ async def test_complaint_statement_and_erasure_on_both_databases(any_db) -> None
     await t.engine.stop()
 
 
-async def test_statement_steps_answer_unknown_input_with_help(t: Transcript) -> None:
+async def test_statement_steps_answer_unknown_input_with_help(t: Harness) -> None:
     """At the statement's photo and confirm steps, nonsense gets help and the question."""
     _, _, job = await warga_with_job(t)
     cid = await make_complaint(t, job)

@@ -14,7 +14,7 @@ from flows.types import Inbound, Reply
 from storage.clock import utcnow
 from storage.db import Database
 from storage.models import ChannelAccount, Outbox, User
-from tests.harness import StepClock, Transcript, register_warga
+from tests.harness import Harness, StepClock, register_warga
 
 
 @dataclass
@@ -85,7 +85,7 @@ async def test_retry_after_waits_then_sends_once(db: Database) -> None:
     assert [t for _, t in sender.sent] == ["first", "second"]
 
 
-async def test_permanent_refusal_marks_the_account_unreachable(t: Transcript) -> None:
+async def test_permanent_refusal_marks_the_account_unreachable(t: Harness) -> None:
     """A blocked bot stops sending to that address; a new message from it reopens it."""
     await register_warga(t, "budi")
     async with t.db.transaction() as s:
@@ -108,7 +108,7 @@ async def test_permanent_refusal_marks_the_account_unreachable(t: Transcript) ->
 
 async def test_held_rows_wait_for_the_next_inbound(db: Database) -> None:
     """A Hold (WhatsApp window closed) keeps the row waiting until the person writes again."""
-    t = Transcript(db)
+    t = Harness.console(db)
     who = "whatsapp:whatsapp:+6281234567890"  # channel:address, and the address has a prefix
     await register_warga(t, who)
     async with db.transaction() as s:
@@ -134,7 +134,7 @@ async def test_claimed_rows_bring_the_recipients_language_and_window(any_db: Dat
     else the worker's default) and whether they wrote within WhatsApp's 24 hours (their
     account's last message; someone still registering: their conversation's last change)."""
     clock = StepClock()
-    t = Transcript(any_db, clock=clock)
+    t = Harness.console(any_db, clock=clock)
     await register_warga(t, "whatsapp:+6281200000001")
     await t.send("whatsapp:+6281200000002", "halo")  # still registering: no account yet
     async with any_db.transaction() as s:

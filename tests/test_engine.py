@@ -6,7 +6,7 @@ import contextlib
 import sqlite3
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from flows.context import Context
 from flows.engine import Engine, global_command, match_presented
@@ -15,12 +15,12 @@ from flows.steps import Next, Step
 from flows.types import Inbound, Message
 from storage.db import Database
 from storage.models import AuditLog, Conversation, Outbox, ProcessedUpdate, User
-from tests.harness import StepClock, Transcript, register_warga
+from tests.harness import Harness, StepClock, register_warga
 
 
 async def test_first_contact_registers_a_warga(any_db: Database) -> None:
     """Consent, name, phone, kecamatan: the person is stored and lands at the menu."""
-    t = Transcript(any_db)
+    t = Harness.console(any_db)
     await t.send("budi", "halo")
     welcome = t.last("budi")
     assert "SIJAKON" in welcome.text and "gratis" in welcome.text
@@ -43,7 +43,7 @@ async def test_first_contact_registers_a_warga(any_db: Database) -> None:
 
 async def test_no_consent_stores_nothing(db: Database) -> None:
     """Refusing consent leaves no user and no personal data behind."""
-    t = Transcript(db)
+    t = Harness.console(db)
     await t.send("sari", "halo")
     await t.press("sari", "Tidak setuju")
     assert "tidak ada data Anda yang kami simpan" in t.last("sari").text
@@ -55,7 +55,7 @@ async def test_no_consent_stores_nothing(db: Database) -> None:
 
 async def test_repeated_external_id_is_handled_once(any_db: Database) -> None:
     """A redelivered update (same external id) changes nothing and sends nothing."""
-    t = Transcript(any_db)
+    t = Harness.console(any_db)
     assert await t.send("budi", "halo", external_id="u-1")
     before = len(t.all("budi"))
     assert not await t.send("budi", "halo", external_id="u-1")
@@ -77,7 +77,7 @@ async def test_repeat_inside_one_batch_is_dropped(db: Database) -> None:
         assert (await s.execute(select(func.count()).select_from(Outbox))).scalar() == 1
 
 
-async def test_stale_button_gets_polite_answer_and_current_prompt(t: Transcript) -> None:
+async def test_stale_button_gets_polite_answer_and_current_prompt(t: Harness) -> None:
     """A press on an old message says so and asks the current question again."""
     await t.send("budi", "halo")
     await t.press("budi", "Setuju")
@@ -90,7 +90,7 @@ async def test_stale_button_gets_polite_answer_and_current_prompt(t: Transcript)
     await t.assert_step("budi", "start.name")
 
 
-async def test_unknown_input_is_answered_with_help(t: Transcript) -> None:
+async def test_unknown_input_is_answered_with_help(t: Harness) -> None:
     """Text that is not an option gets the step's help and the question again."""
     await t.send("budi", "halo")
     t.replies("budi")
@@ -101,7 +101,7 @@ async def test_unknown_input_is_answered_with_help(t: Transcript) -> None:
     await t.assert_step("budi", "start.welcome")
 
 
-async def test_global_commands_mid_flow(t: Transcript) -> None:
+async def test_global_commands_mid_flow(t: Harness) -> None:
     """bantuan keeps the step; batal and menu leave it; STOP and MULAI switch broadcasts."""
     await register_warga(t, "budi")
     await t.send("budi", "bantuan")
@@ -124,14 +124,14 @@ async def test_global_commands_mid_flow(t: Transcript) -> None:
 
 async def test_state_survives_a_fresh_engine(db: Database, clock: StepClock) -> None:
     """A new engine on the same database file continues the conversation where it was."""
-    first = Transcript(db, clock=clock)
+    first = Harness.console(db, clock=clock)
     await first.send("budi", "halo")
     await first.press("budi", "Setuju")
     await first.send("budi", "Budi")
     await first.engine.stop()
     await db.close()
     reopened = Database(db.url)
-    second = Transcript(reopened, clock=clock)
+    second = Harness.console(reopened, clock=clock)
     await second.assert_step("budi", "start.phone")
     await second.send("budi", "081234567890")
     await second.assert_step("budi", "start.kecamatan")
@@ -154,10 +154,8 @@ class Boom(Step):
 async def test_exception_in_a_step_rolls_back_and_shows_menu(any_db: Database) -> None:
     """A failing step's changes and messages vanish; the person gets an apology and the menu."""
     registry = load_flows().extended(Boom(name="test.boom", key="choice.done"))
-    t = Transcript(any_db, engine=Engine(any_db, registry=registry, clock=StepClock()))
-    await register_warga(t, "budi")
-    async with any_db.transaction() as s:
-        await s.execute(update(Conversation).values(step="test.boom"))
+    t = Harness.console(any_db, registry=registry)
+    await t.setup_state("budi", step="test.boom", user={"name": "Budi Santoso"}, ask=False)
     await t.send("budi", "apa saja")
     texts = t.texts("budi")
     assert texts[0].startswith("Maaf, terjadi kesalahan")
@@ -171,7 +169,7 @@ async def test_exception_in_a_step_rolls_back_and_shows_menu(any_db: Database) -
     await t.engine.stop()
 
 
-async def test_idle_conversation_returns_to_menu(t: Transcript) -> None:
+async def test_idle_conversation_returns_to_menu(t: Harness) -> None:
     """After three idle days the next message brings the menu, not the old question."""
     await t.send("budi", "halo")
     await t.press("budi", "Setuju")
@@ -181,7 +179,7 @@ async def test_idle_conversation_returns_to_menu(t: Transcript) -> None:
     await t.assert_step("budi", "start.welcome")
 
 
-async def test_access_history_is_recorded(t: Transcript) -> None:
+async def test_access_history_is_recorded(t: Harness) -> None:
     """Every message of a registered person leaves a row: time, channel, step change."""
     await register_warga(t, "budi")
     await t.send("budi", "1")
@@ -212,7 +210,7 @@ async def test_on_output_is_called_once_the_replies_are_committed(db: Database) 
     await engine.stop()
 
 
-async def test_an_event_gets_its_notice_and_keeps_the_step(t: Transcript) -> None:
+async def test_an_event_gets_its_notice_and_keeps_the_step(t: Harness) -> None:
     """An edited message mid-registration gets the notice as a reply and the same question
     stays; from someone we never met it starts no conversation and speaks their language."""
     await t.send("budi", "halo")
@@ -248,7 +246,7 @@ def test_match_presented() -> None:
     assert match_presented("halo", shown) is None
 
 
-async def test_notification_does_not_steal_typed_numbers_mid_question(t: Transcript) -> None:
+async def test_notification_does_not_steal_typed_numbers_mid_question(t: Harness) -> None:
     """Someone answering a question with options keeps them when a notification arrives;
     at the menu, a notification's buttons become what a typed number answers."""
     from flows.outbox import Outgoing

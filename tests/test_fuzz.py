@@ -21,8 +21,8 @@ from flows.registry import load_flows
 from flows.types import Media
 from storage.db import Database
 from storage.models import Conversation
-from tests.factories_b import make_article, make_complaint, make_job, make_person, make_tukang
-from tests.harness import StepClock, Transcript
+from tests.factories import make_article, make_complaint, make_job, make_person, make_tukang
+from tests.harness import Harness, StepClock
 
 REGISTRY = load_flows()
 STEPS = sorted(REGISTRY.steps)
@@ -66,9 +66,9 @@ inputs = st.one_of(
 
 
 @pytest.fixture
-async def world(db: Database) -> AsyncIterator[Transcript]:
+async def world(db: Database) -> AsyncIterator[Harness]:
     """One transcript for all examples, with articles, a finished job and an open complaint."""
-    t = Transcript(db, clock=StepClock())
+    t = Harness.console(db, clock=StepClock())
     for i in range(3):
         await make_article(t, f"Judul {i}", "Perizinan" if i < 2 else "Tips", "Isi " * 400)
     yield t
@@ -83,7 +83,7 @@ _seq = itertools.count(1)
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(role=st.sampled_from(["warga", "tukang", "pending"]), step=st.sampled_from(STEPS),
        message=inputs)
-async def test_random_input_at_random_steps(world: Transcript, role: str, step: str,
+async def test_random_input_at_random_steps(world: Harness, role: str, step: str,
                                             message: tuple[str, Media | None, str | None]) -> None:
     """Whatever arrives, at whatever step: no exception, at least one reply, a known step."""
     t = world

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from flows.context import FlowConfig
 from storage.models import AuditLog, Conversation, InfoArticle, User
-from tests.factories_b import (
+from tests.factories import (
     NONGSA,
     get,
     make_article,
@@ -16,12 +16,12 @@ from tests.factories_b import (
     make_tukang,
     user_id,
 )
-from tests.harness import Transcript, register_warga
+from tests.harness import Harness, register_warga
 
 # --- info -------------------------------------------------------------------------------------
 
 
-async def test_info_with_nothing_published(t: Transcript) -> None:
+async def test_info_with_nothing_published(t: Harness) -> None:
     """No published article: say so and show the menu."""
     await make_article(t, "Draf", "Perizinan", published=False)
     await register_warga(t, "budi")
@@ -31,7 +31,7 @@ async def test_info_with_nothing_published(t: Transcript) -> None:
     await t.assert_step("budi", "menu.home")
 
 
-async def test_browse_topics_titles_and_an_article(t: Transcript) -> None:
+async def test_browse_topics_titles_and_an_article(t: Harness) -> None:
     """Topics with counts -> titles newest first -> the article; back buttons work."""
     await make_article(t, "Cara mengurus PBG", "Perizinan", "Persyaratan PBG: gambar, KTP.",
                        age_days=10)
@@ -63,7 +63,7 @@ async def test_browse_topics_titles_and_an_article(t: Transcript) -> None:
 
 async def test_info_pages_long_lists_and_long_articles(db, clock) -> None:  # type: ignore[no-untyped-def]
     """Seven topics show five at a time; a long article is read in parts."""
-    t = Transcript(db, clock=clock, config=FlowConfig(page_size=5))
+    t = Harness.console(db, clock=clock, config=FlowConfig(page_size=5))
     for i in range(7):
         await make_article(t, f"Judul {i}", f"Topik {i}", "Isi.")
     long_body = "\n".join(f"Paragraf {i}: " + "kata " * 60 for i in range(30))
@@ -97,12 +97,12 @@ async def test_info_pages_long_lists_and_long_articles(db, clock) -> None:  # ty
     await engine_stop(t)
 
 
-async def engine_stop(t: Transcript) -> None:
+async def engine_stop(t: Harness) -> None:
     assert t.engine is not None
     await t.engine.stop()
 
 
-async def test_info_help_stale_button_and_withdrawn_article(t: Transcript) -> None:
+async def test_info_help_stale_button_and_withdrawn_article(t: Harness) -> None:
     """Unknown input gets help; an old button is refused; a withdrawn article says so."""
     aid = await make_article(t, "Cara mengurus PBG", "Perizinan", "Isi.")
     await register_warga(t, "budi")
@@ -132,12 +132,12 @@ async def test_info_help_stale_button_and_withdrawn_article(t: Transcript) -> No
 # --- settings ---------------------------------------------------------------------------------
 
 
-async def open_settings(t: Transcript, who: str = "budi") -> None:
+async def open_settings(t: Harness, who: str = "budi") -> None:
     await t.press(who, "Pengaturan")
     await t.assert_step(who, "settings.home")
 
 
-async def test_settings_page_and_switching_to_english(t: Transcript) -> None:
+async def test_settings_page_and_switching_to_english(t: Harness) -> None:
     """Choosing English changes the very next reply, the menu, and the stored locale."""
     await register_warga(t, "budi")
     await open_settings(t)
@@ -165,7 +165,7 @@ async def test_settings_page_and_switching_to_english(t: Transcript) -> None:
     assert "Bahasa Indonesia" in t.got("budi", "mulai sekarang").text
 
 
-async def test_broadcasts_off_and_on(t: Transcript) -> None:
+async def test_broadcasts_off_and_on(t: Harness) -> None:
     """The broadcast switch flips User.broadcast_opt_out and is recorded."""
     await register_warga(t, "budi")
     uid = await user_id(t.db, "budi")
@@ -182,7 +182,7 @@ async def test_broadcasts_off_and_on(t: Transcript) -> None:
     assert actions == ["broadcast.opt_out", "broadcast.opt_in"]
 
 
-async def test_data_saya_shows_everything_and_is_audited(t: Transcript) -> None:
+async def test_data_saya_shows_everything_and_is_audited(t: Harness) -> None:
     """Data saya lists profile, accounts, jobs and complaints, readably, and leaves a record."""
     await register_warga(t, "budi")
     uid = await user_id(t.db, "budi")
@@ -208,7 +208,7 @@ async def test_data_saya_shows_everything_and_is_audited(t: Transcript) -> None:
     assert n == 1
 
 
-async def test_correct_name_and_kecamatan(t: Transcript) -> None:
+async def test_correct_name_and_kecamatan(t: Harness) -> None:
     """A wrong name is refused with help; good ones are saved; the kecamatan changes."""
     await register_warga(t, "budi")
     uid = await user_id(t.db, "budi")
@@ -231,7 +231,7 @@ async def test_correct_name_and_kecamatan(t: Transcript) -> None:
     await t.assert_step("budi", "settings.home")
 
 
-async def test_menu_batal_and_unknown_input_in_settings(t: Transcript) -> None:
+async def test_menu_batal_and_unknown_input_in_settings(t: Harness) -> None:
     """Help at each settings step; batal and menu leave without changing anything."""
     await register_warga(t, "budi")
     await open_settings(t)
@@ -262,7 +262,7 @@ async def test_menu_batal_and_unknown_input_in_settings(t: Transcript) -> None:
     assert t.texts("budi")[0].startswith("Pilihan itu sudah tidak berlaku")
 
 
-async def test_delete_refused_while_a_job_is_open(t: Transcript) -> None:
+async def test_delete_refused_while_a_job_is_open(t: Harness) -> None:
     """Erasure waits for open jobs; the reason names the job."""
     await register_warga(t, "budi")
     uid = await user_id(t.db, "budi")
@@ -277,7 +277,7 @@ async def test_delete_refused_while_a_job_is_open(t: Transcript) -> None:
     assert (await get(t.db, User, uid)).status == "active"
 
 
-async def test_delete_refused_while_a_complaint_is_open(t: Transcript) -> None:
+async def test_delete_refused_while_a_complaint_is_open(t: Harness) -> None:
     """A tukang with an undecided complaint about them cannot be erased yet."""
     await register_warga(t, "budi")
     tk = await make_tukang(t, "andi")
@@ -291,7 +291,7 @@ async def test_delete_refused_while_a_complaint_is_open(t: Transcript) -> None:
     assert (await get(t.db, User, tk)).status == "active"
 
 
-async def test_delete_my_data_makes_a_stranger(t: Transcript) -> None:
+async def test_delete_my_data_makes_a_stranger(t: Harness) -> None:
     """After erasure the person is unknown: the next message starts first contact."""
     await register_warga(t, "budi")
     uid = await user_id(t.db, "budi")
@@ -322,7 +322,7 @@ async def test_delete_my_data_makes_a_stranger(t: Transcript) -> None:
     assert await user_id(t.db, "budi") != uid
 
 
-async def test_english_user_erasure_and_settings(t: Transcript) -> None:
+async def test_english_user_erasure_and_settings(t: Harness) -> None:
     """An English speaker gets the erasure answer in English; the stranger starts in Indonesian."""
     await register_warga(t, "budi")
     await open_settings(t)
@@ -335,7 +335,7 @@ async def test_english_user_erasure_and_settings(t: Transcript) -> None:
     assert "Selamat datang" in t.last("budi").text
 
 
-async def test_article_step_help_and_menu_mid_browse(t: Transcript) -> None:
+async def test_article_step_help_and_menu_mid_browse(t: Harness) -> None:
     """Nonsense while reading an article gets help; menu and batal leave the browsing."""
     await make_article(t, "Cara mengurus PBG", "Perizinan", "Isi tulisan PBG.")
     await register_warga(t, "budi")

@@ -8,19 +8,19 @@ from sqlalchemy import select
 from bot.scheduler import Scheduler
 from storage.models import AuditLog, Rating
 from tests.factories import book, job_of, make_tukang, offers_of, profile_of
-from tests.harness import Transcript, register_warga
+from tests.harness import Harness, register_warga
 
 
-async def _accepted(t: Transcript, warga: str = "budi", **kw: object) -> int:
+async def _accepted(t: Harness, warga: str = "budi", **kw: object) -> int:
     """A job of `warga` accepted by Andi; returns Andi's user id."""
-    andi = await make_tukang(t.db, "andi", "Andi", phone="+6281299990001")
+    andi = await make_tukang(t, "andi", "Andi", phone="+6281299990001")
     await book(t, warga, **kw)  # type: ignore[arg-type]
     await t.press(warga, "Andi")
     await t.press("andi", "Terima")
     return andi
 
 
-async def test_pesanan_saya_lists_codes_and_statuses(t: Transcript) -> None:
+async def test_pesanan_saya_lists_codes_and_statuses(t: Harness) -> None:
     """Each job shows with its code and status; details show the tukang and contact."""
     await _accepted(t)
     await t.press("budi", "Pesanan saya")
@@ -37,7 +37,7 @@ async def test_pesanan_saya_lists_codes_and_statuses(t: Transcript) -> None:
     await t.assert_step("budi", "menu.home")
 
 
-async def test_no_jobs_yet(t: Transcript) -> None:
+async def test_no_jobs_yet(t: Harness) -> None:
     """An empty list says how to start and stays at the menu."""
     await register_warga(t, "budi")
     await t.press("budi", "Pesanan saya")
@@ -45,7 +45,7 @@ async def test_no_jobs_yet(t: Transcript) -> None:
     await t.assert_step("budi", "menu.home")
 
 
-async def test_warga_marks_done_and_rates(t: Transcript) -> None:
+async def test_warga_marks_done_and_rates(t: Harness) -> None:
     """Tandai selesai, confirm, 1-5 and a comment: the tukang's record is updated."""
     andi = await _accepted(t)
     await t.press("budi", "Pesanan saya")
@@ -72,7 +72,7 @@ async def test_warga_marks_done_and_rates(t: Transcript) -> None:
     assert t.last("budi").labels == ["Kembali"]  # rated: nothing left to do
 
 
-async def test_tukang_starts_and_finishes_then_warga_rates(t: Transcript) -> None:
+async def test_tukang_starts_and_finishes_then_warga_rates(t: Harness) -> None:
     """Pekerjaan saya: Mulai kerja, Selesai; the warga gets a Beri penilaian button."""
     andi = await _accepted(t)
     await t.press("andi", "Pekerjaan saya")
@@ -99,7 +99,7 @@ async def test_tukang_starts_and_finishes_then_warga_rates(t: Transcript) -> Non
     assert "sudah dinilai" in t.got("budi", "sudah dinilai").text
 
 
-async def test_warga_says_not_finished(t: Transcript) -> None:
+async def test_warga_says_not_finished(t: Harness) -> None:
     """"Belum selesai" after the tukang's Selesai puts the job back in progress."""
     andi = await _accepted(t)
     await t.press("andi", "Pekerjaan saya")
@@ -114,7 +114,7 @@ async def test_warga_says_not_finished(t: Transcript) -> None:
     assert (await profile_of(t.db, andi)).jobs_done == 0
 
 
-async def test_rating_later_and_reminder(t: Transcript) -> None:
+async def test_rating_later_and_reminder(t: Harness) -> None:
     """"Nanti saja", then a day later the scheduler reminds the warga once."""
     await _accepted(t)
     await t.press("budi", "Pesanan saya")
@@ -137,7 +137,7 @@ async def test_rating_later_and_reminder(t: Transcript) -> None:
     assert "Penilaian 5" in t.got("budi", "Terima kasih!").text
 
 
-async def test_rating_steps_answer_unknown_input(t: Transcript) -> None:
+async def test_rating_steps_answer_unknown_input(t: Harness) -> None:
     """A word at the score step gets help; an overlong comment is cut with a notice."""
     await _accepted(t)
     await t.press("budi", "Pesanan saya")
@@ -159,7 +159,7 @@ async def test_rating_steps_answer_unknown_input(t: Transcript) -> None:
 @pytest.mark.parametrize("step", ["rating.score", "rating.comment", "jobs.detail",
                                   "jobs.done_confirm", "jobs.cancel_confirm"])
 @pytest.mark.parametrize("command", ["menu", "batal"])
-async def test_menu_and_batal_in_warga_job_steps(t: Transcript, step: str, command: str) -> None:
+async def test_menu_and_batal_in_warga_job_steps(t: Harness, step: str, command: str) -> None:
     """Every warga job step gives way to menu and batal."""
     await _accepted(t)
     await t.press("budi", "Pesanan saya")
@@ -180,7 +180,7 @@ async def test_menu_and_batal_in_warga_job_steps(t: Transcript, step: str, comma
 @pytest.mark.parametrize("step", ["jobs.work", "jobs.work_detail", "jobs.work_done_confirm",
                                   "jobs.work_cancel_reason"])
 @pytest.mark.parametrize("command", ["menu", "batal"])
-async def test_menu_and_batal_in_tukang_job_steps(t: Transcript, step: str,
+async def test_menu_and_batal_in_tukang_job_steps(t: Harness, step: str,
                                                   command: str) -> None:
     """Every tukang job step gives way to menu and batal; the job is untouched."""
     await _accepted(t)
@@ -197,7 +197,7 @@ async def test_menu_and_batal_in_tukang_job_steps(t: Transcript, step: str,
     assert (await job_of(t.db)).status == "accepted"
 
 
-async def test_job_steps_answer_unknown_input(t: Transcript) -> None:
+async def test_job_steps_answer_unknown_input(t: Harness) -> None:
     """Lists, details and confirmations answer stray text with help and the question."""
     await _accepted(t)
     for who, entry in (("budi", "Pesanan saya"), ("andi", "Pekerjaan saya")):
@@ -217,11 +217,11 @@ async def test_job_steps_answer_unknown_input(t: Transcript) -> None:
         await t.send(who, "menu")
 
 
-async def test_tukang_cancels_after_accepting(t: Transcript) -> None:
+async def test_tukang_cancels_after_accepting(t: Harness) -> None:
     """A reason is required; the cancellation counts against the tukang; the warga can find
     another tukang at once, without the one who cancelled."""
     andi = await _accepted(t)
-    await make_tukang(t.db, "citra", "Citra", phone="+6281299990002")
+    await make_tukang(t, "citra", "Citra", phone="+6281299990002")
     await t.press("andi", "Pekerjaan saya")
     await t.send("andi", "1")
     await t.press("andi", "Batalkan")
@@ -248,7 +248,7 @@ async def test_tukang_cancels_after_accepting(t: Transcript) -> None:
     assert "sudah dibuat ulang sebagai J-2611-0002" in t.got("budi", "dibuat ulang").text
 
 
-async def test_warga_cancels_an_accepted_job(t: Transcript) -> None:
+async def test_warga_cancels_an_accepted_job(t: Harness) -> None:
     """Cancelling after acceptance tells the tukang."""
     await _accepted(t)
     await t.press("budi", "Pesanan saya")
@@ -259,7 +259,7 @@ async def test_warga_cancels_an_accepted_job(t: Transcript) -> None:
     assert (await job_of(t.db)).status == "cancelled"
 
 
-async def test_done_after_the_other_side_cancelled(t: Transcript) -> None:
+async def test_done_after_the_other_side_cancelled(t: Harness) -> None:
     """A tukang confirming Selesai on a job the warga just cancelled is told it changed."""
     await _accepted(t)
     await t.press("andi", "Pekerjaan saya")
@@ -274,9 +274,9 @@ async def test_done_after_the_other_side_cancelled(t: Transcript) -> None:
     assert (await job_of(t.db)).status == "cancelled"
 
 
-async def test_tukang_sees_pending_offers_in_pekerjaan_saya(t: Transcript) -> None:
+async def test_tukang_sees_pending_offers_in_pekerjaan_saya(t: Harness) -> None:
     """A pending offer is listed; Terima there works like the notification's button."""
-    await make_tukang(t.db, "andi", "Andi")
+    await make_tukang(t, "andi", "Andi")
     await book(t, "budi")
     await t.press("budi", "Andi")
     await t.send("andi", "menu")
@@ -294,9 +294,9 @@ async def test_tukang_sees_pending_offers_in_pekerjaan_saya(t: Transcript) -> No
         "accepted"]
 
 
-async def test_tukang_declines_from_pekerjaan_saya(t: Transcript) -> None:
+async def test_tukang_declines_from_pekerjaan_saya(t: Harness) -> None:
     """Tolak from the list asks the reason, like the notification's button."""
-    await make_tukang(t.db, "andi", "Andi")
+    await make_tukang(t, "andi", "Andi")
     await book(t, "budi")
     await t.press("budi", "Andi")
     await t.send("andi", "menu")
@@ -307,9 +307,9 @@ async def test_tukang_declines_from_pekerjaan_saya(t: Transcript) -> None:
     assert "tidak bisa mengambil" in t.got("budi", "tidak bisa").text
 
 
-async def test_tukang_without_work(t: Transcript) -> None:
+async def test_tukang_without_work(t: Harness) -> None:
     """Nothing taken and no pending offer: the tukang is told so and stays at the menu."""
-    await make_tukang(t.db, "andi", "Andi")
+    await make_tukang(t, "andi", "Andi")
     await book(t, "budi")
     await t.press("budi", "Andi")
     await t.press("andi", "Tolak")
@@ -319,7 +319,7 @@ async def test_tukang_without_work(t: Transcript) -> None:
     await t.assert_step("andi", "menu.home")
 
 
-async def test_cancel_reason_needs_text(t: Transcript) -> None:
+async def test_cancel_reason_needs_text(t: Harness) -> None:
     """A photo at the cancel-reason step gets help; the job stays taken."""
     from flows.types import Media
 

@@ -10,28 +10,28 @@ from bot.scheduler import Scheduler
 from flows.types import Media
 from storage.db import Database
 from tests.factories import book, job_of, make_tukang, offers_of, profile_of
-from tests.harness import Transcript
+from tests.harness import Harness, register_warga
 
 
 @pytest.fixture
-async def t(any_db: Database) -> AsyncIterator[Transcript]:
+async def t(any_db: Database) -> AsyncIterator[Harness]:
     """Every offer test on SQLite and on PostgreSQL: the atomic claims must hold on both."""
-    transcript = Transcript(any_db)
+    transcript = Harness.console(any_db)
     yield transcript
     assert transcript.engine is not None
     await transcript.engine.stop()
 
 
-async def _offered(t: Transcript, warga: str = "budi", tukang: str = "Andi", **kw: object) -> None:
+async def _offered(t: Harness, warga: str = "budi", tukang: str = "Andi", **kw: object) -> None:
     """Book and choose `tukang`; the warga ends at the menu."""
     await book(t, warga, **kw)  # type: ignore[arg-type]
     await t.press(warga, tukang)
 
 
-async def test_offer_reaches_the_tukang_without_address_or_phone(t: Transcript) -> None:
+async def test_offer_reaches_the_tukang_without_address_or_phone(t: Harness) -> None:
     """The tukang reads code, category, description, kecamatan, time, photos and expiry, with
     Terima/Tolak; not the address or the warga's phone. The warga is told who and until when."""
-    andi = await make_tukang(t.db, "andi", "Andi")
+    andi = await make_tukang(t, "andi", "Andi")
     await register_and_book_with_photo(t)
     await t.press("budi", "Andi")
     offer = t.last("andi")
@@ -51,9 +51,7 @@ async def test_offer_reaches_the_tukang_without_address_or_phone(t: Transcript) 
     assert (await profile_of(t.db, andi)).last_offer_at is not None
 
 
-async def register_and_book_with_photo(t: Transcript) -> None:
-    from tests.harness import register_warga
-
+async def register_and_book_with_photo(t: Harness) -> None:
     await register_warga(t, "budi")
     await t.press("budi", "Pesan tukang")
     await t.press("budi", "Pengecatan")
@@ -66,9 +64,9 @@ async def register_and_book_with_photo(t: Transcript) -> None:
     await t.press("budi", "Kirim")
 
 
-async def test_accept_gives_both_sides_the_contacts(t: Transcript) -> None:
+async def test_accept_gives_both_sides_the_contacts(t: Harness) -> None:
     """Terima: the tukang gets the warga's name, phone and address; the warga the tukang's."""
-    andi = await make_tukang(t.db, "andi", "Andi", phone="+6281299990001")
+    andi = await make_tukang(t, "andi", "Andi", phone="+6281299990001")
     await _offered(t)
     await t.press("andi", "Terima")
     mine = t.got("andi", "Anda menerima")
@@ -83,9 +81,9 @@ async def test_accept_gives_both_sides_the_contacts(t: Transcript) -> None:
     assert [o.status for o in await offers_of(t.db, job.id or 0)] == ["accepted"]
 
 
-async def test_typing_the_number_accepts(t: Transcript) -> None:
+async def test_typing_the_number_accepts(t: Harness) -> None:
     """On a channel without buttons the tukang types 1 for Terima."""
-    await make_tukang(t.db, "andi", "Andi")
+    await make_tukang(t, "andi", "Andi")
     await _offered(t)
     await t.send("andi", "1")
     assert "Anda menerima" in t.got("andi", "Anda menerima").text
@@ -93,10 +91,10 @@ async def test_typing_the_number_accepts(t: Transcript) -> None:
     assert (await job_of(t.db)).status == "accepted"
 
 
-async def test_decline_asks_a_reason_and_the_warga_picks_again(t: Transcript) -> None:
+async def test_decline_asks_a_reason_and_the_warga_picks_again(t: Harness) -> None:
     """Tolak: declined at once, a short reason asked; the warga gets the list without them."""
-    await make_tukang(t.db, "andi", "Andi")
-    await make_tukang(t.db, "citra", "Citra", phone="+6281299990002")
+    await make_tukang(t, "andi", "Andi")
+    await make_tukang(t, "citra", "Citra", phone="+6281299990002")
     await book(t, "budi")
     first = t.last("budi").labels[0]
     await t.press("budi", first)
@@ -120,9 +118,9 @@ async def test_decline_asks_a_reason_and_the_warga_picks_again(t: Transcript) ->
     assert "sudah dikirim" in t.got("budi", "sudah dikirim").text
 
 
-async def test_decline_reason_can_be_skipped_and_is_checked(t: Transcript) -> None:
+async def test_decline_reason_can_be_skipped_and_is_checked(t: Harness) -> None:
     """At the reason step: too short is asked again, a photo gets help, Lewati goes on."""
-    await make_tukang(t.db, "andi", "Andi")
+    await make_tukang(t, "andi", "Andi")
     await _offered(t)
     await t.press("andi", "Tolak")
     t.replies("andi")
@@ -135,9 +133,9 @@ async def test_decline_reason_can_be_skipped_and_is_checked(t: Transcript) -> No
 
 
 @pytest.mark.parametrize("command", ["menu", "batal"])
-async def test_menu_and_batal_at_the_reason_step(t: Transcript, command: str) -> None:
+async def test_menu_and_batal_at_the_reason_step(t: Harness, command: str) -> None:
     """Leaving the reason step keeps the decline (the warga was already told)."""
-    await make_tukang(t.db, "andi", "Andi")
+    await make_tukang(t, "andi", "Andi")
     await _offered(t)
     await t.press("andi", "Tolak")
     await t.send("andi", command)
@@ -145,11 +143,11 @@ async def test_menu_and_batal_at_the_reason_step(t: Transcript, command: str) ->
     assert (await offers_of(t.db, (await job_of(t.db)).id or 0))[0].status == "declined"
 
 
-async def test_expiry_by_the_scheduler(t: Transcript) -> None:
+async def test_expiry_by_the_scheduler(t: Harness) -> None:
     """After the offer time the scheduler expires it: the warga may pick again, the tukang's
     late Terima says it expired."""
-    await make_tukang(t.db, "andi", "Andi")
-    await make_tukang(t.db, "citra", "Citra", phone="+6281299990002")
+    await make_tukang(t, "andi", "Andi")
+    await make_tukang(t, "citra", "Citra", phone="+6281299990002")
     await book(t, "budi")
     first = t.last("budi").labels[0]
     await t.press("budi", first)
@@ -173,9 +171,9 @@ async def test_expiry_by_the_scheduler(t: Transcript) -> None:
     assert first not in t.last("budi").labels
 
 
-async def test_accept_after_expiry_before_the_scheduler_ran(t: Transcript) -> None:
+async def test_accept_after_expiry_before_the_scheduler_ran(t: Harness) -> None:
     """Terima one minute late is refused even if no timer ran yet; the warga is told then."""
-    await make_tukang(t.db, "andi", "Andi")
+    await make_tukang(t, "andi", "Andi")
     await _offered(t)
     t.clock.advance(hours=3, minutes=1)
     await t.press("andi", "Terima")
@@ -186,9 +184,9 @@ async def test_accept_after_expiry_before_the_scheduler_ran(t: Transcript) -> No
     assert (await Scheduler(t.db, t.config, clock=t.clock).tick())["offers_expire"] == 0
 
 
-async def test_decline_after_expiry_says_so(t: Transcript) -> None:
+async def test_decline_after_expiry_says_so(t: Harness) -> None:
     """Tolak after the offer time says it expired and asks no reason."""
-    await make_tukang(t.db, "andi", "Andi")
+    await make_tukang(t, "andi", "Andi")
     await _offered(t)
     t.clock.advance(hours=4)
     await t.press("andi", "Tolak")
@@ -196,9 +194,9 @@ async def test_decline_after_expiry_says_so(t: Transcript) -> None:
     await t.assert_step("andi", "menu.home")
 
 
-async def test_two_warga_choose_the_same_tukang(t: Transcript) -> None:
+async def test_two_warga_choose_the_same_tukang(t: Harness) -> None:
     """Both offers live at once; the tukang accepts each on its own."""
-    andi = await make_tukang(t.db, "andi", "Andi")
+    andi = await make_tukang(t, "andi", "Andi")
     await _offered(t, "budi")
     await _offered(t, "sari", phone="081298765432")
     offers = [m for m in t.all("andi") if m.key == "offer.new"]
@@ -215,9 +213,9 @@ async def test_two_warga_choose_the_same_tukang(t: Transcript) -> None:
         assert (job.status, job.tukang_id) == ("accepted", andi)
 
 
-async def test_warga_cancels_while_the_offer_is_pending(t: Transcript) -> None:
+async def test_warga_cancels_while_the_offer_is_pending(t: Harness) -> None:
     """The tukang is told; their Terima afterwards says the job was cancelled."""
-    await make_tukang(t.db, "andi", "Andi")
+    await make_tukang(t, "andi", "Andi")
     await _offered(t)
     await t.press("budi", "Pesanan saya")
     await t.send("budi", "1")
@@ -234,9 +232,9 @@ async def test_warga_cancels_while_the_offer_is_pending(t: Transcript) -> None:
     assert [o.status for o in await offers_of(t.db, job.id or 0)] == ["cancelled"]
 
 
-async def test_pressing_terima_twice(t: Transcript) -> None:
+async def test_pressing_terima_twice(t: Harness) -> None:
     """A second press on the same Terima says it was already accepted; nothing changes."""
-    await make_tukang(t.db, "andi", "Andi")
+    await make_tukang(t, "andi", "Andi")
     await _offered(t)
     await t.press("andi", "Terima")
     t.replies("budi")
@@ -245,9 +243,9 @@ async def test_pressing_terima_twice(t: Transcript) -> None:
     assert t.replies("budi") == []
 
 
-async def test_a_stale_step_button(t: Transcript) -> None:
+async def test_a_stale_step_button(t: Harness) -> None:
     """A button of an earlier question (the old tukang list) gets the polite stale answer."""
-    await make_tukang(t.db, "andi", "Andi")
+    await make_tukang(t, "andi", "Andi")
     await book(t, "budi")
     listing = len(t.all("budi")) - 1
     await t.press("budi", "Andi")
@@ -258,10 +256,10 @@ async def test_a_stale_step_button(t: Transcript) -> None:
     assert len(await offers_of(t.db, (await job_of(t.db)).id or 0)) == 1
 
 
-async def test_someone_elses_offer_is_not_found(t: Transcript) -> None:
+async def test_someone_elses_offer_is_not_found(t: Harness) -> None:
     """A crafted accept for another tukang's offer is refused."""
-    await make_tukang(t.db, "andi", "Andi")
-    await make_tukang(t.db, "citra", "Citra", phone="+6281299990002", skills=("ME011001",))
+    await make_tukang(t, "andi", "Andi")
+    await make_tukang(t, "citra", "Citra", phone="+6281299990002", skills=("ME011001",))
     await _offered(t)
     offer = (await offers_of(t.db, (await job_of(t.db)).id or 0))[0]
     await t.send("citra", "halo")  # Citra's conversation exists only once she writes
@@ -276,8 +274,8 @@ async def test_tukang_who_writes_first_is_recognised(db: Database) -> None:
 
     from storage.models import User
 
-    t = Transcript(db)
-    await make_tukang(db, "andi", "Andi")
+    t = Harness.console(db)
+    await make_tukang(db, "andi", "Andi", at_menu=False)
     await t.send("andi", "halo")
     texts = t.texts("andi")
     assert texts[0] == "Selamat datang kembali, Andi! Akun Anda sudah tersambung."
@@ -292,13 +290,13 @@ async def test_tukang_who_writes_first_is_recognised(db: Database) -> None:
     await t.engine.stop()
 
 
-async def test_suspended_tukang_cannot_accept(t: Transcript) -> None:
+async def test_suspended_tukang_cannot_accept(t: Harness) -> None:
     """A tukang suspended after the offer was sent cannot accept it."""
     from sqlalchemy import update
 
     from storage.models import TukangProfile
 
-    await make_tukang(t.db, "andi", "Andi")
+    await make_tukang(t, "andi", "Andi")
     await _offered(t)
     async with t.db.transaction() as s:
         await s.execute(update(TukangProfile).values(status="suspended"))

@@ -18,14 +18,14 @@ from flows.table import ActionFn, MenuEntry, Registry, RegistryError
 from flows.types import Media, Message
 from storage.db import Database
 from storage.models import Conversation
-from tests.factories_b import (
+from tests.factories import (
     make_article,
     make_complaint,
     make_job,
     make_person,
     make_tukang,
 )
-from tests.harness import StepClock, Transcript
+from tests.harness import Harness, StepClock
 
 
 def test_the_real_registry_builds_once() -> None:
@@ -153,7 +153,7 @@ async def test_steps_and_actions_go_only_where_they_declare(db: Database) -> Non
     undeclared: list[str] = []
     registry = declared_only(build_registry(), undeclared)
     clock = StepClock()
-    t = Transcript(db, clock=clock, engine=Engine(db, registry=registry, clock=clock))
+    t = Harness.console(db, clock=clock, engine=Engine(db, registry=registry, clock=clock))
     await make_article(t, "Cara mengurus PBG", "Perizinan", "Isi " * 2000)
     await make_article(t, "Tips atap", "Tips")
     warga = await make_person(t, "budi")

@@ -46,8 +46,8 @@ from storage.reports import Quarter, grade, ikm, krejcie_morgan, quarterly_repor
 from tests.admin.conftest import Admin
 from tests.admin.test_pasal9 import register_tukang_in_bot
 from tests.factories import book
-from tests.factories_b import make_tukang as make_person_tukang
-from tests.harness import StepClock, Transcript, register_warga
+from tests.factories import make_tukang as make_person_tukang
+from tests.harness import Harness, StepClock, register_warga
 
 BUDI_SCORES = ["4 · Sangat sesuai", "4 · Sangat mudah", "3 · Cepat", "4 · Gratis", "3 · Sesuai",
                "4 · Sangat kompeten", "4 · Sangat sopan dan ramah", "3 · Baik",
@@ -123,7 +123,7 @@ def test_quarters_in_wib() -> None:
 # --- a quarter through the engine --------------------------------------------------------------
 
 
-async def _survey(t: Transcript, who: str, labels: list[str], suggestion: str | None) -> None:
+async def _survey(t: Harness, who: str, labels: list[str], suggestion: str | None) -> None:
     await t.press(who, "Isi survei")
     for label in labels:
         await t.press(who, label)
@@ -134,7 +134,7 @@ async def _survey(t: Transcript, who: str, labels: list[str], suggestion: str | 
     assert "Terima kasih atas penilaian" in t.got(who, "penilaian Anda").text
 
 
-async def _finish_and_rate(t: Transcript, warga: str, tukang: str, score: str) -> None:
+async def _finish_and_rate(t: Harness, warga: str, tukang: str, score: str) -> None:
     """The tukang marks the newest job done; the warga rates it from the notification."""
     code = (await _jobs(t.db))[-1].code
     await t.press(tukang, "Pekerjaan saya")
@@ -173,7 +173,7 @@ async def test_quarter_built_through_the_bot_and_cli(db: Database, tmp_path: Pat
     survey answers: every figure of the report equals the hand count."""
     quarter = Quarter(2026, 4)
     clock = StepClock(wib(11, 2, 9, 0))  # Monday 2 November 2026, 09:00 WIB
-    t = Transcript(db, clock=clock)
+    t = Harness.console(db, clock=clock)
     admin = Admin.on(db, tmp_path / "data", clock)
     scheduler = Scheduler(db, t.config, clock=clock)
     start = clock.now

@@ -11,15 +11,14 @@ from bot.scheduler import Scheduler
 from flows.survey import strip_phones
 from storage.models import AuditLog, SurveyResponse
 from tests.factories import book, make_tukang
-from tests.factories_b import make_tukang as make_person_tukang
-from tests.harness import StepClock, Transcript
+from tests.harness import Harness, StepClock
 
 
-async def _rated(t: Transcript, warga: str = "budi", tukang: str = "andi", *,
+async def _rated(t: Harness, warga: str = "budi", tukang: str = "andi", *,
                  register: bool = True, phone: str = "+6281299990001") -> None:
     """`warga` books `tukang`, who accepts; the warga marks it done and rates it 4."""
     if register:
-        await make_tukang(t.db, tukang, tukang.title(), phone=phone)
+        await make_tukang(t, tukang, tukang.title(), phone=phone)
     await book(t, warga, register=register)
     await t.press(warga, tukang.title())
     await t.press(tukang, "Terima")
@@ -31,13 +30,13 @@ async def _rated(t: Transcript, warga: str = "budi", tukang: str = "andi", *,
     await t.send(warga, "Rapi")
 
 
-async def _responses(t: Transcript) -> list[SurveyResponse]:
+async def _responses(t: Harness) -> list[SurveyResponse]:
     async with t.db.read() as s:
         return list((await s.execute(select(SurveyResponse).order_by(SurveyResponse.id)))
                     .scalars())
 
 
-async def test_rating_invites_then_nine_taps_and_a_suggestion(t: Transcript) -> None:
+async def test_rating_invites_then_nine_taps_and_a_suggestion(t: Harness) -> None:
     """After the rating: the invitation with "Isi survei", then the menu; the nine answers
     (taps, a typed number, Lewati) and a suggestion are saved once, phone numbers removed."""
     await _rated(t)
@@ -81,7 +80,7 @@ async def test_rating_invites_then_nine_taps_and_a_suggestion(t: Transcript) -> 
     assert r.suggestion == "Tambah tukang listrik di Nongsa, hubungi [nomor HP dihapus]"
 
 
-async def test_once_per_quarter_then_again_next_quarter(t: Transcript) -> None:
+async def test_once_per_quarter_then_again_next_quarter(t: Harness) -> None:
     """Answered: no invitation after the next rating, the old button says thanks; in the next
     quarter (WIB) the warga is invited again."""
     await _rated(t)
@@ -90,7 +89,7 @@ async def test_once_per_quarter_then_again_next_quarter(t: Transcript) -> None:
         await t.press("budi", "Lewati")
     await t.press("budi", "Lewati")
     assert len(await _responses(t)) == 1
-    await make_tukang(t.db, "cici", "Cici", phone="+6281299990002")
+    await make_tukang(t, "cici", "Cici", phone="+6281299990002")
     await book(t, "budi", register=False)
     await t.press("budi", "Cici")
     await t.press("cici", "Terima")
@@ -114,7 +113,7 @@ async def test_once_per_quarter_then_again_next_quarter(t: Transcript) -> None:
     assert [r.period for r in await _responses(t)] == ["2026Q4", "2027Q1"]
 
 
-async def test_the_invitation_is_also_the_menu(t: Transcript) -> None:
+async def test_the_invitation_is_also_the_menu(t: Harness) -> None:
     """Any menu item under the invitation works as from the menu; nothing is asked again."""
     await _rated(t)
     await t.press("budi", "Pesanan saya")
@@ -125,7 +124,7 @@ async def test_the_invitation_is_also_the_menu(t: Transcript) -> None:
     assert await _responses(t) == []
 
 
-async def test_menu_half_way_saves_nothing(t: Transcript) -> None:
+async def test_menu_half_way_saves_nothing(t: Harness) -> None:
     """"menu" in the middle leaves no partial answer; the survey can be started again."""
     await _rated(t)
     await t.press("budi", "Isi survei")
@@ -141,9 +140,9 @@ async def test_tukang_invited_once_a_quarter_in_the_daytime(db: object) -> None:
     """The timer invites active tukang once per quarter, by day (WIB), never pending ones nor
     those who answered; the button starts the survey and the answer is saved as a tukang's."""
     clock = StepClock(datetime(2026, 11, 23, 15, 0, tzinfo=UTC))  # 22:00 WIB
-    t = Transcript(db, clock=clock)  # type: ignore[arg-type]
-    andi = await make_person_tukang(t, "andi", name="Andi")
-    await make_person_tukang(t, "joko", name="Joko", status="pending")
+    t = Harness.console(db, clock=clock)  # type: ignore[arg-type]
+    andi = await make_tukang(t, "andi", "Andi")
+    await make_tukang(t, "joko", "Joko", status="pending")
     scheduler = Scheduler(t.db, t.config, clock=clock)
     assert (await scheduler.tick())["survey_invite_tukang"] == 0  # night: nobody woken
     clock.advance(hours=11)  # 09:00 WIB

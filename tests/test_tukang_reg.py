@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from flows.types import Media
 from storage.models import TukangProfile, User
-from tests.factories_b import (
+from tests.factories import (
     BATAM_KOTA,
     NONGSA,
     make_job,
@@ -17,7 +17,7 @@ from tests.factories_b import (
     profile_of,
     user_id,
 )
-from tests.harness import Transcript, register_warga
+from tests.harness import Harness, register_warga
 
 JPG = Media("/tmp/sijakon-test/skk.jpg", "image/jpeg", 120_000)
 JPG2 = Media("/tmp/sijakon-test/skk-back.jpg", "image/jpeg", 110_000)
@@ -26,7 +26,7 @@ DOCX = Media("/tmp/sijakon-test/skk.docx",
              "application/vnd.openxmlformats-officedocument.wordprocessingml.document", 9_000)
 
 
-async def first_contact_as_tukang(t: Transcript, who: str = "joko") -> None:
+async def first_contact_as_tukang(t: Harness, who: str = "joko") -> None:
     """/start tukang, consent, name, phone, kecamatan: lands at the registration intro."""
     await t.send(who, "/start tukang")
     await t.press(who, "Setuju")
@@ -36,7 +36,7 @@ async def first_contact_as_tukang(t: Transcript, who: str = "joko") -> None:
     await t.assert_step(who, "tukang_reg.begin")
 
 
-async def fill_registration(t: Transcript, who: str = "joko", skk: str = "skk-123.456/2025") -> None:
+async def fill_registration(t: Harness, who: str = "joko", skk: str = "skk-123.456/2025") -> None:
     """From the intro to the summary with good answers."""
     await t.press(who, "Lanjut")
     await t.send(who, skk)
@@ -52,7 +52,7 @@ async def fill_registration(t: Transcript, who: str = "joko", skk: str = "skk-12
     await t.assert_step(who, "tukang_reg.confirm")
 
 
-async def test_start_tukang_registers_a_pending_tukang(t: Transcript) -> None:
+async def test_start_tukang_registers_a_pending_tukang(t: Harness) -> None:
     """The whole /start tukang path ends with a pending profile and the tukang menu."""
     await first_contact_as_tukang(t)
     intro = t.last("joko")
@@ -90,7 +90,7 @@ async def test_start_tukang_registers_a_pending_tukang(t: Transcript) -> None:
     assert "Libur dulu" not in status.labels
 
 
-async def test_unknown_input_at_every_step_gets_that_steps_help(t: Transcript) -> None:
+async def test_unknown_input_at_every_step_gets_that_steps_help(t: Harness) -> None:
     """Nonsense at each registration step is answered with help and the same question."""
     await first_contact_as_tukang(t)
     t.replies("joko")
@@ -151,7 +151,7 @@ async def test_unknown_input_at_every_step_gets_that_steps_help(t: Transcript) -
     assert profile.skk_media == [PDF.path, JPG.path] and profile.jenjang == 8
 
 
-async def test_batal_and_menu_mid_registration_store_nothing(t: Transcript) -> None:
+async def test_batal_and_menu_mid_registration_store_nothing(t: Harness) -> None:
     """batal during /start tukang leaves no user; menu during a warga's registration keeps
     them a warga."""
     await first_contact_as_tukang(t)
@@ -190,7 +190,7 @@ async def test_batal_and_menu_mid_registration_store_nothing(t: Transcript) -> N
     await t.assert_step("budi", "menu.home")
 
 
-async def test_warga_registers_as_tukang_from_the_menu(t: Transcript) -> None:
+async def test_warga_registers_as_tukang_from_the_menu(t: Harness) -> None:
     """A registered warga chooses "Daftar sebagai tukang" and becomes a pending tukang."""
     await register_warga(t, "budi")
     await t.press("budi", "Daftar sebagai tukang")
@@ -211,7 +211,7 @@ async def test_warga_registers_as_tukang_from_the_menu(t: Transcript) -> None:
     await t.assert_step("budi", "menu.home")
 
 
-async def test_warga_with_an_open_job_cannot_register_yet(t: Transcript) -> None:
+async def test_warga_with_an_open_job_cannot_register_yet(t: Harness) -> None:
     """Registering as tukang waits until the warga's own bookings are finished."""
     await register_warga(t, "budi")
     uid = await user_id(t.db, "budi")
@@ -221,7 +221,7 @@ async def test_warga_with_an_open_job_cannot_register_yet(t: Transcript) -> None
     await t.assert_step("budi", "menu.home")
 
 
-async def test_stale_button_during_registration(t: Transcript) -> None:
+async def test_stale_button_during_registration(t: Harness) -> None:
     """An old jenjang button pressed at the date step is refused; the date is asked again."""
     await first_contact_as_tukang(t)
     await t.press("joko", "Lanjut")
@@ -238,7 +238,7 @@ async def test_stale_button_during_registration(t: Transcript) -> None:
     await t.assert_step("joko", "tukang_reg.valid")
 
 
-async def test_skk_number_of_someone_else_is_refused(t: Transcript) -> None:
+async def test_skk_number_of_someone_else_is_refused(t: Harness) -> None:
     """The same SKK number cannot be registered twice."""
     await make_tukang(t, "andi", skk="SKK-777888")
     await first_contact_as_tukang(t)
@@ -248,10 +248,11 @@ async def test_skk_number_of_someone_else_is_refused(t: Transcript) -> None:
     await t.assert_step("joko", "tukang_reg.skk")
 
 
-async def test_rejected_tukang_sees_reason_and_resubmits(t: Transcript) -> None:
+async def test_rejected_tukang_sees_reason_and_resubmits(t: Harness) -> None:
     """The Dinas's reason is on the status page; correcting and resending makes it pending."""
     uid = await make_tukang(t, "andi", status="rejected", reason="Foto SKK buram",
-                            skills=["SI013015"], areas=[BATAM_KOTA])
+                            skills=["SI013015"], areas=[BATAM_KOTA], skk="SKK-0042-2025",
+                            valid_until=date(2029, 6, 30))
     await t.send("andi", "menu")
     await t.press("andi", "Status & ketersediaan")
     status = t.last("andi")
@@ -259,7 +260,7 @@ async def test_rejected_tukang_sees_reason_and_resubmits(t: Transcript) -> None:
     assert status.labels == ["Perbaiki & kirim ulang", "Kembali ke menu"]
     await t.press("andi", "Perbaiki & kirim ulang")
     assert "Foto SKK buram" in t.got("andi", "Alasan penolakan").text
-    await t.press("andi", f"Tetap: SKK-{uid:04d}-2025")
+    await t.press("andi", "Tetap: SKK-0042-2025")
     await t.assert_step("andi", "tukang_reg.skills")
     assert "✅ Tukang Kayu" in t.last("andi").labels
     await t.press("andi", "Selesai")
@@ -280,7 +281,7 @@ async def test_rejected_tukang_sees_reason_and_resubmits(t: Transcript) -> None:
     assert "menunggu pemeriksaan Dinas" in t.last("andi").text
 
 
-async def test_availability_switches_between_siap_and_libur(t: Transcript) -> None:
+async def test_availability_switches_between_siap_and_libur(t: Harness) -> None:
     """An active tukang goes on a break and back; the profile follows."""
     uid = await make_tukang(t, "andi")
     await t.send("andi", "menu")
@@ -297,7 +298,7 @@ async def test_availability_switches_between_siap_and_libur(t: Transcript) -> No
     assert profile is not None and profile.available is True
 
 
-async def test_areas_change_at_once(t: Transcript) -> None:
+async def test_areas_change_at_once(t: Harness) -> None:
     """New service areas apply immediately; the tukang stays active."""
     uid = await make_tukang(t, "andi", areas=[BATAM_KOTA])
     await t.send("andi", "menu")
@@ -314,7 +315,7 @@ async def test_areas_change_at_once(t: Transcript) -> None:
     assert profile is not None and profile.areas == [NONGSA] and profile.status == "active"
 
 
-async def test_new_skill_goes_back_to_the_dinas(t: Transcript) -> None:
+async def test_new_skill_goes_back_to_the_dinas(t: Harness) -> None:
     """Adding a skill puts the profile back to pending; removing one applies at once."""
     uid = await make_tukang(t, "andi", skills=["SI013001", "SI013002"])
     await t.send("andi", "menu")
@@ -336,7 +337,7 @@ async def test_new_skill_goes_back_to_the_dinas(t: Transcript) -> None:
     assert set(profile.skills) == {"SI013001", "ME013001"}
 
 
-async def test_skk_data_update_goes_back_to_the_dinas(t: Transcript) -> None:
+async def test_skk_data_update_goes_back_to_the_dinas(t: Harness) -> None:
     """A renewed SKK (number, jenjang, date, photo) is checked again: status pending."""
     uid = await make_tukang(t, "andi")
     await t.send("andi", "menu")
@@ -356,7 +357,7 @@ async def test_skk_data_update_goes_back_to_the_dinas(t: Transcript) -> None:
     assert profile.skk_media == ["/tmp/skk.jpg"]
 
 
-async def test_suspended_tukang_only_sees_the_status(t: Transcript) -> None:
+async def test_suspended_tukang_only_sees_the_status(t: Harness) -> None:
     """A suspended tukang reads the reason and can change nothing."""
     await make_tukang(t, "andi", status="suspended", reason="Pengaduan P-2611-0003 terbukti")
     await t.send("andi", "menu")
@@ -368,7 +369,7 @@ async def test_suspended_tukang_only_sees_the_status(t: Transcript) -> None:
     await t.assert_step("andi", "menu.home")
 
 
-async def test_warga_menu_entry_needs_known_phone(t: Transcript) -> None:
+async def test_warga_menu_entry_needs_known_phone(t: Harness) -> None:
     """A warga without a phone on file is asked for it before the SKK number."""
     uid = await make_person(t, "tini")
     async with t.db.transaction() as s:
@@ -387,7 +388,7 @@ async def test_warga_menu_entry_needs_known_phone(t: Transcript) -> None:
 
 async def test_registration_on_sqlite_and_postgresql(any_db) -> None:  # type: ignore[no-untyped-def]
     """The /start tukang path and a status edit behave the same on both databases."""
-    t = Transcript(any_db)
+    t = Harness.console(any_db)
     await first_contact_as_tukang(t)
     await fill_registration(t)
     await t.press("joko", "Kirim")
@@ -408,7 +409,7 @@ async def test_registration_on_sqlite_and_postgresql(any_db) -> None:  # type: i
     await t.engine.stop()
 
 
-async def test_status_page_help_menu_and_stale(t: Transcript) -> None:
+async def test_status_page_help_menu_and_stale(t: Harness) -> None:
     """Unknown input on the status page gets help; menu leaves; an old button is refused."""
     await make_tukang(t, "andi")
     await t.send("andi", "menu")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,8 @@ from admin_cli.common import CliEnv
 from storage.clock import Clock
 from storage.codes import next_code
 from storage.db import Database
-from storage.models import ChannelAccount, Complaint, Job, TukangProfile, User
+from storage.models import ChannelAccount, Complaint, Job
+from tests import factories
 from tests.harness import StepClock
 
 BATAM_KOTA = "217110"
@@ -67,26 +68,12 @@ def admin(db: Database, tmp_path: Path, clock: StepClock) -> Admin:
 
 
 async def make_tukang(db: Database, address: str, name: str, *, phone: str = "+6281299990001",
-                      status: str = "pending", skills: tuple[str, ...] = (PAINTER,),
-                      areas: tuple[str, ...] = (BATAM_KOTA,), valid_until: date | None = None,
-                      submitted_at: datetime | None = None, media: list[str] | None = None,
-                      skk: str | None = None) -> int:
-    """A tukang reachable on the console at `address`, inserted directly (as the demo seed
-    does); returns the user id."""
-    at = submitted_at or NOW - timedelta(days=2)
-    async with db.transaction() as s:
-        user = User(name=name, phone=phone, phone_verified=True, role="tukang",
-                    kecamatan_code=areas[0], consent_at=at, created_at=at, updated_at=at)
-        s.add(user)
-        await s.flush()
-        assert user.id is not None
-        s.add(ChannelAccount(user_id=user.id, channel="console", address=address, created_at=at,
-                             last_seen_at=at, last_inbound_at=at))
-        s.add(TukangProfile(user_id=user.id, skk_number=skk or f"SKK-{user.id:05d}", jenjang=3,
-                            skk_valid_until=valid_until or date(2029, 1, 1),
-                            skk_media=media or [], skills=list(skills), areas=list(areas),
-                            status=status, submitted_at=at))
-        return user.id
+                      status: str = "pending", media: list[str] | None = None,
+                      **profile: Any) -> int:
+    """The tukang an officer meets first: pending, no SKK photo, not talking to the bot
+    (`tests.factories.make_tukang` with the officer's defaults); returns the user id."""
+    return await factories.make_tukang(db, address, name, phone=phone, status=status,
+                                       media=media or [], at_menu=False, **profile)
 
 
 async def make_job(db: Database, warga_id: int, tukang_id: int | None, *,

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from storage.db import Database
 from storage.models import AuditLog, Complaint, TukangProfile
 from tests.admin.conftest import NOW, Admin, make_complaint, make_job, make_tukang
-from tests.harness import Transcript, register_warga
+from tests.harness import Harness, register_warga
 
 
 async def complaint(db: Database, cid: int) -> Complaint:
@@ -19,7 +19,7 @@ async def complaint(db: Database, cid: int) -> Complaint:
         return c
 
 
-async def setup(db: Database, t: Transcript) -> tuple[int, int]:
+async def setup(db: Database, t: Harness) -> tuple[int, int]:
     """A registered warga (user 1, console 'budi') and an active tukang 'dodi'; a job."""
     await register_warga(t, "budi")
     tid = await make_tukang(db, "dodi", "Dodi Tukang", status="active")
@@ -27,7 +27,7 @@ async def setup(db: Database, t: Transcript) -> tuple[int, int]:
     return tid, job_id
 
 
-async def test_list_puts_overdue_first_and_hides_decided(db: Database, t: Transcript,
+async def test_list_puts_overdue_first_and_hides_decided(db: Database, t: Harness,
                                                          admin: Admin) -> None:
     """Overdue complaints (3 working days to verify, statement deadline) come first."""
     _, job_id = await setup(db, t)
@@ -51,7 +51,7 @@ async def test_list_puts_overdue_first_and_hides_decided(db: Database, t: Transc
     assert table.exit_code == 0 and late in table.stdout
 
 
-async def test_show_has_job_parties_text_evidence(db: Database, t: Transcript,
+async def test_show_has_job_parties_text_evidence(db: Database, t: Harness,
                                                   admin: Admin) -> None:
     """`show` gives the job, both parties (masked), the text, evidence paths, statement."""
     _, job_id = await setup(db, t)
@@ -73,7 +73,7 @@ async def test_show_has_job_parties_text_evidence(db: Database, t: Transcript,
     assert (await admin("complaints", "show", "P-0000-0000")).exit_code == 1
 
 
-async def test_request_statement_notifies_both(db: Database, t: Transcript,
+async def test_request_statement_notifies_both(db: Database, t: Harness,
                                                admin: Admin) -> None:
     """The complaint waits for a statement; the tukang gets the text and a button, the warga
     the deadline."""
@@ -94,7 +94,7 @@ async def test_request_statement_notifies_both(db: Database, t: Transcript,
     assert again.exit_code == 1 and "awaiting_statement" in again.stderr
 
 
-async def test_upheld_needs_statement_or_passed_deadline(db: Database, t: Transcript,
+async def test_upheld_needs_statement_or_passed_deadline(db: Database, t: Harness,
                                                          admin: Admin) -> None:
     """Upheld is refused until a statement was requested and then received or overdue."""
     tid, job_id = await setup(db, t)
@@ -132,7 +132,7 @@ async def test_upheld_needs_statement_or_passed_deadline(db: Database, t: Transc
     assert twice.exit_code == 1 and "sudah diputus" in twice.stderr
 
 
-async def test_dismissed_keeps_tukang_and_tells_both(db: Database, t: Transcript,
+async def test_dismissed_keeps_tukang_and_tells_both(db: Database, t: Harness,
                                                      admin: Admin) -> None:
     """Dismissal is possible at any time; the tukang stays active; both are told."""
     tid, job_id = await setup(db, t)
@@ -154,7 +154,7 @@ async def test_dismissed_keeps_tukang_and_tells_both(db: Database, t: Transcript
 
 
 async def test_upheld_after_a_delivered_request_needs_no_other_contact(
-        db: Database, t: Transcript, admin: Admin) -> None:
+        db: Database, t: Harness, admin: Admin) -> None:
     """Once the statement request was delivered and the deadline passed, upheld is allowed."""
     from bot.delivery import DeliveryWorker
     from tests.test_delivery import RecordingSender

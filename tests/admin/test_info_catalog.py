@@ -9,12 +9,12 @@ from sqlalchemy import select
 from storage.db import Database
 from storage.models import AuditLog, Category, InfoArticle, SkillCategory
 from tests.admin.conftest import Admin
-from tests.harness import Transcript, register_warga
+from tests.harness import Harness, register_warga
 
 BODY = "Rumah tinggal di bawah 2 lantai tetap perlu **PBG**.\n\nUrus lewat SIMBG."
 
 
-async def test_info_add_publish_browse_unpublish(db: Database, t: Transcript, admin: Admin,
+async def test_info_add_publish_browse_unpublish(db: Database, t: Harness, admin: Admin,
                                                  tmp_path: Path) -> None:
     """An article from a Markdown file is a draft until published; then warga read it."""
     md = tmp_path / "pbg.md"
@@ -87,7 +87,7 @@ async def test_catalog_lists(admin: Admin) -> None:
     assert table.exit_code == 0 and "Tukang Pipa Air" in table.stdout
 
 
-async def test_catalog_changes(db: Database, t: Transcript, admin: Admin) -> None:
+async def test_catalog_changes(db: Database, t: Harness, admin: Admin) -> None:
     """Add, rename, map, deactivate: warga see the change in the booking menu."""
     r = await admin("catalog", "add-category", "kanopi", "Pasang kanopi", "--as", "siti")
     assert r.exit_code == 0, r.output

@@ -11,12 +11,12 @@ from flows.types import Media
 from storage.db import Database
 from storage.models import AuditLog, Complaint, TukangProfile
 from tests.admin.conftest import Admin, make_job, user_id_of
-from tests.harness import Transcript, register_warga
+from tests.harness import Harness, register_warga
 
 SKK_PHOTO = Media("/tmp/sijakon-test/skk-joko.jpg", "image/jpeg", 120_000)
 
 
-async def register_tukang_in_bot(t: Transcript, who: str) -> None:
+async def register_tukang_in_bot(t: Harness, who: str) -> None:
     """/start tukang through to "Kirim": a pending profile waiting for the Dinas."""
     await t.send(who, "/start tukang")
     await t.press(who, "Setuju")
@@ -36,7 +36,7 @@ async def register_tukang_in_bot(t: Transcript, who: str) -> None:
     assert "menunggu pemeriksaan Dinas" in t.got(who, "menunggu").text
 
 
-async def test_pasal9_complaint_statement_decision_removal(db: Database, t: Transcript,
+async def test_pasal9_complaint_statement_decision_removal(db: Database, t: Harness,
                                                            admin: Admin) -> None:
     """Complaint in the bot -> request statement -> statement in the bot -> upheld -> the
     tukang is removed and both are told."""

@@ -15,10 +15,10 @@ from storage.clock import local
 from storage.db import Database
 from storage.models import Rating
 from tests.admin.conftest import NOW, Admin, make_complaint, make_job, make_tukang
-from tests.harness import Transcript, register_warga
+from tests.harness import Harness, register_warga
 
 
-async def test_report_summary_counts(db: Database, t: Transcript, admin: Admin) -> None:
+async def test_report_summary_counts(db: Database, t: Harness, admin: Admin) -> None:
     """Registrations, activations, jobs by status/category/kecamatan, acceptance time,
     ratings and complaint outcomes, as a table, JSON and CSV."""
     await register_warga(t, "budi")
@@ -56,7 +56,7 @@ async def test_report_summary_counts(db: Database, t: Transcript, admin: Admin) 
     assert empty["pekerjaan"]["jumlah"] == 0 and empty["rating"]["rata_rata"] is None
 
 
-async def test_db_upgrade_and_stats(db: Database, t: Transcript, admin: Admin) -> None:
+async def test_db_upgrade_and_stats(db: Database, t: Harness, admin: Admin) -> None:
     """`upgrade` says the schema is current; `stats` counts rows and the outbox by status."""
     assert (await admin("db", "upgrade")).exit_code == 1  # officer required
     r = await admin("db", "upgrade", "--as", "siti")
@@ -70,7 +70,7 @@ async def test_db_upgrade_and_stats(db: Database, t: Transcript, admin: Admin) -
     assert table.exit_code == 0 and "outbox" in table.stdout
 
 
-async def test_db_backup_is_a_consistent_copy(db: Database, t: Transcript, admin: Admin,
+async def test_db_backup_is_a_consistent_copy(db: Database, t: Harness, admin: Admin,
                                               tmp_path: Path) -> None:
     """A backup opens as a database of its own with the same rows; overwriting asks first."""
     await register_warga(t, "budi")

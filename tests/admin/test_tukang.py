@@ -18,7 +18,7 @@ from tests.admin.conftest import (
     make_job,
     make_tukang,
 )
-from tests.harness import Transcript, register_warga
+from tests.harness import Harness, register_warga
 
 
 async def profile(db: Database, user_id: int) -> TukangProfile:
@@ -53,7 +53,7 @@ async def test_pending_lists_queue_oldest_first_masked_and_audited(db: Database,
     assert "3333" not in table.stdout  # never the full number without --reveal
 
 
-async def test_activate_notifies_tukang_and_needs_operator(db: Database, t: Transcript,
+async def test_activate_notifies_tukang_and_needs_operator(db: Database, t: Harness,
                                                            admin: Admin) -> None:
     """Activation needs a named officer, flips the status and tells the tukang in the bot."""
     uid = await make_tukang(db, "joko", "Joko Susilo")
@@ -91,7 +91,7 @@ async def test_confirmation_no_changes_nothing(db: Database, admin: Admin) -> No
     assert yes.exit_code == 0 and (await profile(db, uid)).status == "active"
 
 
-async def test_reject_tells_reason_and_how_to_resubmit(db: Database, t: Transcript,
+async def test_reject_tells_reason_and_how_to_resubmit(db: Database, t: Harness,
                                                        admin: Admin) -> None:
     """Rejection needs a reason; the tukang reads it and how to register again."""
     uid = await make_tukang(db, "rudi", "Rudi Hartono")
@@ -107,7 +107,7 @@ async def test_reject_tells_reason_and_how_to_resubmit(db: Database, t: Transcri
     assert "Foto SKK buram" in msg and "Daftar sebagai tukang" in msg
 
 
-async def test_suspend_and_reinstate(db: Database, t: Transcript, admin: Admin) -> None:
+async def test_suspend_and_reinstate(db: Database, t: Harness, admin: Admin) -> None:
     """Suspension (with a reason) and reinstatement each notify the tukang."""
     uid = await make_tukang(db, "bowo", "Bowo", status="active")
     assert (await admin("tukang", "reinstate", str(uid), "--yes", "--as", "a")).exit_code == 1
@@ -125,7 +125,7 @@ async def test_suspend_and_reinstate(db: Database, t: Transcript, admin: Admin) 
     assert t.got("bowo", "aktif kembali")
 
 
-async def test_remove_only_with_an_upheld_complaint(db: Database, t: Transcript,
+async def test_remove_only_with_an_upheld_complaint(db: Database, t: Harness,
                                                     admin: Admin) -> None:
     """Removal (Pasal 9) is refused without an upheld complaint about this tukang."""
     await register_warga(t, "budi")
@@ -186,7 +186,7 @@ async def test_show_with_reveal_is_audited(db: Database, admin: Admin) -> None:
     assert missing.exit_code == 1 and "999" in missing.stderr
 
 
-async def test_suspending_withdraws_pending_offers(db: Database, t: Transcript,
+async def test_suspending_withdraws_pending_offers(db: Database, t: Harness,
                                                    admin: Admin) -> None:
     """A suspended tukang's unanswered offers are withdrawn: the job is open again and the
     warga is asked to choose another tukang; pressing Terima later does nothing."""

@@ -12,10 +12,10 @@ from storage.clock import local
 from storage.db import Database
 from storage.models import AuditLog, ChannelAccount, Complaint, Job, Rating, TukangProfile, User
 from tests.admin.conftest import NOW, Admin, make_complaint, make_job, make_tukang
-from tests.harness import Transcript, register_warga
+from tests.harness import Harness, register_warga
 
 
-async def test_users_find_by_phone_or_name(t: Transcript, admin: Admin) -> None:
+async def test_users_find_by_phone_or_name(t: Harness, admin: Admin) -> None:
     """A person is found by any spelling of their number or part of their name, masked."""
     await register_warga(t, "budi")
     await register_warga(t, "sari", name="Sari Dewi", phone="081377778888")
@@ -30,7 +30,7 @@ async def test_users_find_by_phone_or_name(t: Transcript, admin: Admin) -> None:
     assert (await admin("users", "find", "x")).exit_code == 2
 
 
-async def test_users_show_profile_jobs_ratings_complaints(db: Database, t: Transcript,
+async def test_users_show_profile_jobs_ratings_complaints(db: Database, t: Harness,
                                                           admin: Admin) -> None:
     """`show` gathers the profile, the jobs, the ratings and the complaints of a person."""
     await register_warga(t, "budi")
@@ -54,7 +54,7 @@ async def test_users_show_profile_jobs_ratings_complaints(db: Database, t: Trans
     assert (await admin("users", "show", "42")).exit_code == 1
 
 
-async def test_users_history_has_every_message_and_state_change(t: Transcript,
+async def test_users_history_has_every_message_and_state_change(t: Harness,
                                                                 admin: Admin) -> None:
     """The access history lists each inbound message (time, channel, step from/to) and the
     registration event."""
@@ -72,7 +72,7 @@ async def test_users_history_has_every_message_and_state_change(t: Transcript,
     assert table.exit_code == 0 and "pesan masuk" in table.stdout
 
 
-async def test_audit_filters(db: Database, t: Transcript, admin: Admin) -> None:
+async def test_audit_filters(db: Database, t: Harness, admin: Admin) -> None:
     """The audit log filters by actor, action (or prefix), subject and dates."""
     await register_warga(t, "budi")
     uid = await make_tukang(db, "joko", "Joko")
@@ -95,7 +95,7 @@ async def test_audit_filters(db: Database, t: Transcript, admin: Admin) -> None:
     assert table.exit_code == 0 and "admin:siti" in table.stdout
 
 
-async def test_privacy_export_everything(db: Database, t: Transcript, admin: Admin,
+async def test_privacy_export_everything(db: Database, t: Harness, admin: Admin,
                                          tmp_path: Path) -> None:
     """Export gives the person's profile, accounts, jobs, complaints and history as JSON."""
     await register_warga(t, "budi")
@@ -122,7 +122,7 @@ async def test_privacy_export_everything(db: Database, t: Transcript, admin: Adm
     assert [a.subject_id for a in logged] == [1, tid]
 
 
-async def test_privacy_erase_refused_while_open_then_anonymises(db: Database, t: Transcript,
+async def test_privacy_erase_refused_while_open_then_anonymises(db: Database, t: Harness,
                                                                 admin: Admin,
                                                                 tmp_path: Path) -> None:
     """Erasure waits for open jobs and complaints; then names, numbers, accounts, texts and

@@ -10,15 +10,16 @@ from bot.telegram import split_html
 from flows.outbox import PRIORITY_NOTIFY, Outgoing
 from flows.render import to_plain
 from flows.types import Reply
+from standins.telegram import TOKEN, StandIn
 from storage.db import Database
-from storage.models import ChannelAccount, Outbox, User
-from tests.telegram.helpers import TgHarness, telegram_bot
-from tests.telegram.standin import Person, StandIn
+from storage.models import ChannelAccount, Outbox
+from tests.channels import telegram
+from tests.harness import Harness
 
 JPEG = b"\xff\xd8\xff\xe0" + b"photo" * 200 + b"\xff\xd9"
 
 
-async def queue(h: TgHarness, address: int, reply: Reply, user_id: int | None = None) -> None:
+async def queue(h: Harness, address: int, reply: Reply, user_id: int | None = None) -> None:
     """An outbox row as the scheduler or the admin CLI would write it."""
     out = Outgoing()
     out.add("telegram", str(address), user_id, "test.row", reply, PRIORITY_NOTIFY)
@@ -34,21 +35,22 @@ async def rows(db: Database) -> list[Outbox]:
 async def test_429_pauses_and_retries_without_loss_or_double(db: Database,
                                                              tmp_path: Path) -> None:
     """A 429 with retry_after leaves the row queued; after the pause it goes, exactly once."""
-    async with telegram_bot(db, tmp_path) as h:
-        h.server.fail("sendMessage", 429, chat_id=7001, retry_after=1)
-        budi = Person(h.server, 7001, "Budi")
-        assert await h.act(budi.text("/start")) == []
+    async with telegram(db, tmp_path) as h:
+        server = h.driver.server
+        server.fail("sendMessage", 429, chat_id=7001, retry_after=1)
+        await h.send("7001", "/start")
+        assert h.replies("7001") == []
         [row] = await rows(db)
         assert (row.status, row.attempts) == ("queued", 1)
         assert "429" in (row.last_error or "")
         assert (row.next_attempt_at - h.clock()).total_seconds() == 1  # type: ignore[operator]
 
-        await h.drain()  # not due yet by the clock: nothing goes
-        assert h.server.sent(7001) == []
+        await h.refresh()  # not due yet by the clock: nothing goes
+        assert h.replies("7001") == []
         h.clock.advance(seconds=1)
-        await h.drain()
-        [refused] = [c for c in h.server.requests("sendMessage", 7001) if c.status == 429]
-        [welcome] = h.server.sent(7001)
+        await h.refresh()
+        [refused] = [c for c in server.requests("sendMessage", 7001) if c.status == 429]
+        [welcome] = [m.raw for m in h.replies("7001")]
         assert "SIJAKON" in welcome.text
         assert welcome.at - refused.at >= 0.95  # the chat paused for retry_after
         [row] = await rows(db)
@@ -58,15 +60,15 @@ async def test_429_pauses_and_retries_without_loss_or_double(db: Database,
 async def test_429_in_the_middle_of_a_long_message_resends_only_the_rest(
         db: Database, tmp_path: Path) -> None:
     """A text split in three parts, refused at the second: the first is not sent twice."""
-    async with telegram_bot(db, tmp_path) as h:
+    async with telegram(db, tmp_path) as h:
         lines = [f"Baris {i:03d} " + "x" * 90 for i in range(100)]
         await queue(h, 7002, Reply(text="\n".join(lines), choices=[("1:ok", "Oke")]))
-        h.server.fail("sendMessage", 429, chat_id=7002, retry_after=1, after=1)
-        await h.drain()
-        assert len(h.server.sent(7002)) == 1
+        h.driver.server.fail("sendMessage", 429, chat_id=7002, retry_after=1, after=1)
+        await h.refresh()
+        assert len(h.all("7002")) == 1
         h.clock.advance(seconds=1)
-        await h.drain()
-        sent = h.server.sent(7002)
+        await h.refresh()
+        sent = [m.raw for m in h.all("7002")]
         assert len(sent) == 3
         assert "\n".join(c.text for c in sent) == "\n".join(lines)
         assert all(len(c.text) <= 4096 for c in sent)
@@ -78,24 +80,19 @@ async def test_403_marks_the_account_unreachable_and_stops_sending(db: Database,
                                                                   tmp_path: Path) -> None:
     """A blocked bot: the row fails, the account is unreachable, later rows are not even tried;
     writing again makes the person reachable."""
-    async with telegram_bot(db, tmp_path) as h:
-        budi = Person(h.server, 7003, "Budi")
-        await h.act(budi.text("/start"))
-        await h.act(budi.press("Setuju"))
-        await h.act(budi.text("Budi Santoso"))
-        await h.act(budi.contact("6281234567890"))
-        await h.act(budi.press("Batam Kota"))
-        async with db.read() as s:
-            user_id = (await s.execute(select(User.id))).scalar_one()
+    async with telegram(db, tmp_path) as h:
+        server = h.driver.server
+        user_id = await h.setup_state("7003", step="menu.home", user=True, ask=False)
+        assert user_id is not None
 
-        h.server.blocked.add(7003)
+        server.blocked.add(7003)
         for _ in range(2):
             async with db.transaction() as s:
                 out = Outgoing()
                 assert await out.notify(s, user_id, "help.main")
                 await out.write(s, h.clock())
-        await h.drain()
-        tried = [c for c in h.server.requests("sendMessage", 7003) if c.status == 403]
+        await h.refresh()
+        tried = [c for c in server.requests("sendMessage", 7003) if c.status == 403]
         assert len(tried) == 1  # the second row was not sent after the first was refused
         async with db.read() as s:
             account = (await s.execute(select(ChannelAccount))).scalar_one()
@@ -106,13 +103,13 @@ async def test_403_marks_the_account_unreachable_and_stops_sending(db: Database,
             out = Outgoing()
             await out.notify(s, user_id, "help.main")
             await out.write(s, h.clock())
-        await h.drain()
-        assert len([c for c in h.server.requests("sendMessage", 7003) if c.status == 403]) == 1
+        await h.refresh()
+        assert len([c for c in server.requests("sendMessage", 7003) if c.status == 403]) == 1
         assert (await rows(db))[-1].last_error == "unreachable"
 
-        h.server.blocked.discard(7003)  # unblocked, and writes again
-        got = await h.act(budi.text("/menu"))
-        assert "Menu utama" in got[-1].text
+        server.blocked.discard(7003)  # unblocked, and writes again
+        await h.send("7003", "/menu")
+        assert "Menu utama" in h.last("7003").text
         async with db.read() as s:
             assert (await s.execute(select(ChannelAccount.reachable))).scalar_one() is True
 
@@ -125,13 +122,13 @@ async def test_photos_go_as_photo_and_media_group(db: Database, tmp_path: Path) 
         p = tmp_path / f"foto{i}.jpg"
         p.write_bytes(JPEG + bytes([i]))
         pics.append(str(p))
-    async with telegram_bot(db, tmp_path) as h:
+    async with telegram(db, tmp_path) as h:
         await queue(h, 7004, Reply(text="Pekerjaan <b>J-2611-0001</b>", media=pics[:1],
                                    choices=[("!offer.accept:1", "Terima"),
                                             ("!offer.decline:1", "Tolak")]))
         await queue(h, 7004, Reply(text="Foto pekerjaan", media=pics))
-        await h.drain()
-        photo, group, text = h.server.sent(7004)
+        await h.refresh()
+        photo, group, text = [m.raw for m in h.all("7004")]
         assert photo.method == "sendPhoto" and photo.params["caption"].startswith("Pekerjaan <b>")
         assert photo.params["parse_mode"] == "HTML" and photo.labels == ["Terima", "Tolak"]
         assert photo.files and next(iter(photo.files.values())) == JPEG + b"\x00"
@@ -144,7 +141,7 @@ async def test_photos_go_as_photo_and_media_group(db: Database, tmp_path: Path) 
 async def test_payloads_over_64_bytes_fall_back_to_numbered_lines(db: Database,
                                                                  tmp_path: Path) -> None:
     """Buttons whose payload would not fit callback_data become numbered lines to type."""
-    async with telegram_bot(db, tmp_path) as h:
+    async with telegram(db, tmp_path) as h:
         long_id = "3:" + "k" * 70
         await queue(h, 7005, Reply(text="Pilih:", choices=[(long_id, "Satu <a&b>"),
                                                            ("3:b", "Dua")]))
@@ -153,8 +150,8 @@ async def test_payloads_over_64_bytes_fall_back_to_numbered_lines(db: Database,
             ("4:2", "Bu Rina — tukang cat, Sekupang")]))
         await queue(h, 7005, Reply(text="Nilai:", choices=[(f"5:{i}", str(i))
                                                             for i in range(1, 6)]))
-        await h.drain()
-        numbered, long_labels, short = h.server.sent(7005)
+        await h.refresh()
+        numbered, long_labels, short = [m.raw for m in h.all("7005")]
         assert numbered.labels == [] and "reply_markup" not in numbered.params
         assert "1. Satu &lt;a&amp;b&gt;\n2. Dua" in numbered.text
         assert long_labels.rows == [["Pak Ahmad Sulaiman — tukang batu, Batam Kota"],
@@ -183,8 +180,6 @@ async def test_standin_throttles_like_telegram() -> None:
     try:
         from telegram import Bot
         from telegram.error import RetryAfter
-
-        from tests.telegram.standin import TOKEN
 
         async with Bot(TOKEN, base_url=server.base_url + "/bot") as bot:
             for _ in range(3):
@@ -225,21 +220,22 @@ async def test_server_errors_retry_with_backoff_and_bad_html_goes_plain(
         db: Database, tmp_path: Path) -> None:
     """A 502 is retried later (backoff) and then delivered once; HTML Telegram cannot parse is
     sent again as plain text rather than lost."""
-    async with telegram_bot(db, tmp_path) as h:
-        h.server.fail("sendMessage", 502, "Bad Gateway", chat_id=7006)
+    async with telegram(db, tmp_path) as h:
+        server = h.driver.server
+        server.fail("sendMessage", 502, "Bad Gateway", chat_id=7006)
         await queue(h, 7006, Reply(text="Halo <b>Budi</b>"))
-        await h.drain()
+        await h.refresh()
         [row] = await rows(db)
         assert row.status == "queued" and "Bad Gateway" in (row.last_error or "")
         h.clock.advance(seconds=5)
-        await h.drain()
-        assert [c.text for c in h.server.sent(7006)] == ["Halo <b>Budi</b>"]
+        await h.refresh()
+        assert [m.raw.text for m in h.replies("7006")] == ["Halo <b>Budi</b>"]
 
-        h.server.fail("sendMessage", 400, "Bad Request: can't parse entities: unclosed tag",
-                      chat_id=7006)
+        server.fail("sendMessage", 400, "Bad Request: can't parse entities: unclosed tag",
+                    chat_id=7006)
         await queue(h, 7006, Reply(text="Rusak <b>tebal"))
-        await h.drain()
-        last = h.server.sent(7006)[-1]
+        await h.refresh()
+        last = h.last("7006").raw
         assert last.text == "Rusak tebal" and "parse_mode" not in last.params
 
 

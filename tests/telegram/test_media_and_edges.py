@@ -5,50 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
-from flows.context import Context
-from flows.registry import HOME, Registry, load_flows
-from flows.steps import Next, Photos
+from standins.telegram import channel_post, group_message
 from storage.db import Database
 from storage.models import Conversation, Outbox, ProcessedUpdate
-from tests.telegram.helpers import TgHarness, telegram_bot
-from tests.telegram.standin import Person, channel_post, group_message
+from tests.channels import photo_registry, telegram
 
 MODES = ["polling", "webhook"]
 JPEG = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 8 + b"\xff\xd9"
-
-
-def photo_registry(received: list[list[str]]) -> Registry:
-    """The real flows plus a test-only Photos step (the booking flows have their own)."""
-
-    async def then(ctx: Context, paths: list[str]) -> Next:
-        received.append(paths)
-        ctx.say("choice.done")
-        return HOME
-
-    return load_flows().extended(
-        Photos(name="test.photos", key="help.photos", then=then, maximum=3))
-
-
-async def register(h: TgHarness, person: Person) -> None:
-    await h.act(person.text("/start"))
-    await h.act(person.press("Setuju"))
-    await h.act(person.text("Budi Santoso"))
-    await h.act(person.contact("6281234567890"))
-    await h.act(person.press("Batam Kota"))
-
-
-async def put_at(db: Database, address: str, step: str) -> None:
-    async with db.transaction() as s:
-        await s.execute(update(Conversation).where(Conversation.address == address)
-                        .values(step=step))
-
-
-async def step_of(db: Database, address: str) -> str:
-    async with db.read() as s:
-        return (await s.execute(select(Conversation.step)
-                                .where(Conversation.address == address))).scalar_one()
 
 
 async def notices(db: Database) -> list[tuple[str, str, int, str]]:
@@ -64,24 +29,23 @@ async def test_photo_reaches_the_flow_as_media(db: Database, tmp_path: Path, mod
     """The largest size is downloaded into the data dir and reaches a Photos step as Media;
     other files get a polite answer and change nothing."""
     received: list[list[str]] = []
-    async with telegram_bot(db, tmp_path, mode=mode, registry=photo_registry(received)) as h:
-        budi = Person(h.server, 6001, "Budi")
-        await register(h, budi)
-        await put_at(db, "6001", "test.photos")
-
-        got = await h.act(budi.photo(JPEG, caption="atap bocor"))
-        assert got[-1].text.startswith("Foto diterima (1/3)")
-        downloads = h.server.requests("download")
+    async with telegram(db, tmp_path, mode=mode, registry=photo_registry(received)) as h:
+        await h.setup_state("6001", step="test.photos", user=True)
+        await h.photo("6001", JPEG, caption="atap bocor")
+        assert h.last("6001").text.startswith("Foto diterima (1/3)")
+        downloads = h.driver.server.requests("download")
         assert downloads and downloads[-1].params["file_path"].startswith("photos/file_")
 
-        got = await h.act(budi.document(b"%PDF-1.4 fake", "surat.pdf", "application/pdf"))
-        assert "bukan foto" in got[0].text
-        got = await h.act(budi.document(b"hello", "catatan.txt", "text/plain"))
-        assert "bukan foto" in got[0].text
-        got = await h.act(budi.document(JPEG, "rumah.png", "image/png"))
-        assert got[-1].text.startswith("Foto diterima (2/3)")
+        budi = h.driver.person("6001")
+        h.replies("6001")
+        await h.deliver(budi.document(b"%PDF-1.4 fake", "surat.pdf", "application/pdf"))
+        assert "bukan foto" in h.replies("6001")[0].text
+        await h.deliver(budi.document(b"hello", "catatan.txt", "text/plain"))
+        assert "bukan foto" in h.replies("6001")[0].text
+        await h.deliver(budi.document(JPEG, "rumah.png", "image/png"))
+        assert h.last("6001").text.startswith("Foto diterima (2/3)")
 
-        await h.act(budi.press("Selesai"))
+        await h.press("6001", "Selesai")
         assert len(received) == 1 and len(received[0]) == 2
         first, second = (Path(p) for p in received[0])
         assert first.read_bytes() == JPEG and first.suffix == ".jpg"
@@ -95,18 +59,17 @@ async def test_too_large_photo_is_refused_politely(db: Database, tmp_path: Path,
     """A photo over SIJAKON_MAX_MEDIA_BYTES is not downloaded; the person is told the limit
     (an outbox reply) and is still at the photo step."""
     received: list[list[str]] = []
-    async with telegram_bot(db, tmp_path, mode=mode, registry=photo_registry(received),
-                            sijakon_max_media_bytes=1024 * 1024) as h:
-        budi = Person(h.server, 6002, "Budi")
-        await register(h, budi)
-        await put_at(db, "6002", "test.photos")
-        got = await h.act(budi.photo(b"\xff\xd8" + b"x" * (2 * 1024 * 1024)))
-        assert [c.text for c in got] == [
+    async with telegram(db, tmp_path, mode=mode, registry=photo_registry(received),
+                        sijakon_max_media_bytes=1024 * 1024) as h:
+        await h.setup_state("6002", step="test.photos", user=True)
+        h.replies("6002")
+        await h.photo("6002", b"\xff\xd8" + b"x" * (2 * 1024 * 1024))
+        assert h.texts("6002") == [
             "Maaf, file itu terlalu besar (maksimal 1 MB). Kirim foto yang lebih kecil."]
-        assert not h.server.requests("download")
+        assert not h.driver.server.requests("download")
         assert not list((tmp_path / "media").rglob("*.jpg"))
         assert await notices(db) == [("6002", "telegram.file_too_large", 0, "sent")]
-        assert await step_of(db, "6002") == "test.photos"
+        await h.assert_step("6002", "test.photos")
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -114,20 +77,20 @@ async def test_file_telegram_will_not_give_is_asked_again(db: Database, tmp_path
                                                           mode: str) -> None:
     """getFile failing: the person is asked to send the file again (retried like any reply
     when Telegram refuses it at first) and stays at the photo step."""
-    async with telegram_bot(db, tmp_path, mode=mode, registry=photo_registry([])) as h:
-        budi = Person(h.server, 6005, "Budi")
-        await register(h, budi)
-        await put_at(db, "6005", "test.photos")
-        h.server.fail("getFile", 400, "Bad Request: file is temporarily unavailable")
-        h.server.fail("sendMessage", 429, chat_id=6005, retry_after=1)
-        assert await h.act(budi.photo(JPEG)) == []  # refused with 429: the row waits
+    async with telegram(db, tmp_path, mode=mode, registry=photo_registry([])) as h:
+        await h.setup_state("6005", step="test.photos", user=True)
+        h.replies("6005")
+        h.driver.server.fail("getFile", 400, "Bad Request: file is temporarily unavailable")
+        h.driver.server.fail("sendMessage", 429, chat_id=6005, retry_after=1)
+        await h.photo("6005", JPEG)
+        assert h.replies("6005") == []  # refused with 429: the row waits
         assert await notices(db) == [("6005", "telegram.file_failed", 0, "queued")]
         h.clock.advance(seconds=1)
-        await h.drain()
-        assert [c.text for c in h.new(6005)] == [
+        await h.refresh()
+        assert h.texts("6005") == [
             "Maaf, file Anda tidak bisa kami ambil. Silakan kirim sekali lagi."]
         assert await notices(db) == [("6005", "telegram.file_failed", 0, "sent")]
-        assert await step_of(db, "6005") == "test.photos"
+        await h.assert_step("6005", "test.photos")
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -136,19 +99,18 @@ async def test_edits_groups_channels_and_stickers_never_crash(db: Database, tmp_
     """Edited messages get a short note and group commands point to a private chat, both as
     outbox replies that start no conversation; channel posts and service messages are
     ignored; a location, a sticker or an edit mid-flow leaves the question where it was."""
-    async with telegram_bot(db, tmp_path, mode=mode) as h:
-        sari = Person(h.server, 6003, "Sari", language_code="en")
-        got = await h.act(sari.edited("halo"))
-        assert [c.text for c in got] == [
-            "We do not read edited messages. Please send a new message."]
+    async with telegram(db, tmp_path, mode=mode) as h:
+        server = h.driver.server
+        sari = h.driver.person("6003", "Sari", language_code="en")
+        await h.deliver(sari.edited("halo"))
+        assert h.texts("6003") == ["We do not read edited messages. Please send a new message."]
 
-        assert await h.deliver(group_message(h.server, "/start@SijakonTestBot")) == 200
-        assert await h.deliver(group_message(h.server, "obrolan biasa")) == 200
-        assert await h.deliver(channel_post(h.server, "pengumuman")) == 200
-        await h.drain()
-        group = h.server.sent(-100200300)
+        assert await h.deliver(group_message(server, "/start@SijakonTestBot")) == 200
+        assert await h.deliver(group_message(server, "obrolan biasa")) == 200
+        assert await h.deliver(channel_post(server, "pengumuman")) == 200
+        group = h.all("-100200300")
         assert len(group) == 1 and "chat pribadi" in group[0].text
-        assert not h.server.sent(-100999)
+        assert h.all("-100999") == []
         assert await notices(db) == [("6003", "telegram.edited", 0, "sent"),
                                      ("-100200300", "telegram.private_only", 0, "sent")]
         async with db.read() as s:
@@ -158,24 +120,25 @@ async def test_edits_groups_channels_and_stickers_never_crash(db: Database, tmp_
         del timer["message"]["text"]
         timer["message"]["message_auto_delete_timer_changed"] = {
             "message_auto_delete_time": 86400}
-        assert await h.act(timer) == []  # a service message: nobody said anything
+        await h.deliver(timer)
+        assert h.replies("6003") == []  # a service message: nobody said anything
 
-        await h.act(sari.text("halo"))  # her Telegram is in English: so is the conversation
-        await h.act(sari.press("I agree"))
-        got = await h.act(sari.location(1.13, 104.05))
-        assert "What is your name?" in got[-1].text
+        await h.send("6003", "halo")  # her Telegram is in English: so is the conversation
+        await h.press("6003", "I agree")
+        await h.deliver(sari.location(1.13, 104.05))
+        assert "What is your name?" in h.last("6003").text
         sticker = sari.update(message={**sari.text("x")["message"], "text": None,
                                        "sticker": {"file_id": "st", "file_unique_id": "st",
                                                    "width": 512, "height": 512,
                                                    "is_animated": False, "is_video": False,
                                                    "type": "regular"}})
         del sticker["message"]["text"]
-        got = await h.act(sticker)
-        assert "What is your name?" in got[-1].text
-        got = await h.act(sari.edited("Sari"))
-        assert [c.text for c in got] == [
-            "We do not read edited messages. Please send a new message."]
-        assert await step_of(db, "6003") == "start.name"
+        await h.deliver(sticker)
+        assert "What is your name?" in h.last("6003").text
+        h.replies("6003")
+        await h.deliver(sari.edited("Sari"))
+        assert h.texts("6003") == ["We do not read edited messages. Please send a new message."]
+        await h.assert_step("6003", "start.name")
 
 
 @pytest.mark.parametrize("language", ["en", "en-GB", "id", "de", None])
@@ -183,19 +146,16 @@ async def test_first_contact_speaks_the_language_of_the_persons_telegram(
         db: Database, tmp_path: Path, language: str | None) -> None:
     """Telegram in English: welcomed in English; Indonesian, another language or none: in
     Indonesian (the default). The conversation keeps that language."""
-    async with telegram_bot(db, tmp_path) as h:
-        person = Person(h.server, 6010, "Rina")
-        if language is None:
-            del person.user["language_code"]
-        else:
-            person.user["language_code"] = language
-        [welcome] = await h.act(person.text("/start"))
+    async with telegram(db, tmp_path) as h:
+        h.driver.person("rina", "Rina", language_code=language)
+        await h.send("rina", "/start")
+        [welcome] = h.replies("rina")
         english = language is not None and language.startswith("en")
         assert welcome.labels[0] == ("I agree" if english else "Setuju")
-        got = await h.act(person.press(welcome.labels[0]))
-        assert got[-1].text == ("What is your name?" if english else "Siapa nama Anda?")
-        got = await h.act(person.text("Rina Wati"))  # the share-number button's label too
-        share = got[-1].markup["keyboard"][0][0]["text"]
+        await h.press("rina", welcome.labels[0])
+        assert h.last("rina").text == ("What is your name?" if english else "Siapa nama Anda?")
+        await h.send("rina", "Rina Wati")  # the share-number button's label too
+        share = h.last("rina").raw.markup["keyboard"][0][0]["text"]
         assert share == ("📱 Share my number" if english else "📱 Bagikan nomor saya")
 
 
@@ -203,17 +163,16 @@ async def test_first_contact_speaks_the_language_of_the_persons_telegram(
 async def test_repeated_update_id_is_handled_once(db: Database, tmp_path: Path,
                                                   mode: str) -> None:
     """Telegram redelivering an update (same update_id) changes nothing and sends nothing."""
-    async with telegram_bot(db, tmp_path, mode=mode) as h:
-        budi = Person(h.server, 6004, "Budi")
-        first = budi.text("/start")
-        assert len(await h.act(first)) == 1
+    async with telegram(db, tmp_path, mode=mode) as h:
+        first = h.driver.person("6004", "Budi").text("/start")
+        await h.deliver(first)
+        assert len(h.replies("6004")) == 1
         again = dict(first)
         if mode == "polling":
             again["update_id"] = first["update_id"]
-            h.server.confirmed = 0  # as if Telegram lost our confirmation
+            h.driver.server.confirmed = 0  # as if Telegram lost our confirmation
         assert await h.deliver(again) == 200
-        await h.drain()
-        assert h.new(6004) == []
+        assert h.replies("6004") == []
         async with db.read() as s:
             n = (await s.execute(select(func.count()).select_from(ProcessedUpdate))).scalar()
         assert n == 1

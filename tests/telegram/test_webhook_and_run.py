@@ -4,58 +4,51 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import func, select
 
 from bot.server import serve
 from bot.telegram import SECRET_HEADER, WEBHOOK_PATH
+from standins import free_port
+from standins.telegram import Person, StandIn
 from storage.db import Database
-from storage.models import Conversation, Outbox, ProcessedUpdate
-from tests.telegram.helpers import SECRET, make_settings, telegram_bot
-from tests.telegram.standin import Person, StandIn
-
-
-async def counts(db: Database) -> tuple[int, int, int]:
-    async with db.read() as s:
-        return tuple([(await s.execute(select(func.count()).select_from(m))).scalar_one()
-                      for m in (ProcessedUpdate, Conversation, Outbox)])  # type: ignore[return-value]
+from tests.channels import TG_SECRET, telegram, telegram_settings
+from tests.harness import stored
 
 
 async def test_webhook_refuses_missing_or_wrong_secret(db: Database, tmp_path: Path) -> None:
     """No secret, a wrong one, or one differing in case: 403, and nothing is stored or sent."""
-    async with telegram_bot(db, tmp_path, mode="webhook") as h:
-        budi = Person(h.server, 9001, "Budi")
-        update = budi.text("/start")
-        assert await h.deliver(update, secret=None) == 403
-        assert await h.deliver(update, secret="wrong") == 403
-        assert await h.deliver(update, secret=SECRET.upper()) == 403
-        assert await h.deliver(update, secret=SECRET + "x") == 403
-        await h.drain()
-        assert await counts(db) == (0, 0, 0)
-        assert h.server.sent(9001) == []
+    async with telegram(db, tmp_path, mode="webhook") as h:
+        update = h.driver.person("9001", "Budi").text("/start")
+        assert await h.driver.deliver(update, secret=None) == 403
+        assert await h.driver.deliver(update, secret="wrong") == 403
+        assert await h.driver.deliver(update, secret=TG_SECRET.upper()) == 403
+        assert await h.driver.deliver(update, secret=TG_SECRET + "x") == 403
+        await h.refresh()
+        assert await stored(db) == (0, 0, 0)
+        assert h.all("9001") == []
         # the real secret: handled and committed before the 200
-        assert await h.deliver(update) == 200
-        assert await counts(db) == (1, 1, 1)
+        assert await h.driver.deliver(update) == 200
+        assert await stored(db) == (1, 1, 1)
 
 
 async def test_webhook_rejects_garbage_and_wrong_method(db: Database, tmp_path: Path) -> None:
     """A body that is not an update gets 400, a GET gets 405; neither reaches the engine."""
-    async with telegram_bot(db, tmp_path, mode="webhook") as h:
-        assert h.client is not None
-        headers = {SECRET_HEADER: SECRET}
-        r = await h.client.post(WEBHOOK_PATH, content=b"{not json", headers=headers)
+    async with telegram(db, tmp_path, mode="webhook") as h:
+        client = h.driver.client
+        assert client is not None
+        headers = {SECRET_HEADER: TG_SECRET}
+        r = await client.post(WEBHOOK_PATH, content=b"{not json", headers=headers)
         assert r.status_code == 400
-        r = await h.client.post(WEBHOOK_PATH, json=[1, 2], headers=headers)
+        r = await client.post(WEBHOOK_PATH, json=[1, 2], headers=headers)
         assert r.status_code == 400
-        r = await h.client.get(WEBHOOK_PATH, headers=headers)
+        r = await client.get(WEBHOOK_PATH, headers=headers)
         assert r.status_code == 405
-        r = await h.client.post("/telegram/webhook/" + "123456:TOKEN", json={}, headers=headers)
+        r = await client.post("/telegram/webhook/" + "123456:TOKEN", json={}, headers=headers)
         assert r.status_code == 404
-        assert await counts(db) == (0, 0, 0)
+        assert await stored(db) == (0, 0, 0)
 
 
 @pytest.mark.parametrize("mode", ["polling", "webhook"])
@@ -63,32 +56,18 @@ async def test_a_reply_wakes_the_idle_delivery_worker(db: Database, tmp_path: Pa
                                                       mode: str) -> None:
     """The worker has caught up and would look again only in an hour; an update comes in and
     its reply still goes out, because the engine's commit wakes the worker."""
-    async with telegram_bot(db, tmp_path, mode=mode) as h:
-        worker = h.rt.worker
+    async with telegram(db, tmp_path, mode=mode) as h:
+        worker, server = h.driver.rt.worker, h.driver.server
         running = asyncio.create_task(worker.run(poll=3600))
         try:
             await asyncio.wait_for(worker.idle.wait(), 30)
-            assert await h.deliver(Person(h.server, 9200, "Budi").text("/start")) == 200
-            arrived = await asyncio.to_thread(h.server.wait_sent, 9200, 60)
+            assert await h.driver.deliver(h.driver.person("9200").text("/start")) == 200
+            arrived = await asyncio.to_thread(server.wait_sent, 9200, 60)
             assert arrived is not None, "the reply waited for the worker's next poll"
-            assert "SIJAKON" in h.server.sent(9200)[0].text
+            assert "SIJAKON" in server.sent(9200)[0].text
         finally:
             worker.stop()
             await running
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-async def wait_for_sent(server: StandIn, chat_id: int, n: int = 1) -> None:
-    for _ in range(1000):
-        if len(server.sent(chat_id)) >= n:
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"chat {chat_id} got {len(server.sent(chat_id))} messages, not {n}")
 
 
 @pytest.mark.parametrize("mode", ["polling", "webhook"])
@@ -100,7 +79,7 @@ async def test_run_serves_telegram_and_stops_cleanly(tmp_path: Path, mode: str) 
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level  # serve() sets up logging its own way
     try:
-        settings = make_settings(server, tmp_path, mode, sijakon_http_port=port)
+        settings = telegram_settings(server, tmp_path, mode, sijakon_http_port=port)
         stop = asyncio.Event()
         task = asyncio.create_task(serve(settings, stop=stop))
         budi = Person(server, 9100, "Budi")
@@ -112,14 +91,14 @@ async def test_run_serves_telegram_and_stops_cleanly(tmp_path: Path, mode: str) 
                 for _ in range(500):  # until uvicorn listens
                     try:
                         r = await client.post(f"http://127.0.0.1:{port}{WEBHOOK_PATH}",
-                                              json=update, headers={SECRET_HEADER: SECRET})
+                                              json=update, headers={SECRET_HEADER: TG_SECRET})
                         break
                     except httpx.ConnectError:
                         await asyncio.sleep(0.01)
                 assert r.status_code == 200
                 health = await client.get(f"http://127.0.0.1:{port}/healthz")
                 assert health.json()["ok"] is True
-        await wait_for_sent(server, 9100)
+        assert await asyncio.to_thread(server.wait_sent, 9100, 10) is not None
         assert "SIJAKON" in server.sent(9100)[0].text
         stop.set()
         await asyncio.wait_for(task, 15)

@@ -6,8 +6,10 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from storage.models import Job, Offer
+from tests.channels import TEMPLATE_SID
 from tests.factories import make_tukang
-from tests.whatsapp.conftest import TEMPLATE_SID, LabFactory, wa
+from tests.harness import register_warga
+from tests.whatsapp.conftest import MakeHarness
 
 BUDI = "+6281234567890"
 ANDI = "+6281299990001"
@@ -17,52 +19,50 @@ OFFER_TEMPLATE = {"offer.new": {
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00\x10JFIF" + bytes(range(256))
 
 
-async def test_booking_and_a_tukang_accepting_on_whatsapp(make_lab: LabFactory) -> None:
+async def test_booking_and_a_tukang_accepting_on_whatsapp(make_h: MakeHarness) -> None:
     """Menu, category, description, photo, kecamatan, address, time, send, pick; the offer
     goes as a template; Terima (ButtonPayload) gives both sides the contacts."""
-    lab = await make_lab(whatsapp_templates=OFFER_TEMPLATE)
-    await make_tukang(lab.db, wa(ANDI), "Andi", phone=ANDI, channel="whatsapp")
-    await lab.register(BUDI)
+    h = await make_h(whatsapp_templates=OFFER_TEMPLATE)
+    await make_tukang(h, ANDI, "Andi", phone=ANDI, at_menu=False)
+    await register_warga(h, BUDI)
 
-    await lab.post(BUDI, "Pesan tukang")
-    assert "Pengecatan" in (await lab.texts(BUDI))[-1]
-    await lab.post(BUDI, "Pengecatan")
-    await lab.post(BUDI, "Cat ulang dinding ruang tamu yang mengelupas")
-    photo = lab.standin.add_media(JPEG, "image/jpeg")
-    await lab.post(BUDI, "", NumMedia="1", MediaUrl0=photo, MediaContentType0="image/jpeg")
-    assert any("Foto diterima (1/5)" in t for t in await lab.texts(BUDI))
-    await lab.post(BUDI, "selesai")
-    await lab.post(BUDI, "1")  # own kecamatan first
-    await lab.post(BUDI, "Jl. Sudirman No. 12, RT 03/RW 05")
-    await lab.post(BUDI, "Besok")
-    summary = (await lab.texts(BUDI))[-1]
+    await h.send(BUDI, "Pesan tukang")
+    assert "Pengecatan" in h.last(BUDI).text
+    await h.send(BUDI, "Pengecatan")
+    await h.send(BUDI, "Cat ulang dinding ruang tamu yang mengelupas")
+    h.replies(BUDI)
+    await h.photo(BUDI, JPEG)
+    assert any("Foto diterima (1/5)" in t for t in h.texts(BUDI))
+    await h.send(BUDI, "selesai")
+    await h.send(BUDI, "1")  # own kecamatan first
+    await h.send(BUDI, "Jl. Sudirman No. 12, RT 03/RW 05")
+    await h.send(BUDI, "Besok")
+    summary = h.last(BUDI).text
     assert "Foto: 1" in summary and summary.endswith("1. Kirim\n2. Jangan kirim")
-    await lab.post(BUDI, "Kirim")
-    listing = (await lab.texts(BUDI))[-1]
+    await h.send(BUDI, "Kirim")
+    listing = h.last(BUDI).text
     assert "Andi" in listing and "1. Andi" in listing
-    await lab.post(BUDI, "1")
+    h.replies(BUDI)
+    await h.send(BUDI, "1")
 
-    sent = await lab.deliver()
-    [offer_msg] = [s for s in sent if s.to == wa(ANDI)]
-    assert offer_msg.get("ContentSid") == TEMPLATE_SID  # Andi last wrote weeks ago
-    variables = offer_msg.content_variables
-    async with lab.db.read() as s:
+    [offer_msg] = h.replies(ANDI)
+    assert offer_msg.raw.get("ContentSid") == TEMPLATE_SID  # Andi last wrote days ago
+    variables = offer_msg.raw.content_variables
+    async with h.db.read() as s:
         job = (await s.execute(select(Job))).scalar_one()
         offer = (await s.execute(select(Offer))).scalar_one()
     assert variables["1"] == job.code and variables["2"] == "Pengecatan"
     assert variables["6"] == f"!offer.accept:{offer.id}"
     assert variables["7"] == f"!offer.decline:{offer.id}"
-    assert any("sudah dikirim" in s.body for s in sent if s.to == wa(BUDI))
+    assert any("sudah dikirim" in t for t in h.texts(BUDI))
     [saved] = job.photos
-    assert saved.startswith(str(lab.rt.settings.media_dir))
+    assert saved.startswith(str(h.driver.rt.settings.media_dir))
 
-    await lab.post(ANDI, "Terima", profile="Andi", ButtonPayload=variables["6"],
-                   ButtonText="Terima")
-    sent = await lab.deliver()
-    mine = [s.body for s in sent if s.to == wa(ANDI)]
-    theirs = [s.body for s in sent if s.to == wa(BUDI)]
+    await h.send(ANDI, "Terima", profile="Andi", ButtonPayload=variables["6"],
+                 ButtonText="Terima")
+    mine, theirs = h.texts(ANDI), h.texts(BUDI)
     assert any("Anda menerima" in b and BUDI in b and "Jl. Sudirman" in b for b in mine)
     assert any("menerima pesanan" in b and ANDI in b for b in theirs)
-    async with lab.db.read() as s:
+    async with h.db.read() as s:
         job = (await s.execute(select(Job))).scalar_one()
     assert job.status == "accepted"

@@ -2,47 +2,41 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from bot.whatsapp import EMPTY_TWIML, parse_inbound
-from storage.db import Database
-from storage.models import ChannelAccount, Conversation, Outbox, ProcessedUpdate, User
-from tests.whatsapp.conftest import APP_SEES, AUTH_TOKEN, FROM, PUBLIC, WhatsAppLab, wa
+from storage.models import ChannelAccount, ProcessedUpdate, User
+from tests.channels import APP_SEES, AUTH_TOKEN, FROM, PUBLIC, wa
+from tests.harness import Harness, stored
 
 BUDI = "+6281234567890"
 
 
-async def _counts(db: Database) -> tuple[int, int, int]:
-    async with db.read() as s:
-        return tuple([(await s.execute(select(func.count()).select_from(m))).scalar_one()
-                      for m in (ProcessedUpdate, Conversation, Outbox)])  # type: ignore[return-value]
-
-
-async def test_warga_registers_over_whatsapp(lab: WhatsAppLab) -> None:
+async def test_warga_registers_over_whatsapp(h: Harness) -> None:
     """Phone from the sender, ProfileName offered as the name, a quick reply: to the menu."""
-    resp = await lab.post(BUDI, "halo", profile="Budi Santoso")
+    resp = await h.send(BUDI, "halo", profile="Budi Santoso")
     assert resp.status_code == 200
     assert resp.text == EMPTY_TWIML and resp.headers["content-type"].startswith("text/xml")
-    [welcome] = await lab.deliver()
-    assert welcome.to == wa(BUDI) and welcome.get("From") == FROM
-    assert "*SIJAKON*" in welcome.body  # <b> became WhatsApp's bold
-    assert welcome.body.endswith("1. Setuju\n2. Tidak setuju\n3. Baca kebijakan data")
-    assert welcome.get("StatusCallback").startswith(f"{PUBLIC}/twilio/status?row=")
+    [welcome] = h.replies(BUDI)
+    assert welcome.raw.to == wa(BUDI) and welcome.raw.get("From") == FROM
+    assert "*SIJAKON*" in welcome.text  # <b> became WhatsApp's bold
+    assert welcome.text.endswith("1. Setuju\n2. Tidak setuju\n3. Baca kebijakan data")
+    assert welcome.raw.get("StatusCallback").startswith(f"{PUBLIC}/twilio/status?row=")
 
-    agree = await lab.payload(BUDI, "Setuju")
-    await lab.post(BUDI, "Setuju", ButtonPayload=agree, ButtonText="Setuju")
-    [ask_name] = await lab.texts(BUDI)
+    agree = await h.driver.payload(BUDI, "Setuju")
+    await h.send(BUDI, "Setuju", ButtonPayload=agree, ButtonText="Setuju")
+    [ask_name] = h.texts(BUDI)
     assert ask_name.startswith("Siapa nama Anda?")
     assert "1. Pakai nama Budi Santoso" in ask_name
 
-    await lab.post(BUDI, "1")
-    [ask_kecamatan] = await lab.texts(BUDI)  # no phone question: WhatsApp vouches for it
+    await h.send(BUDI, "1")
+    [ask_kecamatan] = h.texts(BUDI)  # no phone question: WhatsApp vouches for it
     assert "kecamatan" in ask_kecamatan
-    await lab.post(BUDI, "Batam Kota")
-    texts = await lab.texts(BUDI)
+    await h.send(BUDI, "Batam Kota")
+    texts = h.texts(BUDI)
     assert "Pendaftaran selesai" in texts[0] and "Menu utama" in texts[-1]
 
-    async with lab.db.read() as s:
+    async with h.db.read() as s:
         user = (await s.execute(select(User))).scalar_one()
         account = (await s.execute(select(ChannelAccount))).scalar_one()
     assert (user.name, user.phone, user.phone_verified) == ("Budi Santoso", BUDI, True)
@@ -50,61 +44,57 @@ async def test_warga_registers_over_whatsapp(lab: WhatsAppLab) -> None:
                                                                    user.id)
 
 
-async def test_typed_name_instead_of_the_profile_name(lab: WhatsAppLab) -> None:
+async def test_typed_name_instead_of_the_profile_name(h: Harness) -> None:
     """Without a ProfileName the name is asked plainly, and a typed one is kept."""
-    await lab.post(BUDI, "halo", profile=None)
-    await lab.post(BUDI, "1", profile=None)
-    ask_name = (await lab.texts(BUDI))[-1]
+    await h.send(BUDI, "halo", profile=None)
+    await h.send(BUDI, "1", profile=None)
+    ask_name = h.last(BUDI).text
     assert "Pakai nama" not in ask_name
-    await lab.post(BUDI, "Siti Rahma", profile=None)
-    assert "kecamatan" in (await lab.texts(BUDI))[-1]
+    await h.send(BUDI, "Siti Rahma", profile=None)
+    assert "kecamatan" in h.last(BUDI).text
 
 
-async def test_unsigned_and_forged_webhooks_are_refused(lab: WhatsAppLab) -> None:
+async def test_unsigned_and_forged_webhooks_are_refused(h: Harness) -> None:
     """No signature, a wrong key, the URL the app sees, a changed field: 403, nothing stored."""
-    assert (await lab.post(BUDI, "halo", signature=None)).status_code == 403
-    assert (await lab.post(BUDI, "halo", signature="bm90IGEgc2lnbmF0dXJl")).status_code == 403
-    forged = lab.sign("https://bot.example.go.id/twilio/whatsapp",
-                      {"MessageSid": "SM" + "0" * 32, "From": wa(BUDI), "Body": "halo"},
-                      token="someone-elses-token")
-    assert (await lab.post(BUDI, "halo", signature=forged)).status_code == 403
+    assert (await h.send(BUDI, "halo", signature=None)).status_code == 403
+    assert (await h.send(BUDI, "halo", signature="bm90IGEgc2lnbmF0dXJl")).status_code == 403
+    forged = h.driver.sign("https://bot.example.go.id/twilio/whatsapp",
+                           {"MessageSid": "SM" + "0" * 32, "From": wa(BUDI), "Body": "halo"},
+                           token="someone-elses-token")
+    assert (await h.send(BUDI, "halo", signature=forged)).status_code == 403
     # signed for the URL the app sees, not the configured public one
-    assert (await lab.post(BUDI, "halo", url=APP_SEES + "/twilio/whatsapp")).status_code == 403
+    assert (await h.send(BUDI, "halo", url=APP_SEES + "/twilio/whatsapp")).status_code == 403
     # a signature for other content
     params = {"MessageSid": "SM" + "1" * 32, "From": wa(BUDI), "To": FROM, "Body": "halo"}
-    good = lab.sign(lab.rt.settings.twilio_webhook_url or "", params)
-    resp = await lab.client.post("/twilio/whatsapp", data={**params, "Body": "hapus akun"},
-                                 headers={"X-Twilio-Signature": good})
+    good = h.driver.sign(h.driver.rt.settings.twilio_webhook_url or "", params)
+    resp = await h.driver.client.post("/twilio/whatsapp", data={**params, "Body": "hapus akun"},
+                                      headers={"X-Twilio-Signature": good})
     assert resp.status_code == 403
-    assert await _counts(lab.db) == (0, 0, 0)
-    assert lab.standin.sent == []
+    assert await stored(h.db) == (0, 0, 0)
+    assert h.driver.standin.sent == []
 
 
-async def test_malformed_signed_posts_get_400(lab: WhatsAppLab) -> None:
+async def test_malformed_signed_posts_get_400(h: Harness) -> None:
     """A signed post without a sender or with nonsense fields is refused, never a crash."""
-    from tests.whatsapp.conftest import WEBHOOK_URL
-
     for params in ({"Body": "halo"},
                    {"MessageSid": "SM" + "2" * 32, "From": "+6281234567890", "Body": "x"},
                    {"MessageSid": "SM" + "3" * 32, "From": wa(BUDI), "NumMedia": "dua"}):
-        sig = lab.sign(WEBHOOK_URL, params)
-        resp = await lab.client.post("/twilio/whatsapp", data=params,
-                                     headers={"X-Twilio-Signature": sig})
+        resp = await h.deliver(params)  # signed as Twilio would
         assert resp.status_code == 400, params
-    resp = await lab.client.post("/twilio/whatsapp", content=b'{"Body": "halo"}',
-                                 headers={"Content-Type": "application/json",
-                                          "X-Twilio-Signature": "x"})
+    resp = await h.driver.client.post("/twilio/whatsapp", content=b'{"Body": "halo"}',
+                                      headers={"Content-Type": "application/json",
+                                               "X-Twilio-Signature": "x"})
     assert resp.status_code == 400
-    assert await _counts(lab.db) == (0, 0, 0)
+    assert await stored(h.db) == (0, 0, 0)
 
 
-async def test_repeated_message_sid_is_handled_once(lab: WhatsAppLab) -> None:
+async def test_repeated_message_sid_is_handled_once(h: Harness) -> None:
     """Twilio redelivers: the same MessageSid is answered 200 and handled once."""
     sid = "SM" + "4" * 32
-    assert (await lab.post(BUDI, "halo", sid=sid)).status_code == 200
-    assert (await lab.post(BUDI, "halo", sid=sid)).status_code == 200
-    assert len(await lab.texts(BUDI)) == 1
-    async with lab.db.read() as s:
+    assert (await h.send(BUDI, "halo", sid=sid)).status_code == 200
+    assert (await h.send(BUDI, "halo", sid=sid)).status_code == 200
+    assert len(h.texts(BUDI)) == 1
+    async with h.db.read() as s:
         ids = (await s.execute(select(ProcessedUpdate.external_id))).scalars().all()
     assert ids == [f"wa:{sid}"]
 
@@ -124,20 +114,20 @@ async def test_location_and_list_reply_are_read() -> None:
     assert ib.choice is None and ib.text == "Setuju" and ib.location is None
 
 
-async def test_auth_token_never_in_settings_repr(lab: WhatsAppLab) -> None:
+async def test_auth_token_never_in_settings_repr(h: Harness) -> None:
     """The auth token is a secret: not in the settings' repr."""
-    assert AUTH_TOKEN not in repr(lab.rt.settings)
+    assert AUTH_TOKEN not in repr(h.driver.rt.settings)
 
 
-async def test_run_serves_whatsapp_when_configured(lab: WhatsAppLab) -> None:
+async def test_run_serves_whatsapp_when_configured(h: Harness) -> None:
     """`sijakon-bot run` picks the WhatsApp channel from the settings, with its routes."""
     from bot.server import configured_channels
 
-    [ch] = configured_channels(lab.rt.settings, clock=lab.clock)
+    [ch] = configured_channels(h.driver.rt.settings, clock=h.clock)
     assert ch.sender.channel == "whatsapp" and ch.sender.chat_rate is None
     assert 19 <= ch.sender.rate < 20  # paced just under the configured 20/s
     assert ch.routes is not None
-    paths = {getattr(r, "path", "") for r in ch.routes(lab.rt)}
+    paths = {getattr(r, "path", "") for r in ch.routes(h.driver.rt)}
     assert paths == {"/twilio/whatsapp", "/twilio/status", "/media/{token}"}
-    health = await lab.client.get("/healthz")
+    health = await h.driver.client.get("/healthz")
     assert health.status_code == 200 and AUTH_TOKEN not in health.text

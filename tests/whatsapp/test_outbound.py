@@ -15,8 +15,11 @@ from flows.outbox import Outgoing
 from flows.registry import Registry, load_flows
 from flows.steps import Next, Step
 from flows.types import Choice, Reply
-from storage.models import ChannelAccount, Outbox, User
-from tests.whatsapp.conftest import TEMPLATE_SID, LabFactory, WhatsAppLab, wa
+from storage.models import ChannelAccount, Outbox
+from tests.channels import TEMPLATE_SID, claimed, wa
+from tests.factories import user_id
+from tests.harness import Harness, Sent, register_warga
+from tests.whatsapp.conftest import MakeHarness
 
 SITI = "+6281255556666"
 TEMPLATES = {"start.welcome_back": {"content_sid": TEMPLATE_SID,
@@ -34,104 +37,100 @@ def ack_registry(pressed: list[str]) -> Registry:
                                  actions={"test.ack": ack})
 
 
-async def user_id(lab: WhatsAppLab, phone: str) -> int:
-    async with lab.db.read() as s:
-        return (await s.execute(select(User.id).where(User.phone == phone))).scalar_one()
-
-
-async def notify(lab: WhatsAppLab, uid: int, key: str, *, actions: list[Choice] | None = None,
+async def notify(h: Harness, uid: int, key: str, *, actions: list[Choice] | None = None,
                  **vars: Any) -> None:
     """A notification written outside the engine, as the scheduler or the admin CLI do."""
     out = Outgoing()
-    async with lab.db.transaction() as s:
+    async with h.db.transaction() as s:
         assert await out.notify(s, uid, key, actions=actions, **vars)
-        await out.write(s, lab.clock())
+        await out.write(s, h.clock())
+    await h.refresh()
 
 
-async def rows(lab: WhatsAppLab, key: str) -> list[Outbox]:
+async def siti_told(h: Harness, *, refused: int | None = None) -> list[Sent]:
+    """Siti registers, then a notification is written for her (Twilio refusing it with error
+    `refused`); returns what reached her."""
+    await register_warga(h, SITI)
+    if refused is not None:
+        h.driver.standin.fail_next(400, refused)
+    await notify(h, await user_id(h, SITI), "start.registered", name="Siti")
+    return h.replies(SITI)
+
+
+async def rows(h: Harness, key: str) -> list[Outbox]:
     """The notifications (priority 1) with message key `key`."""
-    async with lab.db.read() as s:
+    async with h.db.read() as s:
         return list((await s.execute(select(Outbox).where(Outbox.key == key,
                                                           Outbox.priority == 1)
                                      .order_by(Outbox.id))).scalars())
 
 
-async def test_inside_the_window_a_notification_is_free_text(make_lab: LabFactory) -> None:
+async def test_inside_the_window_a_notification_is_free_text(make_h: MakeHarness) -> None:
     """Someone who wrote an hour ago gets the notification as text with numbered buttons."""
-    lab = await make_lab(registry=ack_registry([]), whatsapp_templates=TEMPLATES)
-    await lab.register(SITI, name="Siti Aminah")
-    lab.clock.advance(hours=1)
-    await notify(lab, await user_id(lab, SITI), "start.welcome_back",
+    h = await make_h(registry=ack_registry([]), whatsapp_templates=TEMPLATES)
+    await register_warga(h, SITI, name="Siti Aminah")
+    h.clock.advance(hours=1)
+    await notify(h, await user_id(h, SITI), "start.welcome_back",
                  actions=[Choice("test.ack:5", "choice.yes")], name="Siti Aminah")
-    [sent] = await lab.deliver()
-    assert sent.get("ContentSid") == ""
-    assert sent.body == "Selamat datang kembali, Siti Aminah! Akun Anda sudah tersambung.\n\n1. Ya"
+    [sent] = h.replies(SITI)
+    assert sent.raw.get("ContentSid") == ""
+    assert sent.text == "Selamat datang kembali, Siti Aminah! Akun Anda sudah tersambung.\n\n1. Ya"
 
 
 async def test_outside_the_window_the_template_goes_and_its_button_works(
-        make_lab: LabFactory) -> None:
+        make_h: MakeHarness) -> None:
     """After 25 hours silent, a notification with a template goes as content_sid with its
     variables; pressing its quick-reply button (ButtonPayload) runs the action."""
     pressed: list[str] = []
-    lab = await make_lab(registry=ack_registry(pressed), whatsapp_templates=TEMPLATES)
-    await lab.register(SITI, name="Siti Aminah")
-    lab.clock.advance(hours=25)
-    await notify(lab, await user_id(lab, SITI), "start.welcome_back",
+    h = await make_h(registry=ack_registry(pressed), whatsapp_templates=TEMPLATES)
+    await register_warga(h, SITI, name="Siti Aminah")
+    h.clock.advance(hours=25)
+    await notify(h, await user_id(h, SITI), "start.welcome_back",
                  actions=[Choice("test.ack:5", "choice.yes")], name="Siti Aminah")
-    [sent] = await lab.deliver()
-    assert sent.get("ContentSid") == TEMPLATE_SID and sent.body == ""
-    assert sent.content_variables == {"1": "Siti Aminah", "2": "!test.ack:5"}
-    assert sent.to == wa(SITI)
-    [row] = await rows(lab, "start.welcome_back")
-    assert (row.status, row.provider_id) == ("sent", sent.sid)
+    [sent] = h.replies(SITI)
+    assert sent.raw.get("ContentSid") == TEMPLATE_SID and sent.text == ""
+    assert sent.raw.content_variables == {"1": "Siti Aminah", "2": "!test.ack:5"}
+    assert sent.raw.to == wa(SITI)
+    [row] = await rows(h, "start.welcome_back")
+    assert (row.status, row.provider_id) == ("sent", sent.raw.sid)
 
-    await lab.post(SITI, "Ya", ButtonPayload="!test.ack:5", ButtonText="Ya")
+    await h.send(SITI, "Ya", ButtonPayload="!test.ack:5", ButtonText="Ya")
     assert pressed == ["5"]
-    assert await lab.texts(SITI) == ["Selesai"]  # free text again: the window is open
+    assert h.texts(SITI) == ["Selesai"]  # free text again: the window is open
 
 
-async def test_without_a_template_it_waits_for_the_next_message(lab: WhatsAppLab) -> None:
+async def test_without_a_template_it_waits_for_the_next_message(h: Harness) -> None:
     """Outside the window and no template: held as "waiting", sent after the person writes."""
-    await lab.register(SITI, name="Siti Aminah")
-    lab.clock.advance(hours=30)
-    await notify(lab, await user_id(lab, SITI), "start.registered", name="Siti Aminah")
-    assert await lab.deliver() == []
-    [row] = await rows(lab, "start.registered")
+    await register_warga(h, SITI, name="Siti Aminah")
+    h.clock.advance(hours=30)
+    await notify(h, await user_id(h, SITI), "start.registered", name="Siti Aminah")
+    assert h.replies(SITI) == []
+    [row] = await rows(h, "start.registered")
     assert row.status == "waiting" and row.last_error == "outside 24h window"
 
-    lab.clock.advance(hours=2)
-    await lab.post(SITI, "menu")
-    texts = await lab.texts(SITI)
+    h.clock.advance(hours=2)
+    await h.send(SITI, "menu")
+    texts = h.texts(SITI)
     assert "Menu utama" in texts[0]
     assert "Terima kasih, Siti Aminah" in texts[-1]
-    [row] = await rows(lab, "start.registered")
+    [row] = await rows(h, "start.registered")
     assert row.status == "sent"
 
 
-async def test_error_63016_holds_the_message(lab: WhatsAppLab) -> None:
+async def test_error_63016_holds_the_message(h: Harness) -> None:
     """Twilio's own window refusal is treated the same: the row waits."""
-    await lab.register(SITI)
-    lab.standin.fail_next(400, 63016)
-    await notify(lab, await user_id(lab, SITI), "start.registered", name="Siti")
-    assert await lab.deliver() == []
-    [row] = await rows(lab, "start.registered")
+    assert await siti_told(h, refused=63016) == []
+    [row] = await rows(h, "start.registered")
     assert row.status == "waiting" and "63016" in (row.last_error or "")
 
 
-def _row(phone: str, text: str = "Halo") -> OutRow:
-    """A claimed row to someone who just wrote (the window is open)."""
-    return OutRow(1, "whatsapp", wa(phone), None, "test.x", Reply(text=text), 0, 1, None,
-                  window_open=True)
-
-
-async def test_refusals_are_sorted(make_lab: LabFactory) -> None:
+async def test_refusals_are_sorted(make_h: MakeHarness) -> None:
     """429 waits as long as Twilio asks (whole channel), 5xx and timeouts retry, STOP/invalid
     numbers are permanent, 63016 holds; the error never carries the phone number."""
-    lab = await make_lab(whatsapp_rate_per_second=7)
-    assert (lab.sender.rate, lab.sender.chat_rate) == (7 * 0.97, None)  # just under the limit
-    lab.sender.client.http_client.timeout = 0.5  # type: ignore[attr-defined]
-    await lab.post(SITI, "halo")
-    await lab.deliver()
+    h = await make_h(whatsapp_rate_per_second=7)
+    assert (h.driver.sender.rate, h.driver.sender.chat_rate) == (7 * 0.97, None)  # just under the limit
+    h.driver.sender.client.http_client.timeout = 0.5  # type: ignore[attr-defined]
+    await h.send(SITI, "halo")
     cases: list[tuple[dict[str, Any], type[Exception]]] = [
         ({"status": 429, "code": 20429, "retry_after": "3"}, Retryable),
         ({"status": 500, "code": 20500}, Retryable),
@@ -144,71 +143,64 @@ async def test_refusals_are_sorted(make_lab: LabFactory) -> None:
         ({"status": 200, "code": None, "delay": 1.0}, Retryable),  # too slow: timeout
     ]
     for failure, kind in cases:
-        lab.standin.fail_next(**failure)
+        h.driver.standin.fail_next(**failure)
         with pytest.raises(kind) as caught:
-            await lab.sender.send(_row(SITI))
+            await h.driver.sender.send(claimed(SITI, Reply(text="Halo")))
         assert SITI[3:] not in str(caught.value), failure
         if failure.get("retry_after"):
             assert isinstance(caught.value, Retryable)
             assert caught.value.retry_after == 3.0 and caught.value.whole_channel
-    assert lab.standin.sent[-1].to == wa(SITI)  # the welcome, nothing since
+    assert h.driver.standin.sent[-1].to == wa(SITI)  # the welcome, nothing since
 
 
-async def test_stop_through_the_worker_marks_the_account_unreachable(lab: WhatsAppLab) -> None:
+async def test_stop_through_the_worker_marks_the_account_unreachable(h: Harness) -> None:
     """21610 (the person sent STOP to the platform): failed, and the account unreachable."""
-    await lab.register(SITI)
-    lab.standin.fail_next(400, 21610)
-    await notify(lab, await user_id(lab, SITI), "start.registered", name="Siti")
-    await lab.deliver()
-    [row] = await rows(lab, "start.registered")
+    await siti_told(h, refused=21610)
+    [row] = await rows(h, "start.registered")
     assert row.status == "failed" and "21610" in (row.last_error or "")
-    async with lab.db.read() as s:
+    async with h.db.read() as s:
         account = (await s.execute(select(ChannelAccount))).scalar_one()
     assert not account.reachable
 
 
-async def test_status_callbacks_move_rows_forward(lab: WhatsAppLab) -> None:
+async def test_status_callbacks_move_rows_forward(h: Harness) -> None:
     """delivered, read; a late "delivered" never moves a read row back; unsigned: 403."""
-    await lab.post(SITI, "halo")
-    [sent] = await lab.deliver()
-    assert (await lab.status(sent, "delivered", signed=False)).status_code == 403
-    assert (await lab.status(sent, "delivered")).status_code == 204
-    async with lab.db.read() as s:
+    await h.send(SITI, "halo")
+    [sent] = h.replies(SITI)
+    assert (await h.driver.status(sent, "delivered", signed=False)).status_code == 403
+    assert (await h.driver.status(sent, "delivered")).status_code == 204
+    async with h.db.read() as s:
         row = (await s.execute(select(Outbox))).scalar_one()
     assert row.status == "delivered"
-    await lab.status(sent, "read")
-    await lab.status(sent, "delivered")
-    await lab.status(sent, "queued")
-    async with lab.db.read() as s:
+    await h.driver.status(sent, "read")
+    await h.driver.status(sent, "delivered")
+    await h.driver.status(sent, "queued")
+    async with h.db.read() as s:
         row = (await s.execute(select(Outbox))).scalar_one()
     assert row.status == "read"
 
 
-async def test_failed_status_records_the_code_and_marks_unreachable(lab: WhatsAppLab) -> None:
+async def test_failed_status_records_the_code_and_marks_unreachable(h: Harness) -> None:
     """failed with 63003: the row keeps the code; the account is unreachable."""
-    await lab.register(SITI)
-    await notify(lab, await user_id(lab, SITI), "start.registered", name="Siti")
-    [sent] = await lab.deliver()
-    await lab.status(sent, "failed", "63003")
-    [row] = await rows(lab, "start.registered")
+    [sent] = await siti_told(h)
+    await h.driver.status(sent, "failed", "63003")
+    [row] = await rows(h, "start.registered")
     assert row.status == "failed" and "63003" in (row.last_error or "")
-    async with lab.db.read() as s:
+    async with h.db.read() as s:
         assert not (await s.execute(select(ChannelAccount.reachable))).scalar_one()
-    await lab.post(SITI, "menu")  # writing again makes it reachable again
-    async with lab.db.read() as s:
+    await h.send(SITI, "menu")  # writing again makes it reachable again
+    async with h.db.read() as s:
         assert (await s.execute(select(ChannelAccount.reachable))).scalar_one()
 
 
-async def test_undelivered_63016_waits_for_the_next_message(lab: WhatsAppLab) -> None:
+async def test_undelivered_63016_waits_for_the_next_message(h: Harness) -> None:
     """An asynchronous 63016 puts the row back to waiting; it goes after the next message."""
-    await lab.register(SITI)
-    await notify(lab, await user_id(lab, SITI), "start.registered", name="Siti")
-    [sent] = await lab.deliver()
-    await lab.status(sent, "undelivered", "63016")
-    [row] = await rows(lab, "start.registered")
+    [sent] = await siti_told(h)
+    await h.driver.status(sent, "undelivered", "63016")
+    [row] = await rows(h, "start.registered")
     assert row.status == "waiting"
-    await lab.post(SITI, "menu")
-    assert any("Terima kasih, Siti" in t for t in await lab.texts(SITI))
+    await h.send(SITI, "menu")
+    assert any("Terima kasih, Siti" in t for t in h.texts(SITI))
 
 
 def test_template_variables_fill_every_slot() -> None:
@@ -220,21 +212,21 @@ def test_template_variables_fill_every_slot() -> None:
     assert got == {"1": "J-2611-0001", "2": "-", "3": "!offer.decline:3", "4": "-"}
 
 
-async def test_in_session_quick_replies_from_a_content_template(make_lab: LabFactory) -> None:
+async def test_in_session_quick_replies_from_a_content_template(make_h: MakeHarness) -> None:
     """With `in_session`, a question goes as quick-reply content (text, ids and titles as
     variables) inside the window too, and the pressed button answers it."""
     welcome = {"start.welcome": {"content_sid": TEMPLATE_SID, "in_session": True,
                                  "variables": ["message:text", "choice:1", "label:1",
                                                "choice:2", "label:2"]}}
-    lab = await make_lab(whatsapp_templates=welcome)
-    await lab.post(SITI, "halo")
-    [sent] = await lab.deliver()
-    assert sent.get("ContentSid") == TEMPLATE_SID and sent.body == ""
-    variables = sent.content_variables
+    h = await make_h(whatsapp_templates=welcome)
+    await h.send(SITI, "halo")
+    [sent] = h.replies(SITI)
+    assert sent.raw.get("ContentSid") == TEMPLATE_SID and sent.text == ""
+    variables = sent.raw.content_variables
     assert "*SIJAKON*" in variables["1"] and "1. Setuju" not in variables["1"]
     assert (variables["3"], variables["5"]) == ("Setuju", "Tidak setuju")
-    await lab.post(SITI, "Setuju", ButtonPayload=variables["2"], ButtonText="Setuju")
-    assert (await lab.texts(SITI))[0].startswith("Siapa nama Anda?")
+    await h.send(SITI, "Setuju", ButtonPayload=variables["2"], ButtonText="Setuju")
+    assert h.texts(SITI)[0].startswith("Siapa nama Anda?")
 
 
 def test_template_variables_for_labels_and_text() -> None:
@@ -244,21 +236,21 @@ def test_template_variables_for_labels_and_text() -> None:
     assert got == {"1": "*Pilih*", "2": "A & B"}
 
 
-async def test_a_broadcast_row_brings_its_own_template(lab: WhatsAppLab) -> None:
+async def test_a_broadcast_row_brings_its_own_template(h: Harness) -> None:
     """A row whose template names a content SID (a broadcast's) goes as that, outside the
     window, even when WHATSAPP_TEMPLATES has nothing for its key."""
-    await lab.register(SITI)
-    lab.standin.new()
-    lab.clock.advance(days=3)
+    await register_warga(h, SITI)
+    h.clock.advance(days=3)
     reply = Reply(text="<b>Info</b> izin bangunan", template={
         "key": "broadcast.message", "vars": {"summary": "Izin bangunan kini online"},
         "content_sid": TEMPLATE_SID, "variables": ["summary"]})
     row = OutRow(99, "whatsapp", wa(SITI), None, "broadcast.message", reply, 2, 1, 7)
-    await lab.sender.send(row)
-    [sent] = lab.standin.new()
-    assert sent.get("ContentSid") == TEMPLATE_SID
-    assert sent.content_variables == {"1": "Izin bangunan kini online"}
+    await h.driver.sender.send(row)
+    [sent] = await h.refresh()
+    assert sent.raw.get("ContentSid") == TEMPLATE_SID
+    assert sent.raw.content_variables == {"1": "Izin bangunan kini online"}
     with pytest.raises(Hold):  # without a content SID anywhere it waits
-        await lab.sender.send(OutRow(100, "whatsapp", wa(SITI), None, "broadcast.message",
-                                     Reply(text="x", template={"key": "broadcast.message",
-                                                               "vars": {}}), 2, 1, 7))
+        await h.driver.sender.send(OutRow(100, "whatsapp", wa(SITI), None,
+                                          "broadcast.message",
+                                          Reply(text="x", template={"key": "broadcast.message",
+                                                                    "vars": {}}), 2, 1, 7))

@@ -4,7 +4,6 @@ the delivery worker and the real twilio client; then a clean stop."""
 from __future__ import annotations
 
 import asyncio
-import socket
 import uuid
 from pathlib import Path
 
@@ -12,16 +11,10 @@ import httpx
 
 from bot.server import serve
 from bot.settings import Settings
-from tests.whatsapp.conftest import ACCOUNT_SID, AUTH_TOKEN, FROM, WEBHOOK_URL, wa
-from tests.whatsapp.standin import TwilioStandIn
+from standins import free_port
+from tests.channels import ACCOUNT_SID, AUTH_TOKEN, FROM, WA_WEBHOOK_URL, twilio_standin, wa
 
 BUDI = "+6281234567890"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def test_run_serves_whatsapp_and_stops_cleanly(tmp_path: Path) -> None:
@@ -29,18 +22,18 @@ async def test_run_serves_whatsapp_and_stops_cleanly(tmp_path: Path) -> None:
     stand-in with numbered choices; /healthz answers; stop ends everything."""
     from twilio.request_validator import RequestValidator
 
-    standin = TwilioStandIn(ACCOUNT_SID, AUTH_TOKEN).start()
+    standin = twilio_standin()
     port = free_port()
     try:
         settings = Settings(_env_file=None, sijakon_data_dir=tmp_path / "data",  # type: ignore[call-arg]
                             sijakon_http_port=port, twilio_account_sid=ACCOUNT_SID,
                             twilio_auth_token=AUTH_TOKEN, twilio_whatsapp_from=FROM,
-                            twilio_api_base_url=standin.url, twilio_webhook_url=WEBHOOK_URL)
+                            twilio_api_base_url=standin.url, twilio_webhook_url=WA_WEBHOOK_URL)
         stop = asyncio.Event()
         task = asyncio.create_task(serve(settings, stop=stop))
         params = {"MessageSid": "SM" + uuid.uuid4().hex, "From": wa(BUDI), "To": FROM,
                   "Body": "halo", "NumMedia": "0", "ProfileName": "Budi"}
-        signature = RequestValidator(AUTH_TOKEN).compute_signature(WEBHOOK_URL, params)
+        signature = RequestValidator(AUTH_TOKEN).compute_signature(WA_WEBHOOK_URL, params)
         async with httpx.AsyncClient() as client:
             for _ in range(500):  # until uvicorn listens
                 try:
@@ -53,10 +46,7 @@ async def test_run_serves_whatsapp_and_stops_cleanly(tmp_path: Path) -> None:
             assert r.status_code == 200 and "<Response></Response>" in r.text
             health = await client.get(f"http://127.0.0.1:{port}/healthz")
             assert health.json()["ok"] is True
-        for _ in range(1000):  # the worker sends in the background
-            if standin.sent:
-                break
-            await asyncio.sleep(0.01)
+        assert await asyncio.to_thread(standin.wait_sent, 1, 10)  # sent in the background
         [welcome] = standin.sent
         assert welcome.to == wa(BUDI) and "1. Setuju" in welcome.body
         stop.set()

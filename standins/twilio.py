@@ -13,9 +13,11 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlparse
+
+from standins import Listener, Served
 
 
 @dataclass
@@ -57,7 +59,7 @@ class Failure:
     delay: float = 0.0
 
 
-class TwilioStandIn:
+class TwilioStandIn(Served):
     """Start with `start()`, stop with `stop()`; `url` is the base for `client.api.base_url`."""
 
     def __init__(self, account_sid: str, auth_token: str) -> None:
@@ -68,39 +70,16 @@ class TwilioStandIn:
         self.failures: list[Failure] = []
         self.media: dict[str, tuple[bytes, str]] = {}
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._arrived = threading.Condition(self._lock)
         self._read = 0
 
     # --- control -----------------------------------------------------------------------------
     def start(self) -> TwilioStandIn:
-        standin = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:  # quiet
-                pass
-
-            def do_POST(self) -> None:
-                standin._post(self)
-
-            def do_GET(self) -> None:
-                standin._get(self)
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
+        self._server = Listener("twilio-standin", self._get, self._post)
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-
-    @property
-    def url(self) -> str:
-        assert self._server is not None
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        self._close()
 
     def fail_next(self, status: int, code: int | None = None, *, retry_after: str | None = None,
                   delay: float = 0.0) -> None:
@@ -125,6 +104,11 @@ class TwilioStandIn:
 
     def to(self, address: str) -> list[Sent]:
         return [s for s in self.sent if s.to == address]
+
+    def wait_sent(self, n: int = 1, timeout: float = 10.0) -> bool:
+        """Block until `n` messages arrived (for a bot running in the background)."""
+        with self._arrived:
+            return self._arrived.wait_for(lambda: len(self.sent) >= n, timeout)
 
     # --- serving -----------------------------------------------------------------------------
     def _authorized(self, handler: BaseHTTPRequestHandler) -> bool:
@@ -165,8 +149,9 @@ class TwilioStandIn:
                        failure.headers)
             return
         sid = "SM" + uuid.uuid4().hex
-        with self._lock:
+        with self._arrived:
             self.sent.append(Sent(sid, path, form, authorized))
+            self._arrived.notify_all()
         self._json(handler, 201, {
             "sid": sid, "account_sid": self.account_sid, "status": "queued",
             "to": form.get("To", [""])[0], "from": form.get("From", [""])[0],

@@ -1,4 +1,4 @@
-"""A local stand-in for the Telegram Bot API, on 127.0.0.1, for tests and the bench.
+"""A local stand-in for the Telegram Bot API, on 127.0.0.1, for the tests and the benches.
 
 It speaks enough of the Bot API for python-telegram-bot 22 to run against it unchanged
 (`Bot(token, base_url=...)`): getMe, getUpdates (long polling), setWebhook,
@@ -26,8 +26,10 @@ import time
 import urllib.parse
 from collections import defaultdict
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from standins import Listener, Served
 
 TOKEN = "123456:TEST-token-never-real"
 BOT_ID = 123456
@@ -104,7 +106,7 @@ class _Bucket:
 
 
 @dataclass
-class StandIn:
+class StandIn(Served):
     """The stand-in server. `rate`/`chat_rate` None: no limits enforced."""
 
     token: str = TOKEN
@@ -133,49 +135,24 @@ class StandIn:
         self._file_ids = itertools.count(1)
         self._overall = _Bucket(self.rate, self.burst, self.grace) if self.rate else None
         self._chats: dict[int, _Bucket] = {}
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
         self._stopping = False
 
     # --- running ---------------------------------------------------------------------------
     def start(self) -> StandIn:
-        standin = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            # headers and body leave in two writes: without TCP_NODELAY, Nagle's algorithm and
-            # the client's delayed ACK hold the body ~40 ms (Telegram's servers do not)
-            disable_nagle_algorithm = True
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                standin._handle(self, "POST")
-
-            def do_GET(self) -> None:
-                standin._handle(self, "GET")
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
-                                        name="telegram-standin")
-        self._thread.start()
+        self._server = Listener("telegram-standin", lambda h: self._handle(h, "GET"),
+                                lambda h: self._handle(h, "POST"), keep_alive=True)
         return self
 
     def stop(self) -> None:
         with self._cond:
             self._stopping = True
             self._cond.notify_all()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+        self._close()
 
     @property
     def base_url(self) -> str:
-        assert self._server is not None
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        """What `Bot(base_url=...)` is given (with "/bot" appended) and the bot settings."""
+        return self.url
 
     # --- what tests do ---------------------------------------------------------------------
     def next_update_id(self) -> int:
@@ -578,13 +555,16 @@ class Person:
             for row in call.markup.get("inline_keyboard", []):
                 for button in row:
                     if button["text"] == label:
-                        message = call.result if isinstance(call.result, dict) else {}
-                        return self.update(callback_query={
-                            "id": f"cq-{self.id}-{next(self._ids)}", "from": self.user,
-                            "chat_instance": f"ci-{self.id}", "data": button["callback_data"],
-                            "message": message})
+                        return self.callback(button["callback_data"], call)
         shown = [c.labels for c in self.server.sent(self.id)][-3:]
         raise AssertionError(f"no button {label!r} for {self.id}; last keyboards: {shown}")
+
+    def callback(self, data: str, on: Call) -> dict[str, Any]:
+        """Press the button carrying `data` on the message the bot sent with `on`."""
+        message = on.result if isinstance(on.result, dict) else {}
+        return self.update(callback_query={
+            "id": f"cq-{self.id}-{next(self._ids)}", "from": self.user,
+            "chat_instance": f"ci-{self.id}", "data": data, "message": message})
 
 
 def group_message(server: StandIn, text: str) -> dict[str, Any]:
