@@ -61,10 +61,10 @@ _COMMANDS = {
 
 # the notice for each InboundEvent (the keys the Telegram adapter used when it answered itself)
 NOTICES: dict[InboundEvent, str] = {
-    "edited": "telegram.edited",
-    "group": "telegram.private_only",
-    "file_too_large": "telegram.file_too_large",
-    "file_failed": "telegram.file_failed",
+    "edited": "notice.edited",
+    "group": "notice.private_only",
+    "file_too_large": "notice.file_too_large",
+    "file_failed": "notice.file_failed",
 }
 
 

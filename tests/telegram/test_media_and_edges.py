@@ -20,7 +20,7 @@ async def notices(db: Database) -> list[tuple[str, str, int, str]]:
     """The outbox rows of the adapter notices: (address, key, priority, status)."""
     async with db.read() as s:
         rows = await s.execute(select(Outbox.address, Outbox.key, Outbox.priority, Outbox.status)
-                               .where(Outbox.key.like("telegram.%")).order_by(Outbox.id))
+                               .where(Outbox.key.like("notice.%")).order_by(Outbox.id))
         return [(r.address, r.key, r.priority, r.status) for r in rows]
 
 
@@ -68,7 +68,7 @@ async def test_too_large_photo_is_refused_politely(db: Database, tmp_path: Path,
             "Maaf, file itu terlalu besar (maksimal 1 MB). Kirim foto yang lebih kecil."]
         assert not h.driver.server.requests("download")
         assert not list((tmp_path / "media").rglob("*.jpg"))
-        assert await notices(db) == [("6002", "telegram.file_too_large", 0, "sent")]
+        assert await notices(db) == [("6002", "notice.file_too_large", 0, "sent")]
         await h.assert_step("6002", "test.photos")
 
 
@@ -84,12 +84,12 @@ async def test_file_telegram_will_not_give_is_asked_again(db: Database, tmp_path
         h.driver.server.fail("sendMessage", 429, chat_id=6005, retry_after=1)
         await h.photo("6005", JPEG)
         assert h.replies("6005") == []  # refused with 429: the row waits
-        assert await notices(db) == [("6005", "telegram.file_failed", 0, "queued")]
+        assert await notices(db) == [("6005", "notice.file_failed", 0, "queued")]
         h.clock.advance(seconds=1)
         await h.refresh()
         assert h.texts("6005") == [
             "Maaf, file Anda tidak bisa kami ambil. Silakan kirim sekali lagi."]
-        assert await notices(db) == [("6005", "telegram.file_failed", 0, "sent")]
+        assert await notices(db) == [("6005", "notice.file_failed", 0, "sent")]
         await h.assert_step("6005", "test.photos")
 
 
@@ -111,8 +111,8 @@ async def test_edits_groups_channels_and_stickers_never_crash(db: Database, tmp_
         group = h.all("-100200300")
         assert len(group) == 1 and "chat pribadi" in group[0].text
         assert h.all("-100999") == []
-        assert await notices(db) == [("6003", "telegram.edited", 0, "sent"),
-                                     ("-100200300", "telegram.private_only", 0, "sent")]
+        assert await notices(db) == [("6003", "notice.edited", 0, "sent"),
+                                     ("-100200300", "notice.private_only", 0, "sent")]
         async with db.read() as s:
             assert (await s.execute(select(func.count()).select_from(Conversation))).scalar() == 0
 

@@ -76,11 +76,28 @@ async def test_failed_media_download_is_told_and_nothing_kept(make_h: MakeHarnes
         conv = (await s.execute(select(Conversation))).scalar_one()
         [key] = (await s.execute(select(Outbox.key).order_by(Outbox.id.desc())
                                  .limit(1))).scalars()
-    assert (conv.step, conv.data["_photos"], key) == ("test.photos", [], "telegram.file_failed")
+    assert (conv.step, conv.data["_photos"], key) == ("test.photos", [], "notice.file_failed")
     assert not [p for p in h.driver.rt.settings.media_dir.rglob("*") if p.is_file()]
 
     await h.send(ANI, "", NumMedia="1", MediaUrl0=good, MediaContentType0="image/jpeg")
     assert h.texts(ANI)[0].startswith("Foto diterima (1/3)")
+
+
+async def test_failed_download_reaches_someone_we_have_not_met(make_h: MakeHarness) -> None:
+    """A brand-new number whose first message is a file we cannot fetch is told so at once:
+    the reply is inside the window it opened, not held for a window that never opens."""
+    h = await make_h()
+    stranger = "+6281377770000"
+    gone = h.driver.standin.url + "/2010-04-01/Accounts/x/Messages/MM2/Media/ME404"
+    resp = await h.send(stranger, "", NumMedia="1", MediaUrl0=gone,
+                        MediaContentType0="image/jpeg")
+    assert resp.status_code == 200
+    assert h.texts(stranger) == [
+        "Maaf, file Anda tidak bisa kami ambil. Silakan kirim sekali lagi."]
+    async with h.db.read() as s:
+        assert (await s.execute(select(Conversation))).first() is None  # no conversation made
+        statuses = (await s.execute(select(Outbox.status))).scalars().all()
+    assert "waiting" not in statuses
 
 
 async def test_outbound_photo_is_a_signed_expiring_link(h: Harness) -> None:
