@@ -100,30 +100,25 @@ class Driver(Protocol):
 
     def account(self, who: str) -> tuple[str, str]:
         """(channel, address) of a test name."""
-        ...
 
     async def put(self, who: str, text: str, extra: dict[str, Any]) -> Any:
         """`who` writes `text` (with channel-specific `extra`); returns the channel's answer."""
-        ...
 
     async def tap(self, who: str, sent: Sent, payload: str, number: int) -> Any:
         """`who` presses the button `payload` (the `number`-th) on the message `sent`."""
-        ...
 
     async def picture(self, who: str, data: bytes | str | Path, content_type: str,
                       caption: str) -> Any:
         """`who` sends one picture (or file): bytes, or a path."""
-        ...
 
     async def deliver(self, raw: Any) -> Any:
         """The channel's own shape of a message (an Inbound, an update, a form), as it is."""
-        ...
 
     async def received(self) -> list[tuple[str, Sent]]:
         """(who, message) for everything people received since the last call, in order."""
-        ...
 
-    async def close(self) -> None: ...
+    async def close(self) -> None:
+        """Stop the channel's servers and clients."""
 
 
 @dataclass
