@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 
@@ -232,6 +232,13 @@ class Broadcast(SQLModel, table=True):
     queued: int = 0
     skipped: int = 0
     last_user_id: int = 0  # resumable enqueue: users up to here are queued
+    # outbox rows of this broadcast pruned after the retention: their count per status, and
+    # how many of them reached someone (storage/reports.py adds these to the live rows)
+    pruned: dict[str, int] = _json(dict)
+    pruned_reached: int = 0
+
+
+LIVE_OUTBOX = text("status IN ('queued', 'sending')")
 
 
 # --- the message path -----------------------------------------------------------------------
@@ -246,8 +253,11 @@ class Outbox(SQLModel, table=True):
     """
 
     __table_args__ = (
-        Index("ix_outbox_due", "status", "channel", "priority", "next_attempt_at"),
+        # the claim's index holds live rows only, so it stays small however long the history
+        Index("ix_outbox_claim", "channel", "priority", "id", sqlite_where=LIVE_OUTBOX,
+              postgresql_where=LIVE_OUTBOX),
         Index("ix_outbox_addr", "channel", "address", "status"),
+        Index("ix_outbox_created", "created_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
