@@ -45,7 +45,7 @@ from flows.render import DEFAULT_LOCALE
 from flows.types import Reply
 from storage.clock import as_utc, utcnow
 from storage.db import Database
-from storage.models import ChannelAccount, Conversation, Outbox, User
+from storage.models import LIVE_OUTBOX, ChannelAccount, Conversation, Outbox, User
 from storage.outbox import apply_receipt, mark_unreachable
 
 ReceiptStatus = Literal["sent", "delivered", "read", "failed", "undelivered", "waiting"]
@@ -281,7 +281,10 @@ class DeliveryWorker:
         t = Outbox.__table__
         due = or_(and_(t.c.status == "queued", t.c.next_attempt_at <= now),
                   and_(t.c.status == "sending", t.c.claimed_until < now))
-        pick = (select(t.c.id).where(t.c.channel == channel, due)
+        # LIVE_OUTBOX is the partial index's own predicate, written the same way so both
+        # databases use `ix_outbox_claim` (live rows only, in claim order): the claim reads the
+        # first due rows and stops, however much history the table holds
+        pick = (select(t.c.id).where(t.c.channel == channel, LIVE_OUTBOX, due)
                 .order_by(t.c.priority, t.c.id).limit(limit))
         if not self.db.is_sqlite:
             pick = pick.with_for_update(skip_locked=True)

@@ -3,8 +3,11 @@
 `Engine.handle(inbound)` returns once the message is committed. Messages are handled by one
 writer task per process in small batches, one transaction per batch. Per batch the engine
 spends a fixed handful of statements (dedupe insert, conversation select, conversation update,
-outbox insert, audit insert, account touch, commit) however many messages it holds, which is
-what makes SQLite fast enough (docs/PERFORMANCE.md). Steps run without savepoints; when one
+outbox insert, audit insert, account touch, commit) however many messages it holds, run on the
+driver connection with parameters serialised once (`storage.hotpath`); an ORM session is
+opened on the same connection only when a step reads or writes domain rows. The account
+touch is skipped for someone seen in the last minute whose account is reachable and has no
+message waiting for them (docs/PERFORMANCE.md). Steps run without savepoints; when one
 raises, the batch is rolled back and run again with that message answered by an apology and
 the menu, so nothing of the failed step survives and the other messages are unaffected.
 
@@ -27,11 +30,11 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, tuple_, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from flows.context import Context, ConvState, FlowConfig
 from flows.outbox import PRIORITY_REPLY, Outgoing, takes_typed_actions
@@ -39,15 +42,16 @@ from flows.registry import HOME, START, Registry, load_flows
 from flows.render import LOCALES, render
 from flows.steps import Next, words
 from flows.types import Choice, Inbound, InboundEvent, Message, Reply, Reprompt
-from storage.clock import as_utc, utcnow
+from storage.clock import utcnow
 from storage.db import Database
-from storage.models import AuditLog, Conversation, Outbox, ProcessedUpdate
-from storage.outbox import person_wrote
-from storage.sql import insert_ignore, table
+from storage.hotpath import BatchWrites, ConvRow, HotPath, hot_path
+from storage.models import ProcessedUpdate
+from storage.sql import table
 
 log = logging.getLogger(__name__)
 
 MAX_HOPS = 25
+SEEN_FRESH = timedelta(minutes=1)  # an account seen this recently is not touched again
 HARD_TEXT_LIMIT = 20_000  # longer input is clipped before anything looks at it
 
 _COMMANDS = {
@@ -111,13 +115,24 @@ class _StepFailed(Exception):
 
 @dataclass(slots=True)
 class _Batch:
-    session: AsyncSession
+    conn: AsyncConnection
+    sql: HotPath
     now: datetime
+    orm: AsyncSession | None = None  # opened when a step first asks for a session
     convs: dict[tuple[str, str], ConvState] = field(default_factory=dict)
     dirty: set[tuple[str, str]] = field(default_factory=set)
     out: Outgoing = field(default_factory=Outgoing)
-    audit: list[dict[str, Any]] = field(default_factory=list)
-    touched: dict[tuple[str, str], int] = field(default_factory=dict)
+    audit: list[tuple[str, str, str, int | None, dict[str, Any], str | None]] = \
+        field(default_factory=list)
+    touched: set[tuple[str, str]] = field(default_factory=set)
+    fresh: set[tuple[str, str]] = field(default_factory=set)  # accounts needing no touch
+
+    async def session(self) -> AsyncSession:
+        """The ORM session of this batch, joined to its transaction (it never commits it)."""
+        if self.orm is None:
+            self.orm = AsyncSession(bind=self.conn, expire_on_commit=False,
+                                    join_transaction_mode="rollback_only")
+        return self.orm
 
 
 class Engine:
@@ -204,15 +219,19 @@ class Engine:
         now = self.clock()
         while True:
             try:
-                async with self.db.transaction() as session:
-                    b = _Batch(session=session, now=now)
-                    fresh = await self._dedupe(b, inbounds)
-                    await self._load_conversations(
-                        b, [ib for ib, new in zip(inbounds, fresh, strict=True) if new])
-                    for i, (ib, new) in enumerate(zip(inbounds, fresh, strict=True)):
-                        if new:
-                            await self._one(b, ib, i, failed.get(i, 0))
-                    await self._write(b)
+                async with self.db.write() as conn:
+                    b = _Batch(conn=conn, sql=await hot_path(conn), now=now)
+                    try:
+                        fresh = await self._dedupe(b, inbounds)
+                        await self._load_conversations(
+                            b, [ib for ib, new in zip(inbounds, fresh, strict=True) if new])
+                        for i, (ib, new) in enumerate(zip(inbounds, fresh, strict=True)):
+                            if new:
+                                await self._one(b, ib, i, failed.get(i, 0))
+                        await self._write(b)
+                    finally:
+                        if b.orm is not None:
+                            await b.orm.close()
                 if b.out.rows and self.on_output is not None:
                     try:
                         self.on_output()
@@ -225,19 +244,8 @@ class Engine:
                     raise RuntimeError("apology failed repeatedly") from exc
 
     async def _dedupe(self, b: _Batch, inbounds: list[Inbound]) -> list[bool]:
-        seen: set[tuple[str, str]] = set()
-        rows = []
-        for ib in inbounds:
-            key = (ib.channel, ib.external_id)
-            if key not in seen:
-                seen.add(key)
-                rows.append({"channel": ib.channel, "external_id": ib.external_id,
-                             "received_at": b.now})
-        t = table(ProcessedUpdate)
-        stmt = (insert_ignore(t, self.db.dialect, ["channel", "external_id"])
-                .returning(t.c.channel, t.c.external_id))
-        conn = await b.session.connection()
-        inserted = {(r.channel, r.external_id) for r in await conn.execute(stmt, rows)}
+        keys = list(dict.fromkeys((ib.channel, ib.external_id) for ib in inbounds))
+        inserted = await b.sql.dedupe(keys, b.now)
         fresh = []
         for ib in inbounds:
             key = (ib.channel, ib.external_id)
@@ -258,25 +266,19 @@ class Engine:
             if ib.event is None and key not in b.convs:
                 locales.setdefault(key, pick_locale(ib.language, self.config.locale))
         if locales:
-            conn = await b.session.connection()
-            await conn.execute(
-                insert_ignore(table(Conversation), self.db.dialect, ["channel", "address"]), [
-                    {"channel": c, "address": a, "flow": "start", "step": START, "data": {},
-                     "locale": locale, "version": 0, "updated_at": b.now}
-                    for (c, a), locale in sorted(locales.items())])
+            await b.sql.create([(c, a, locale) for (c, a), locale in sorted(locales.items())],
+                               START, b.now)
             await self._fetch(b, sorted(locales))
 
     async def _fetch(self, b: _Batch, keys: list[tuple[str, str]]) -> None:
-        t = table(Conversation)
-        stmt = (select(t).where(tuple_(t.c.channel, t.c.address).in_(keys)).order_by(t.c.id))
-        if not self.db.is_sqlite:
-            stmt = stmt.with_for_update()
-        conn = await b.session.connection()
-        for r in await conn.execute(stmt):
-            b.convs[(r.channel, r.address)] = ConvState(
+        for r in await b.sql.fetch(keys):
+            key = (r.channel, r.address)
+            b.convs[key] = ConvState(
                 id=r.id, channel=r.channel, address=r.address, user_id=r.user_id, flow=r.flow,
-                step=r.step, data=dict(r.data or {}), locale=r.locale, version=r.version,
-                updated_at=as_utc(r.updated_at) if r.updated_at else None)
+                step=r.step, data=r.data, locale=r.locale, version=r.version,
+                updated_at=r.updated_at)
+            if _seen_lately(r, b.now):
+                b.fresh.add(key)
 
     async def _one(self, b: _Batch, ib: Inbound, index: int, failures: int) -> None:
         key = (ib.channel, ib.address)
@@ -290,12 +292,9 @@ class Engine:
         conv = b.convs[key]
         step_before = conv.step
 
-        async def session() -> AsyncSession:
-            return b.session
-
         out = Outgoing()
         ctx = Context(conv=conv, now=b.now, out=out, config=self.config,
-                      open_session=session, inbound_channel=ib.channel)
+                      open_session=b.session, inbound_channel=ib.channel)
         try:
             if failures == 0:
                 await self._dispatch(ctx, ib)
@@ -338,11 +337,9 @@ class Engine:
         access history gets a row."""
         if conv.user_id is None:
             return
-        b.touched[(ib.channel, ib.address)] = conv.user_id
-        b.audit.append({"actor": f"user:{conv.user_id}", "action": "message",
-                        "subject_type": "user", "subject_id": conv.user_id,
-                        "detail": {"from": step_before, "to": conv.step, "kind": _kind(ib)},
-                        "channel": ib.channel, "at": b.now})
+        b.touched.add((ib.channel, ib.address))
+        b.audit.append((f"user:{conv.user_id}", "message", "user", conv.user_id,
+                        {"from": step_before, "to": conv.step, "kind": _kind(ib)}, ib.channel))
 
     # --- the conversation logic --------------------------------------------------------------
     def _home(self, conv: ConvState) -> str:
@@ -487,22 +484,22 @@ class Engine:
             if conv is not None and takes_typed_actions(conv.step, conv.data):
                 conv.data["_choices"] = pairs
                 b.dirty.add(key)
-        s = await b.session.connection()
-        if b.dirty:
-            t = table(Conversation)
-            await s.execute(
-                update(t).where(t.c.id == bindparam("_id")).values(
-                    flow=bindparam("_flow"), step=bindparam("_step"), data=bindparam("_data"),
-                    locale=bindparam("_locale"), user_id=bindparam("_user_id"),
-                    version=t.c.version + 1, updated_at=bindparam("_at")),
-                [{"_id": c.id, "_flow": c.flow, "_step": c.step, "_data": c.data,
-                  "_locale": c.locale, "_user_id": c.user_id, "_at": b.now}
-                 for c in (b.convs[k] for k in b.dirty)])
-        if b.out.rows:
-            await s.execute(insert(table(Outbox)), [r.as_params(b.now) for r in b.out.rows])
-        if b.audit:
-            await s.execute(insert(table(AuditLog)), b.audit)
-        await person_wrote(s, b.touched, b.now)
+        if b.orm is not None:
+            await b.orm.flush()  # the steps' domain rows first: a new user, a job...
+        await b.sql.write(BatchWrites(
+            conversations=[(c.id, c.flow, c.step, c.data, c.locale, c.user_id)
+                           for c in (b.convs[k] for k in sorted(b.dirty))],
+            outbox=[(r.channel, r.address, r.user_id, r.key, r.payload, r.priority)
+                    for r in b.out.rows],
+            audit=b.audit,
+            touched=sorted(b.touched - b.fresh)), b.now)
+
+
+def _seen_lately(r: ConvRow, now: datetime) -> bool:
+    """Whether touching the account would change nothing that matters: it wrote within the
+    last minute (WhatsApp's window is open), is reachable and has no message waiting."""
+    return (r.reachable is True and not r.waiting and r.last_inbound_at is not None
+            and now - r.last_inbound_at < SEEN_FRESH)
 
 
 def _kind(ib: Inbound) -> str:

@@ -1,0 +1,116 @@
+"""The engine's statements on the raw driver write what SQLAlchemy would, and read by index.
+
+`storage.hotpath` serialises JSON and times itself; if its format ever drifted from
+SQLAlchemy's, the ORM and the admin CLI would read other values than the engine wrote. So
+each row it writes is compared, column by column as the database holds it, with the same row
+written through SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import insert, text, update
+
+from storage.db import Database
+from storage.hotpath import BatchWrites, SqliteHotPath, hot_path
+from storage.models import AuditLog, Conversation, Outbox
+from storage.sql import table
+from tests.harness import Harness, StepClock
+
+NOW = datetime(2026, 12, 2, 3, 4, 5, 678901, tzinfo=UTC)
+DATA = {"_tag": 3, "_choices": [["3:a", "Satu"], ["3:b", "Dua \"kutip\""]], "nama": "Budi é"}
+PAYLOAD = {"text": "Halo *Budi*", "choices": [["3:a", "Satu"]], "media": ["a.jpg"]}
+
+
+async def _raw(db: Database, sql: str) -> list[tuple[Any, ...]]:
+    """Column values as the database stores them (text, not what the ORM makes of it)."""
+    async with db.read() as s:
+        return [tuple(r) for r in await s.execute(text(sql))]
+
+
+async def test_rows_are_byte_identical_to_sqlalchemy(any_db: Database) -> None:
+    cast = "" if any_db.is_sqlite else "::text"
+    async with any_db.transaction() as s:
+        for address in ("orm", "hot"):
+            await s.execute(insert(table(Conversation)).values(
+                channel="console", address=address, flow="start", step="start.new", data={},
+                locale="id", version=0, updated_at=NOW))
+    async with any_db.write() as conn:  # through SQLAlchemy Core, as the engine used to
+        c = table(Conversation)
+        await conn.execute(update(c).where(c.c.address == "orm").values(
+            flow="menu", step="menu.home", data=DATA, locale="en", user_id=None,
+            version=c.c.version + 1, updated_at=NOW))
+        await conn.execute(insert(table(Outbox)).values(
+            channel="console", address="orm", user_id=7, key="menu.home", payload=PAYLOAD,
+            priority=0, status="queued", attempts=0, next_attempt_at=NOW, created_at=NOW))
+        await conn.execute(insert(table(AuditLog)).values(
+            actor="user:7", action="message", subject_type="user", subject_id=7,
+            detail={"from": "a", "to": "b"}, channel="console", at=NOW))
+    async with any_db.write() as conn:  # through the hot path
+        sql = await hot_path(conn)
+        [hot] = await sql.fetch([("console", "hot")])
+        await sql.write(BatchWrites(
+            conversations=[(hot.id, "menu", "menu.home", DATA, "en", None)],
+            outbox=[("console", "hot", 7, "menu.home", PAYLOAD, 0)],
+            audit=[("user:7", "message", "user", 7, {"from": "a", "to": "b"}, "console")],
+            touched=[]), NOW)
+
+    conv = await _raw(any_db, f"SELECT flow, step, data{cast}, locale, version, "
+                              f"updated_at{cast} FROM conversation ORDER BY address DESC")
+    assert conv[0] == conv[1]  # "orm", then "hot"
+    out = await _raw(any_db, f"SELECT user_id, key, payload{cast}, priority, status, attempts, "
+                             f"next_attempt_at{cast}, created_at{cast}, claimed_until "
+                             "FROM outbox ORDER BY id")
+    assert len(out) == 2 and out[0] == out[1]
+    audit = await _raw(any_db, f"SELECT actor, action, subject_type, subject_id, detail{cast}, "
+                               f"channel, at{cast} FROM auditlog ORDER BY id")
+    assert len(audit) == 2 and audit[0] == audit[1]
+
+
+async def test_conversations_are_read_through_the_index(db: Database) -> None:
+    """SQLite 3.40 scanned the whole table for `(channel, address) IN (VALUES ...)`."""
+    async with db.write() as conn:
+        keys = [("console", "a"), ("telegram", "b"), ("telegram", "c")]
+        query, params = SqliteHotPath.fetch_sql(keys)
+        plan = [r[-1] for r in await conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {query}",
+                                                          tuple(params))]
+        searches = [p for p in plan if p.startswith("SEARCH c ")]
+        assert len(searches) == 2, plan  # one per channel, each by (channel, address)
+        assert all("(channel=? AND address=?)" in p for p in searches), plan
+        assert not any(p.startswith("SCAN") for p in plan), plan
+        assert await (await hot_path(conn)).fetch(keys) == []
+
+
+async def test_a_held_message_goes_when_its_person_writes_again(any_db: Database) -> None:
+    """The account touch is skipped for someone seen a moment ago, but never when a message
+    waits for them: it is released by their next message, however soon that comes."""
+    clock = StepClock(NOW)
+    t = Harness.console(any_db, clock=clock)
+    await t.setup_state("budi", step="menu.home", user=True)
+    await t.send("budi", "menu")
+    async with any_db.transaction() as s:  # a notification the platform held back
+        await s.execute(insert(table(Outbox)).values(
+            channel="console", address="budi", user_id=None, key="test.held",
+            payload={"text": "Pesan yang tertahan"}, priority=1, status="waiting",
+            attempts=1, next_attempt_at=NOW, created_at=NOW))
+    clock.advance(seconds=5)
+    await t.send("budi", "menu")
+    assert "Pesan yang tertahan" in t.texts("budi")
+    await t.engine.stop()
+
+
+async def test_an_account_seen_long_ago_is_touched(any_db: Database) -> None:
+    clock = StepClock(NOW)
+    t = Harness.console(any_db, clock=clock)
+    await t.setup_state("budi", step="menu.home", user=True)
+    await t.send("budi", "menu")
+    seen = await _raw(any_db, "SELECT last_seen_at FROM channelaccount")
+    clock.advance(seconds=30)
+    await t.send("budi", "menu")  # fresh: not written again
+    assert await _raw(any_db, "SELECT last_seen_at FROM channelaccount") == seen
+    clock.advance(minutes=2)
+    await t.send("budi", "menu")
+    assert await _raw(any_db, "SELECT last_seen_at FROM channelaccount") != seen
+    await t.engine.stop()
