@@ -4,7 +4,7 @@ list, shown by role and ordered by position."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from flows.context import Context
 from flows.steps import HOME, Next, Step
@@ -19,15 +19,23 @@ class Menu(Step):
     entries: Mapping[str, MenuEntry]
     help: str = "menu.help"
     exits = (HOME,)
+    _made: dict[tuple[str, str, int], list[Choice]] = field(default_factory=dict, init=False,
+                                                          repr=False, compare=False)
 
     def targets(self) -> frozenset[str]:
         return super().targets() | {e.step for e in self.entries.values()}
 
     async def choices(self, ctx: Context) -> list[Choice]:
+        """The entries by position, made once per role and language (the menu is the most
+        shown screen; its entries are fixed once the registry is built)."""
         role = ctx.data.get("_role") or "warga"
-        shown = sorted((e for e in self.entries.values() if role in e.roles),
-                       key=lambda e: e.position)
-        return [Choice(e.id, ctx.t(e.label)) for e in shown]
+        key = (role, ctx.locale, len(self.entries))
+        made = self._made.get(key)
+        if made is None:
+            shown = sorted((e for e in self.entries.values() if role in e.roles),
+                           key=lambda e: e.position)
+            made = self._made[key] = [Choice(e.id, ctx.t(e.label)) for e in shown]
+        return list(made)
 
     async def handle(self, ctx: Context, msg: Message) -> Next:
         if msg.choice is None:

@@ -70,8 +70,10 @@ def message_keys(locale: str = DEFAULT_LOCALE) -> list[str]:
 _TAG = re.compile(r"</?(b|i|u|s|code|pre)>")
 
 
+@lru_cache(maxsize=4096)
 def to_plain(text: str) -> str:
-    """HTML-ish message text to plain text (console, logs)."""
+    """HTML-ish message text to plain text (console, logs); the same button labels come by on
+    every message, so they are converted once."""
     return html.unescape(_TAG.sub("", text))
 
 
