@@ -159,6 +159,7 @@ def backup(
 @app.command("stats")
 def stats(json_: JsonOpt = False) -> None:
     """Jumlah baris per tabel dan antrean pesan keluar (outbox) per status."""
+    retention = settings().sijakon_outbox_retention_days
 
     async def go(db: Database) -> dict[str, Any]:
         async with db.read() as s:
@@ -169,8 +170,16 @@ def stats(json_: JsonOpt = False) -> None:
             outbox = (await s.execute(select(Outbox.status, Outbox.channel, func.count())
                                       .group_by(Outbox.status, Outbox.channel)
                                       .order_by(Outbox.status, Outbox.channel))).all()
+            tallies = (await s.execute(select(Broadcast.pruned))).scalars().all()
+        pruned: dict[str, int] = {}
+        for tally in tallies:  # what the bot pruned of each broadcast, per status
+            for st, n in (tally or {}).items():
+                pruned[st] = pruned.get(st, 0) + int(n)
         return {"tables": counts,
                 "outbox": [{"status": st, "kanal": ch, "jumlah": n} for st, ch, n in outbox],
+                "broadcast_pruned": [{"status": st, "jumlah": n}
+                                     for st, n in sorted(pruned.items())],
+                "outbox_retention_days": retention,
                 "revision": await _revision(db)}
 
     data = run(go)
@@ -181,3 +190,8 @@ def stats(json_: JsonOpt = False) -> None:
          as_json=False, title=f"Basis data (revisi {data['revision']})")
     emit(data["outbox"], ["status", "kanal", "jumlah"], as_json=False,
          title="Antrean pesan keluar (outbox)", empty="Outbox kosong.")
+    say(f"Pesan keluar yang lebih tua dari {retention} hari dihapus otomatis oleh bot "
+        "(SIJAKON_OUTBOX_RETENTION_DAYS); yang antre atau sedang dikirim tidak pernah.")
+    if data["broadcast_pruned"]:
+        emit(data["broadcast_pruned"], ["status", "jumlah"], as_json=False,
+             title="Pesan siaran yang sudah dihapus (tetap dihitung di laporan)")

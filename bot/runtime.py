@@ -18,7 +18,8 @@ from storage.db import Database
 
 def flow_config(settings: Settings) -> FlowConfig:
     return FlowConfig(offer_ttl=timedelta(minutes=settings.sijakon_offer_ttl_minutes),
-                      data_dir=settings.sijakon_data_dir, locale=settings.sijakon_locale)
+                      data_dir=settings.sijakon_data_dir, locale=settings.sijakon_locale,
+                      outbox_keep=timedelta(days=settings.sijakon_outbox_retention_days))
 
 
 async def open_database(settings: Settings) -> Database:

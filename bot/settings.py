@@ -21,6 +21,8 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _WEBHOOK_SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+# a week at least (a message's receipts and retries are long over), ten years at most
+OUTBOX_RETENTION_DAYS = (7, 3650)
 
 
 class SettingsError(Exception):
@@ -54,6 +56,9 @@ class Settings(BaseSettings):
     sijakon_locale: str = "id"
     sijakon_offer_ttl_minutes: int = Field(default=180, ge=5, le=7 * 24 * 60)
     sijakon_max_media_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    # outbox rows older than this are pruned (flows.timers.prune_outbox); 120 days keeps a
+    # quarter whole until its report is written in the month after it
+    sijakon_outbox_retention_days: int = 120
     sijakon_admin: str = ""
 
     telegram_bot_token: SecretStr | None = None
@@ -85,6 +90,14 @@ class Settings(BaseSettings):
     def _locale(cls, v: str) -> str:
         if v not in ("id", "en"):
             raise ValueError("must be 'id' or 'en'")
+        return v
+
+    @field_validator("sijakon_outbox_retention_days")
+    @classmethod
+    def _retention(cls, v: int) -> int:
+        if not OUTBOX_RETENTION_DAYS[0] <= v <= OUTBOX_RETENTION_DAYS[1]:
+            low, high = OUTBOX_RETENTION_DAYS
+            raise ValueError(f"must be a number of days from {low} to {high} (default 120)")
         return v
 
     @field_validator("sijakon_database_url")

@@ -39,6 +39,8 @@ class FlowConfig:
     max_text: int = 4000
     page_size: int = 5
     locale: str = "id"
+    # sent outbox rows are kept this long, then pruned (flows.timers.prune_outbox)
+    outbox_keep: timedelta = timedelta(days=120)
 
 
 @dataclass(slots=True)
