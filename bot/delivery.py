@@ -37,15 +37,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
-from sqlalchemy import Select, and_, bindparam, case, or_, select, text, update
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy import bindparam, case, text, update
 
 from flows.outbox import PRIORITY_REPLY, window_cutoff
 from flows.render import DEFAULT_LOCALE
 from flows.types import Reply
+from storage.claims import claim
 from storage.clock import as_utc, utcnow
 from storage.db import Database
-from storage.models import LIVE_OUTBOX, ChannelAccount, Conversation, Outbox, User
+from storage.models import Outbox
 from storage.outbox import apply_receipt, mark_unreachable
 
 ReceiptStatus = Literal["sent", "delivered", "read", "failed", "undelivered", "waiting"]
@@ -278,44 +278,25 @@ class DeliveryWorker:
 
     async def _claim(self, channel: str, limit: int) -> list[OutRow]:
         now = self.clock()
-        t = Outbox.__table__
-        due = or_(and_(t.c.status == "queued", t.c.next_attempt_at <= now),
-                  and_(t.c.status == "sending", t.c.claimed_until < now))
-        # LIVE_OUTBOX is the partial index's own predicate, written the same way so both
-        # databases use `ix_outbox_claim` (live rows only, in claim order): the claim reads the
-        # first due rows and stops, however much history the table holds
-        pick = (select(t.c.id).where(t.c.channel == channel, LIVE_OUTBOX, due)
-                .order_by(t.c.priority, t.c.id).limit(limit))
-        if not self.db.is_sqlite:
-            pick = pick.with_for_update(skip_locked=True)
-        stmt = (update(t).where(t.c.id.in_(pick.scalar_subquery()))
-                .values(status="sending", claimed_until=now + self.lease,
-                        attempts=t.c.attempts + 1)
-                .returning(t.c.id, t.c.channel, t.c.address, t.c.user_id, t.c.key, t.c.payload,
-                           t.c.priority, t.c.attempts, t.c.broadcast_id, t.c.created_at))
-        async with self.db.transaction() as s:
-            found = (await s.execute(stmt)).all()
-            if not found:
-                return []
-            recipients = {r.id: r for r in await s.execute(_recipients([r.id for r in found]))}
+        found = await claim(self.db, channel, limit, now, now + self.lease)
+        if not found:
+            return []
         cutoff = window_cutoff(now)
         rows, blocked = [], set()
         for r in found:
-            who = recipients[r.id]
-            if who.reachable is False:
+            if r.reachable is False:
                 blocked.add(r.id)
             # the account's last inbound message; someone still registering has no account yet,
             # and a reply is written the moment the person wrote (even someone we have not met)
-            last = who.last_inbound_at if who.account_id is not None else who.conv_updated_at
+            last = r.last_inbound_at if r.account_id is not None else r.conv_updated_at
             replied = as_utc(r.created_at) if r.priority == PRIORITY_REPLY else None
             if replied is not None and (last is None or replied > as_utc(last)):
                 last = replied
             rows.append(OutRow(r.id, r.channel, r.address, r.user_id, r.key,
-                               Reply.from_payload(r.payload or {}), r.priority, r.attempts,
+                               Reply.from_payload(r.payload), r.priority, r.attempts,
                                r.broadcast_id,
-                               locale=who.user_locale or who.conv_locale or self.locale,
+                               locale=r.user_locale or r.conv_locale or self.locale,
                                window_open=last is not None and as_utc(last) > cutoff))
-        rows.sort(key=lambda r: (r.priority, r.id))
         pump = self.pumps[channel]
         keep = []
         for row in rows:
@@ -419,7 +400,7 @@ class DeliveryWorker:
         now = self.clock()
         t = Outbox.__table__
         sent = [{"_id": r.row.id, "_pid": r.provider_id} for r in results if r.status == "sent"]
-        async with self.db.transaction() as s:
+        async with self.db.write() as s:
             if sent:
                 # a status callback may have overtaken us (delivered, or failed 63016 and so
                 # waiting): keep the status it set, record only what we know
@@ -438,29 +419,11 @@ class DeliveryWorker:
                      "_err": (r.error or "")[:500] or None,
                      "_next": now + timedelta(seconds=r.delay)} for r in others])
             gone = {(r.row.channel, r.row.address): r.error for r in results if r.unreachable}
-            await mark_unreachable(await s.connection(), gone)
+            await mark_unreachable(s, gone)
         for r in results:
             if r.status == "failed":
                 log.warning("outbox %s to %s failed: %s", r.row.id, r.row.channel, r.error)
         return len(sent)
-
-
-def _recipients(ids: list[int]) -> Select[Any]:
-    """Per claimed row: its account (reachable? last inbound message?), the account's user's
-    language, and the conversation's language and last change (for someone still
-    registering, who has no account yet)."""
-    o, a = Outbox.__table__, ChannelAccount.__table__
-    u, c = User.__table__, Conversation.__table__
-
-    def same(t: Any) -> ColumnElement[bool]:  # the row's (channel, address) in table t
-        return and_(t.c.channel == o.c.channel, t.c.address == o.c.address)
-
-    return (select(o.c.id, a.c.id.label("account_id"), a.c.reachable, a.c.last_inbound_at,
-                   u.c.locale.label("user_locale"), c.c.locale.label("conv_locale"),
-                   c.c.updated_at.label("conv_updated_at"))
-            .select_from(o.outerjoin(a, same(a)).outerjoin(u, u.c.id == a.c.user_id)
-                         .outerjoin(c, same(c)))
-            .where(o.c.id.in_(ids)))
 
 
 def _backoff(attempts: int) -> float:

@@ -25,9 +25,11 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+T = TypeVar("T")
 
 # The columns of a conversation as the engine reads them, plus the account's state at the
 # same address: when it last wrote, whether it is reachable, whether rows wait for it.
@@ -92,12 +94,12 @@ def dumps(value: Any) -> str:
     return json.dumps(value)
 
 
-def _sqlite_time(value: datetime) -> str:
+def sqlite_time(value: datetime) -> str:
     """A time as SQLAlchemy's SQLite DATETIME stores it (UTC, no zone, microseconds)."""
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
-def _sqlite_read_time(value: str | None) -> datetime | None:
+def sqlite_read_time(value: str | None) -> datetime | None:
     return None if value is None else datetime.fromisoformat(value).replace(tzinfo=UTC)
 
 
@@ -148,7 +150,7 @@ class SqliteHotPath:
         self.driver = driver  # aiosqlite.Connection
 
     async def dedupe(self, keys: Sequence[tuple[str, str]], now: datetime) -> set[tuple[str, str]]:
-        at = _sqlite_time(now)
+        at = sqlite_time(now)
         values = ", ".join(["(?, ?, ?)"] * len(keys))
         params = [v for channel, ext in keys for v in (channel, ext, at)]
         rows = await self.driver.execute_fetchall(
@@ -175,11 +177,11 @@ class SqliteHotPath:
 
     async def fetch(self, keys: Sequence[tuple[str, str]]) -> list[ConvRow]:
         rows = await self.driver.execute_fetchall(*self.fetch_sql(keys))
-        return sorted((_conv(r, _sqlite_read_time) for r in rows), key=lambda c: c.id)
+        return sorted((_conv(r, sqlite_read_time) for r in rows), key=lambda c: c.id)
 
     async def create(self, rows: Sequence[tuple[str, str, str]], step: str,
                      now: datetime) -> None:
-        at, flow = _sqlite_time(now), step.split(".", 1)[0]
+        at, flow = sqlite_time(now), step.split(".", 1)[0]
         await self.driver.executemany(
             "INSERT INTO conversation (channel, address, flow, step, data, locale, version, "
             "updated_at) VALUES (?, ?, ?, ?, '{}', ?, 0, ?) "
@@ -187,7 +189,7 @@ class SqliteHotPath:
             [(channel, address, flow, step, locale, at) for channel, address, locale in rows])
 
     async def write(self, w: BatchWrites, now: datetime) -> None:
-        at = _sqlite_time(now)
+        at = sqlite_time(now)
         conv = [(flow, step, dumps(data), locale, user_id, at, id_)
                 for id_, flow, step, data, locale, user_id in w.conversations]
         out = [(c, a, u, k, dumps(p), pr, at, at) for c, a, u, k, p, pr in w.outbox]
@@ -205,13 +207,14 @@ class SqliteHotPath:
         await run_on_sqlite_thread(self.driver, run)
 
 
-async def run_on_sqlite_thread(driver: Any, fn: Callable[[Any], None]) -> None:
+async def run_on_sqlite_thread(driver: Any, fn: Callable[[Any], T]) -> T:
     """Run `fn(sqlite3_connection)` on aiosqlite's own thread, in one hop.
 
     aiosqlite has no public call for this; each of its public methods is one `_execute` of a
     function on that thread, and this is the same with several statements in the function.
     tests/test_hotpath.py fails if an aiosqlite release changes it."""
-    await driver._execute(lambda: fn(driver._conn))
+    result: T = await driver._execute(lambda: fn(driver._conn))
+    return result
 
 
 class PostgresHotPath:
