@@ -180,6 +180,7 @@ class DeliveryWorker:
         max_attempts: int = 8,
         window_seconds: float = 2.0,
         loop_limit: int = 20,
+        claim_gap: float = 0.01,
         locale: str = DEFAULT_LOCALE,
     ) -> None:
         self.db = db
@@ -188,6 +189,7 @@ class DeliveryWorker:
         self.lease = lease
         self.max_attempts = max_attempts
         self.loop_limit = loop_limit
+        self.claim_gap = claim_gap
         # a sender may declare an overall `burst`: with 1.0, every late wake-up of the pacing
         # loop is throughput lost for good (at 30/s a few ms each cost ~20%)
         self.pumps = {s.channel: _Pump(s, TokenBucket(s.rate, float(getattr(s, "burst", 1.0))))
@@ -203,10 +205,17 @@ class DeliveryWorker:
     # --- running ---------------------------------------------------------------------------
     async def run(self, poll: float = 0.25) -> None:
         """Until `stop()`: claim, send, record. Unsent rows stay queued for the next start."""
-        last_record = time.monotonic()
+        last_record = last_claim = time.monotonic()
         while not self._stopping:
+            # claims are write transactions, beside the engine's on the same lock: under load
+            # at most one per `claim_gap` (the engine's commits and the sends finishing would
+            # otherwise ask for one each); a reply to an idle bot is claimed at once
+            wait = last_claim + self.claim_gap - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
             self._wakeup.clear()  # before claiming: a wake from here on ends the idle wait
             busy = 0
+            last_claim = time.monotonic()
             for channel, pump in self.pumps.items():
                 # refill in batches, not one row per send: one claim per half window
                 if pump.in_memory <= self.window[channel] // 2:

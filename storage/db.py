@@ -48,7 +48,9 @@ def _sqlite_hooks(engine: AsyncEngine, begin: str) -> None:
 
     @event.listens_for(sync, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql(begin)
+        # straight on the driver, one hop to aiosqlite's thread (SQLAlchemy's "awaitable-only
+        # driver methods in events"); exec_driver_sql would take a cursor, run, close: three
+        conn.connection.dbapi_connection.run_async(lambda driver: driver.execute(begin))
 
 
 class Database:
@@ -67,8 +69,11 @@ class Database:
             if database and database != ":memory:":
                 Path(database).parent.mkdir(parents=True, exist_ok=True)
             # One pooled writer connection; readers open their own.
+            # every use of the writer ends in COMMIT or ROLLBACK, so the pool's own rollback
+            # on check-in would only cost another hop to aiosqlite's thread per transaction
             self.engine = create_async_engine(url, echo=echo, pool_size=1, max_overflow=0,
-                                              pool_timeout=60, hide_parameters=True)
+                                              pool_timeout=60, hide_parameters=True,
+                                              pool_reset_on_return=None)
             _sqlite_hooks(self.engine, "BEGIN IMMEDIATE")
             self.read_engine = create_async_engine(url, echo=echo, poolclass=NullPool,
                                                    hide_parameters=True)
