@@ -223,7 +223,7 @@ class Engine:
                     b = _Batch(conn=conn, sql=await hot_path(conn), now=now)
                     try:
                         fresh = await self._dedupe(b, inbounds)
-                        await self._load_conversations(
+                        await self._start_missing(
                             b, [ib for ib, new in zip(inbounds, fresh, strict=True) if new])
                         for i, (ib, new) in enumerate(zip(inbounds, fresh, strict=True)):
                             if new:
@@ -245,7 +245,10 @@ class Engine:
 
     async def _dedupe(self, b: _Batch, inbounds: list[Inbound]) -> list[bool]:
         keys = list(dict.fromkeys((ib.channel, ib.external_id) for ib in inbounds))
-        inserted = await b.sql.dedupe(keys, b.now)
+        # the conversations come along (a repeat's too: rare, and it saves a round trip)
+        convs = sorted({(ib.channel, ib.address) for ib in inbounds})
+        inserted, rows = await b.sql.dedupe(keys, b.now, convs)
+        self._keep(b, rows)
         fresh = []
         for ib in inbounds:
             key = (ib.channel, ib.external_id)
@@ -253,13 +256,9 @@ class Engine:
             inserted.discard(key)  # a repeat inside the same batch is a repeat too
         return fresh
 
-    async def _load_conversations(self, b: _Batch, inbounds: list[Inbound]) -> None:
-        """Load (and lock) the batch's conversations; start the missing ones, in the language
-        the platform reports for the person. A notice never starts a conversation."""
-        keys = sorted({(ib.channel, ib.address) for ib in inbounds})
-        if not keys:
-            return
-        await self._fetch(b, keys)
+    async def _start_missing(self, b: _Batch, inbounds: list[Inbound]) -> None:
+        """Start the conversations not found with the dedupe, in the language the platform
+        reports for the person. A notice never starts a conversation."""
         locales: dict[tuple[str, str], str] = {}
         for ib in inbounds:
             key = (ib.channel, ib.address)
@@ -271,7 +270,10 @@ class Engine:
             await self._fetch(b, sorted(locales))
 
     async def _fetch(self, b: _Batch, keys: list[tuple[str, str]]) -> None:
-        for r in await b.sql.fetch(keys):
+        self._keep(b, await b.sql.fetch(keys))
+
+    def _keep(self, b: _Batch, rows: list[ConvRow]) -> None:
+        for r in rows:
             key = (r.channel, r.address)
             b.convs[key] = ConvState(
                 id=r.id, channel=r.channel, address=r.address, user_id=r.user_id, flow=r.flow,

@@ -75,8 +75,11 @@ class BatchWrites:
 class HotPath(Protocol):
     """The engine's statements for one batch transaction."""
 
-    async def dedupe(self, keys: Sequence[tuple[str, str]], now: datetime) -> set[tuple[str, str]]:
-        """Insert the (channel, external_id) rows; return the ones that were new."""
+    async def dedupe(self, keys: Sequence[tuple[str, str]], now: datetime,
+                     convs: Sequence[tuple[str, str]]) -> tuple[set[tuple[str, str]],
+                                                                list[ConvRow]]:
+        """Insert the (channel, external_id) rows; return the ones that were new, and the
+        conversations at `convs` (the batch's first two statements, together)."""
 
     async def fetch(self, keys: Sequence[tuple[str, str]]) -> list[ConvRow]:
         """The conversations at these (channel, address), locked for the batch."""
@@ -149,15 +152,24 @@ class SqliteHotPath:
     def __init__(self, driver: Any) -> None:
         self.driver = driver  # aiosqlite.Connection
 
-    async def dedupe(self, keys: Sequence[tuple[str, str]], now: datetime) -> set[tuple[str, str]]:
+    async def dedupe(self, keys: Sequence[tuple[str, str]], now: datetime,
+                     convs: Sequence[tuple[str, str]]) -> tuple[set[tuple[str, str]],
+                                                                list[ConvRow]]:
         at = sqlite_time(now)
         values = ", ".join(["(?, ?, ?)"] * len(keys))
         params = [v for channel, ext in keys for v in (channel, ext, at)]
-        rows = await self.driver.execute_fetchall(
-            f"INSERT INTO processedupdate (channel, external_id, received_at) VALUES {values} "
-            "ON CONFLICT (channel, external_id) DO NOTHING RETURNING channel, external_id",
-            params)
-        return {(r[0], r[1]) for r in rows}
+        insert = (f"INSERT INTO processedupdate (channel, external_id, received_at) "
+                  f"VALUES {values} ON CONFLICT (channel, external_id) DO NOTHING "
+                  "RETURNING channel, external_id")
+        fetch = self.fetch_sql(convs) if convs else None
+
+        def run(db: Any) -> tuple[list[Any], list[Any]]:  # one hop for both
+            new = db.execute(insert, params).fetchall()
+            return new, db.execute(*fetch).fetchall() if fetch else []
+
+        new, found = await run_on_sqlite_thread(self.driver, run)
+        return ({(r[0], r[1]) for r in new},
+                sorted((_conv(r, sqlite_read_time) for r in found), key=lambda c: c.id))
 
     @staticmethod
     def fetch_sql(keys: Sequence[tuple[str, str]]) -> tuple[str, list[str]]:
@@ -230,7 +242,9 @@ class PostgresHotPath:
         self.conn = conn
         self.driver = driver  # asyncpg.Connection, with SQLAlchemy's json codec (text in)
 
-    async def dedupe(self, keys: Sequence[tuple[str, str]], now: datetime) -> set[tuple[str, str]]:
+    async def dedupe(self, keys: Sequence[tuple[str, str]], now: datetime,
+                     convs: Sequence[tuple[str, str]]) -> tuple[set[tuple[str, str]],
+                                                                list[ConvRow]]:
         # the batch's first statement goes through SQLAlchemy: its asyncpg adapter opens the
         # transaction lazily, at the first statement it runs, and everything after must be in it
         rows = await self.conn.exec_driver_sql(
@@ -240,7 +254,7 @@ class PostgresHotPath:
             "ON CONFLICT (channel, external_id) DO NOTHING RETURNING channel, external_id",
             ([c for c, _ in keys], [e for _, e in keys], now))
         found: Sequence[Any] = rows.all()  # untyped raw SQL: rows of (channel, external_id)
-        return {(r[0], r[1]) for r in found}
+        return {(r[0], r[1]) for r in found}, await self.fetch(convs) if convs else []
 
     async def fetch(self, keys: Sequence[tuple[str, str]]) -> list[ConvRow]:
         rows = await self.driver.fetch(
