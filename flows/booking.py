@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,6 +23,8 @@ from flows.outbox import Outgoing
 from flows.parsing import dmy, parse_date, row_id
 from flows.steps import (
     HOME,
+    NEXT,
+    PREV,
     Confirm,
     Guarded,
     GuardedChoice,
@@ -38,7 +41,13 @@ from flows.table import MenuEntry, Registry
 from flows.types import Choice, Reprompt
 from storage.clock import local
 from storage.codes import next_code
-from storage.matching import Candidate, find_tukang, offered_for_job
+from storage.matching import (
+    Candidate,
+    count_tukang,
+    find_tukang,
+    is_eligible,
+    offered_for_job,
+)
 from storage.models import AuditLog, Category, Job, Kecamatan, Skill
 from storage.sql import rowcount
 
@@ -50,6 +59,7 @@ ADDRESS_MAX = 300
 MAX_PHOTOS = 5
 FARTHEST_DATE = timedelta(days=180)
 WAIT_FOR_TUKANG = timedelta(days=14)  # "tell me when one is available" gives up after this
+PICK_PAGE = "pick_page"  # the conversation-data key of the page of tukang shown
 
 
 # --- category, description, photos ------------------------------------------------------------
@@ -214,15 +224,59 @@ def _search_area(ctx: Context, job: Job) -> str:
     return str(ctx.data.get("search_kec") or job.kecamatan_code)
 
 
-async def _candidates(ctx: Context, job: Job) -> list[Candidate]:
-    cache = ctx.extras.setdefault("candidates", {})
-    area = _search_area(ctx, job)
-    if area not in cache:
-        s = await ctx.db()
-        exclude = await offered_for_job(s, job.id or 0) | set(ctx.data.get("exclude", []))
-        cache[area] = await find_tukang(s, category_id=job.category_id, kecamatan_code=area,
-                                        today=ctx.today, now=ctx.now, exclude=exclude)
-    return list(cache[area])
+@dataclass(frozen=True, slots=True)
+class _Search:
+    """What the list is of: the job's category in the kecamatan searched, without the tukang
+    who already had this job (or who cancelled its earlier copy)."""
+
+    category_id: int
+    kecamatan_code: str
+    exclude: frozenset[int]
+
+
+def _cached(ctx: Context) -> dict[tuple[object, ...], Any]:
+    """What this message already read of the list (steps ask for it more than once)."""
+    cache: dict[tuple[object, ...], Any] = ctx.extras.setdefault("pick_list", {})
+    return cache
+
+
+def _forget_list(ctx: Context) -> None:
+    """The next read of the list goes to the database again (someone just left it)."""
+    ctx.extras.pop("pick_list", None)
+
+
+async def _search(ctx: Context, job: Job) -> _Search:
+    cache, area = _cached(ctx), _search_area(ctx, job)
+    if ("search", area) not in cache:
+        exclude = await offered_for_job(await ctx.db(), job.id or 0)
+        cache["search", area] = _Search(job.category_id, area,
+                                        frozenset(exclude | set(ctx.data.get("exclude", []))))
+    found: _Search = cache["search", area]
+    return found
+
+
+async def _count(ctx: Context, job: Job) -> int:
+    """How many tukang the list holds now."""
+    q, cache = await _search(ctx, job), _cached(ctx)
+    if ("count", q) not in cache:
+        cache["count", q] = await count_tukang(
+            await ctx.db(), category_id=q.category_id, kecamatan_code=q.kecamatan_code,
+            today=ctx.today, exclude=q.exclude)
+    return int(cache["count", q])
+
+
+async def _page(ctx: Context, job: Job) -> tuple[list[Candidate], int, int]:
+    """The page of the list in `PICK_PAGE`, read from the database a page at a time and
+    wrapping round like `flows.steps.paged`: (its tukang, the page shown, how many pages)."""
+    size = max(ctx.config.page_size, 1)
+    pages = max(-(-await _count(ctx, job) // size), 1)
+    page = int(ctx.data.get(PICK_PAGE, 0)) % pages
+    q, cache = await _search(ctx, job), _cached(ctx)
+    if ("page", q, page) not in cache:
+        cache["page", q, page] = await find_tukang(
+            await ctx.db(), category_id=q.category_id, kecamatan_code=q.kecamatan_code,
+            today=ctx.today, now=ctx.now, exclude=q.exclude, limit=size, offset=page * size)
+    return list(cache["page", q, page]), page, pages
 
 
 async def _skill_names(s: AsyncSession, codes: tuple[str, ...]) -> str:
@@ -231,8 +285,12 @@ async def _skill_names(s: AsyncSession, codes: tuple[str, ...]) -> str:
 
 
 async def _pick_options(ctx: Context) -> list[Choice]:
+    """The tukang of the page shown (PickTukang adds the paging button and the extras)."""
     job = await _current_job(ctx)
-    return [Choice(f"t{c.user_id}", c.name) for c in await _candidates(ctx, job)] if job else []
+    if job is None:
+        return []
+    shown, _, _ = await _page(ctx, job)
+    return [Choice(f"t{c.user_id}", c.name) for c in shown]
 
 
 async def _cancel_option(ctx: Context) -> list[Choice]:
@@ -242,16 +300,34 @@ async def _cancel_option(ctx: Context) -> list[Choice]:
 @dataclass(kw_only=True)
 class PickTukang(Guarded, StrictChoice, PagedChoice):
     """The list of tukang, a page at a time with each one's details; an empty list goes to the
-    "none found" step instead."""
+    "none found" step instead.
+
+    With thousands of tukang in a kecamatan the list is never read whole: the page shown is
+    read with LIMIT/OFFSET and the number of pages from a count, so `options` is the page,
+    not the whole list `PagedChoice` otherwise slices.
+    """
 
     exits = ("booking.none",)
+
+    async def choices(self, ctx: Context) -> list[Choice]:
+        """The page's tukang, "Lainnya" when there is more than a page, then the extras: what
+        `PagedChoice.choices` shows, from a page read on its own."""
+        job = await _current_job(ctx)
+        page, pages = (await _page(ctx, job))[1:] if job is not None else (0, 1)
+        ctx.data[self.store] = page
+        shown = await self.options(ctx)
+        if page > 0 and not self.wrap:
+            shown.append(Choice(PREV, ctx.t(self.prev_label)))
+        if page < pages - 1 or (self.wrap and pages > 1):
+            shown.append(Choice(NEXT, ctx.t(self.next_label)))
+        return [*shown, *(await self.extras(ctx) if self.extras else [])]
 
     async def prompt_vars(self, ctx: Context) -> dict[str, object]:
         job = await _current_job(ctx)
         if job is None:
             raise LookupError("job gone")
         s = await ctx.db()
-        shown, page, pages = self.page_of(ctx, await _candidates(ctx, job))
+        shown, page, pages = await _page(ctx, job)
         items = [{"n": i, "name": c.name, "skill": await _skill_names(s, c.skill_codes),
                   "jenjang": c.jenjang,
                   "rating": f"{c.rating_avg:.1f}" if c.rating_avg is not None else "",
@@ -268,7 +344,7 @@ class PickTukang(Guarded, StrictChoice, PagedChoice):
         if job.status != "open":
             ctx.say("booking.not_open", code=job.code)
             return HOME
-        if not await _candidates(ctx, job):
+        if not await _count(ctx, job):
             return "booking.none"
         return await super().enter(ctx)
 
@@ -291,9 +367,12 @@ async def _picked(ctx: Context, choice: Choice) -> Next:
     tukang_id = row_id(choice.id[1:]) if choice.id.startswith("t") else None
     if tukang_id is None:
         raise Reprompt("help.choose")
-    if tukang_id not in {c.user_id for c in await _candidates(ctx, job)}:
+    q = await _search(ctx, job)
+    if not await is_eligible(await ctx.db(), user_id=tukang_id, category_id=q.category_id,
+                             kecamatan_code=q.kecamatan_code, today=ctx.today,
+                             exclude=q.exclude):
         ctx.say("booking.tukang_gone")
-        ctx.extras.pop("candidates", None)
+        _forget_list(ctx)
         return "booking.pick"
     if await make_offer(ctx, job, tukang_id) is None:
         ctx.say("booking.not_open", code=job.code)
@@ -352,7 +431,7 @@ async def _none_chosen(ctx: Context, choice: Choice) -> Next:
         code = choice.id[1:]
         ctx.data["tried"] = [*ctx.data.get("tried", []), code]
         ctx.data["search_kec"] = code
-        ctx.data["pick_page"] = 0
+        ctx.data[PICK_PAGE] = 0
         return "booking.pick"
     if choice.id == "notify":
         s = await ctx.db()
@@ -435,13 +514,13 @@ async def jobs_notify_available(session: AsyncSession, now: datetime, out: Outgo
     day = local(now).date()
     for job in waiting:
         assert job.id is not None
-        found = await find_tukang(session, category_id=job.category_id,
-                                  kecamatan_code=job.kecamatan_code, today=day, now=now,
-                                  exclude=await offered_for_job(session, job.id))
+        found = await count_tukang(session, category_id=job.category_id,
+                                   kecamatan_code=job.kecamatan_code, today=day,
+                                   exclude=await offered_for_job(session, job.id))
         if found:
             job.notify_when_available = False
             await out.notify(session, job.warga_id, "booking.available_now",
-                             actions=pick_again(job.id), code=job.code, count=len(found))
+                             actions=pick_again(job.id), code=job.code, count=found)
             handled += 1
         elif now - job.created_at > WAIT_FOR_TUKANG:
             expired = await session.execute(
@@ -480,7 +559,7 @@ def register(registry: Registry) -> None:
                 on_yes=_create_job, on_no=_not_sent, yes_label="booking.choice_send",
                 no_label="booking.choice_dont_send", goes_to=(HOME, "booking.pick")),
         PickTukang(name="booking.pick", key="booking.pick", options=_pick_options,
-                   extras=_cancel_option, store="pick_page", wrap=True,
+                   extras=_cancel_option, store=PICK_PAGE, wrap=True,
                    next_label="booking.choice_more", then=_picked, help="booking.pick_help",
                    check=_has_job, goes_to=(HOME, "booking.pick")),
         NoneFound(name="booking.none", key="booking.none_found", vars=_none_vars,

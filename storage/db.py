@@ -30,6 +30,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import NullPool
 
+from storage.service import install as install_service_events
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
@@ -85,6 +87,8 @@ class Database:
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._read_sessions = async_sessionmaker(self.read_engine, expire_on_commit=False)
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
+        install_service_events()  # every session keeps the matching table current
+
 
     @property
     def dialect(self) -> str:

@@ -119,6 +119,53 @@ class TukangProfile(SQLModel, table=True):
     cancellations: int = 0
 
 
+class TukangService(SQLModel, table=True):
+    """Who may be listed for a (kecamatan, category), in list order: derived, never edited.
+
+    One row per tukang per service area per category one of their active skills serves, for
+    tukang the rule lists by status (an active tukang user, an activated profile, taking work).
+    storage/service.py writes it from TukangProfile, User and the catalog on every change to
+    them, so `find_tukang` reads one index range instead of every profile (docs/matching.md).
+    SKK validity depends on the date and fairness on the time: the query filters and ranks on
+    `skk_valid_until` and `last_offer_at`, they do not decide which rows exist.
+    """
+
+    __table_args__ = (
+        # the list's order for tukang whose last offer is old enough for the full fairness
+        # bonus; the trailing columns let the filters read the index alone
+        Index("ix_tukangservice_rank", "kecamatan_code", "category_id", "rested_key",
+              "jobs_done", "user_id", "skk_valid_until", "last_offer_at"),
+        # those offered a job within FAIRNESS_HOURS, with what ranks them at query time
+        Index("ix_tukangservice_recent", "kecamatan_code", "category_id", "last_offer_at",
+              "offer_hours", "rested_key", "jobs_done", "user_id", "skk_valid_until"),
+        # how many are listed (the pages): the narrowest index holding the count's columns,
+        # so that it is the one read (with `skk_valid_until` third, SQLite would take it for
+        # the list too, and sort)
+        Index("ix_tukangservice_count", "kecamatan_code", "category_id", "user_id",
+              "skk_valid_until"),
+        {"sqlite_with_rowid": False},  # the primary key is the table: one B-tree less
+    )
+
+    kecamatan_code: str = Field(primary_key=True, max_length=6)
+    category_id: int = Field(primary_key=True)
+    # no foreign key: its check on each of the ~400,000 rows of a rebuild cost a quarter of it,
+    # and a user's rows go with the user through storage/service.py like every other change
+    user_id: int = Field(primary_key=True, index=True)
+    name: str = Field(default="", max_length=120)
+    jenjang: int
+    skill_codes: list[str] = _json(list)  # the profile's skills serving category_id, in order
+    skk_valid_until: date
+    rating_sum: int = 0
+    rating_count: int = 0
+    jobs_done: int = 0
+    last_offer_at: datetime | None = None
+    # -(bayes + FAIRNESS_WEIGHT): the negated priority once the fairness bonus is full, so
+    # ascending order with jobs_done and user_id is the list's order (an all-ascending index)
+    rested_key: float
+    # last_offer_at as hours since the Unix epoch: lets the database rank recent offers
+    offer_hours: float | None = None
+
+
 # --- jobs -----------------------------------------------------------------------------------
 
 
