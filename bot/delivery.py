@@ -52,6 +52,8 @@ ReceiptStatus = Literal["sent", "delivered", "read", "failed", "undelivered", "w
 
 log = logging.getLogger(__name__)
 
+MAX_WINDOW = 500
+
 
 class SendError(Exception):
     """A send failed; subclasses say whether to try again."""
@@ -194,7 +196,10 @@ class DeliveryWorker:
         # loop is throughput lost for good (at 30/s a few ms each cost ~20%)
         self.pumps = {s.channel: _Pump(s, TokenBucket(s.rate, float(getattr(s, "burst", 1.0))))
                       for s in senders}
-        self.window = {s.channel: max(8, int(s.rate * window_seconds)) for s in senders}
+        # never more than MAX_WINDOW rows in memory per channel, however fast the sender: a
+        # claim is one write transaction and the rows are sent on the engine's event loop
+        self.window = {s.channel: min(MAX_WINDOW, max(8, int(s.rate * window_seconds)))
+                       for s in senders}
         self._wakeup = asyncio.Event()
         # set while run() waits with nothing claimed or left to record: caught up until a
         # wake() or the next poll (for health checks and tests)
@@ -343,6 +348,7 @@ class DeliveryWorker:
                     # overall rate is not time the chat was quiet (else 4 can go at once)
                     bucket.take()
                 result = await self._send(sender, row)
+                await asyncio.sleep(0)  # a sender that answers at once must not starve the engine
                 pump.results.append(result)
                 pump.in_memory -= 1
                 if result.status != "sent":
