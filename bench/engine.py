@@ -39,7 +39,6 @@ import json
 import logging
 import math
 import resource
-import socket
 import sys
 import tempfile
 import time
@@ -51,9 +50,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.postgres import PG_HOST, PG_PORT, pg_answers
 from bench.rawpath import (
-    PG_HOST,
-    PG_PORT,
     PgTarget,
     Run,
     SqliteTarget,
@@ -245,14 +243,6 @@ async def measure(target: Target, rows: int, workloads: list[str], users: list[i
 
 def log(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
-
-
-def pg_answers() -> bool:
-    try:
-        with socket.create_connection((PG_HOST, PG_PORT), timeout=0.5):
-            return True
-    except OSError:
-        return False
 
 
 def table(results: list[dict[str, Any]]) -> str:

@@ -29,7 +29,6 @@ import argparse
 import asyncio
 import json
 import random
-import socket
 import statistics
 import sys
 import tempfile
@@ -46,6 +45,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from bench.postgres import pg_admin, pg_answers, pg_url
 from storage.clock import local, utcnow
 from storage.db import Database
 from storage.matching import bayes, count_tukang, fairness, find_tukang
@@ -61,7 +61,6 @@ from storage.seed import KECAMATAN, SKILLS
 from storage.service import rebuild_service
 from storage.sql import table
 
-PG = ("127.0.0.1", 5432, "postgres")
 PAGE = 5
 TARGET_MS = 10.0
 
@@ -222,24 +221,6 @@ async def measure(db: Database, where: str, n: int, calls: int, seed: int) -> Re
 # --- databases ------------------------------------------------------------------------------
 
 
-def pg_answers() -> bool:
-    try:
-        with socket.create_connection(PG[:2], timeout=0.5):
-            return True
-    except OSError:
-        return False
-
-
-async def pg_admin(sql: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(host=PG[0], port=PG[1], user=PG[2], database="postgres")
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
 async def run_on(url: str, where: str, args: argparse.Namespace) -> Result:
     db = Database(url)
     try:
@@ -277,7 +258,7 @@ async def main() -> int:
         name = f"sijakon_bench_{uuid.uuid4().hex[:8]}"
         await pg_admin(f'CREATE DATABASE "{name}"')
         try:
-            results.append(await run_on(f"postgresql+asyncpg://{PG[2]}@{PG[0]}:{PG[1]}/{name}",
+            results.append(await run_on(pg_url(name),
                                         "PostgreSQL", args))
         finally:
             await pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -40,10 +40,10 @@ from typing import Any, Protocol
 import aiosqlite
 import asyncpg
 
+from bench.postgres import PG_HOST, PG_PORT, PG_USER, pg_admin, pg_url
 from storage.db import Database
 
 BATCH_MAX = 64  # as the engine's default batch_max
-PG_HOST, PG_PORT, PG_USER = "127.0.0.1", 5432, "postgres"
 
 # --- what the engine writes per message ----------------------------------------------------
 
@@ -471,14 +471,6 @@ class _SqlitePath:
 # --- PostgreSQL -------------------------------------------------------------------------------
 
 
-async def pg_admin(sql: str, *args: Any) -> list[asyncpg.Record]:
-    conn = await asyncpg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, database="postgres")
-    try:
-        return await conn.fetch(sql, *args)
-    finally:
-        await conn.close()
-
-
 OWNER = "bench/engine.py pid "  # the comment on each database made here: who may drop it
 
 
@@ -522,7 +514,7 @@ class PgTarget:
 
     @staticmethod
     def url(name: str) -> str:
-        return f"postgresql+asyncpg://{PG_USER}@{PG_HOST}:{PG_PORT}/{name}"
+        return pg_url(name)
 
     @staticmethod
     def name(url: str) -> str:
