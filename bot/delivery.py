@@ -348,9 +348,9 @@ class DeliveryWorker:
                     # overall rate is not time the chat was quiet (else 4 can go at once)
                     bucket.take()
                 result = await self._send(sender, row)
-                await asyncio.sleep(0)  # a sender that answers at once must not starve the engine
                 pump.results.append(result)
                 pump.in_memory -= 1
+                await asyncio.sleep(0)  # a sender that answers at once must not starve the engine
                 if result.status != "sent":
                     if result.delay and sender.chat_rate:
                         pump.chat_buckets[address].pause(result.delay)

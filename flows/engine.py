@@ -6,8 +6,8 @@ spends a fixed handful of statements (dedupe insert, conversation select, conver
 outbox insert, audit insert, account touch, commit) however many messages it holds, run on the
 driver connection with parameters serialised once (`storage.hotpath`); an ORM session is
 opened on the same connection only when a step reads or writes domain rows. The account
-touch is skipped for someone seen in the last minute whose account is reachable and has no
-message waiting for them (docs/PERFORMANCE.md). Steps run without savepoints; when one
+touch writes only an account not touched in the last minute or unreachable
+(`storage.hotpath.TOUCH_AFTER`). Steps run without savepoints; when one
 raises, the batch is rolled back and run again with that message answered by an apology and
 the menu, so nothing of the failed step survives and the other messages are unaffected.
 
@@ -30,7 +30,7 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -51,7 +51,6 @@ from storage.sql import table
 log = logging.getLogger(__name__)
 
 MAX_HOPS = 25
-SEEN_FRESH = timedelta(minutes=1)  # an account seen this recently is not touched again
 HARD_TEXT_LIMIT = 20_000  # longer input is clipped before anything looks at it
 
 _COMMANDS = {
@@ -125,7 +124,6 @@ class _Batch:
     audit: list[tuple[str, str, str, int | None, dict[str, Any], str | None]] = \
         field(default_factory=list)
     touched: set[tuple[str, str]] = field(default_factory=set)
-    fresh: set[tuple[str, str]] = field(default_factory=set)  # accounts needing no touch
 
     async def session(self) -> AsyncSession:
         """The ORM session of this batch, joined to its transaction (it never commits it)."""
@@ -279,8 +277,6 @@ class Engine:
                 id=r.id, channel=r.channel, address=r.address, user_id=r.user_id, flow=r.flow,
                 step=r.step, data=r.data, locale=r.locale, version=r.version,
                 updated_at=r.updated_at)
-            if _seen_lately(r, b.now):
-                b.fresh.add(key)
 
     async def _one(self, b: _Batch, ib: Inbound, index: int, failures: int) -> None:
         key = (ib.channel, ib.address)
@@ -494,14 +490,7 @@ class Engine:
             outbox=[(r.channel, r.address, r.user_id, r.key, r.payload, r.priority)
                     for r in b.out.rows],
             audit=b.audit,
-            touched=sorted(b.touched - b.fresh)), b.now)
-
-
-def _seen_lately(r: ConvRow, now: datetime) -> bool:
-    """Whether touching the account would change nothing that matters: it wrote within the
-    last minute (WhatsApp's window is open), is reachable and has no message waiting."""
-    return (r.reachable is True and not r.waiting and r.last_inbound_at is not None
-            and now - r.last_inbound_at < SEEN_FRESH)
+            touched=sorted(b.touched)), b.now)
 
 
 def _kind(ib: Inbound) -> str:

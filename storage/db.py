@@ -71,11 +71,8 @@ class Database:
             if database and database != ":memory:":
                 Path(database).parent.mkdir(parents=True, exist_ok=True)
             # One pooled writer connection; readers open their own.
-            # every use of the writer ends in COMMIT or ROLLBACK, so the pool's own rollback
-            # on check-in would only cost another hop to aiosqlite's thread per transaction
             self.engine = create_async_engine(url, echo=echo, pool_size=1, max_overflow=0,
-                                              pool_timeout=60, hide_parameters=True,
-                                              pool_reset_on_return=None)
+                                              pool_timeout=60, hide_parameters=True)
             _sqlite_hooks(self.engine, "BEGIN IMMEDIATE")
             self.read_engine = create_async_engine(url, echo=echo, poolclass=NullPool,
                                                    hide_parameters=True)

@@ -24,25 +24,26 @@ import json
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 T = TypeVar("T")
 
-# The columns of a conversation as the engine reads them, plus the account's state at the
-# same address: when it last wrote, whether it is reachable, whether rows wait for it.
+# The columns of a conversation as the engine reads them.
 CONV_COLUMNS = "c.id, c.channel, c.address, c.user_id, c.flow, c.step, c.data, c.locale, " \
-    "c.version, c.updated_at, a.last_inbound_at, a.reachable"
+    "c.version, c.updated_at"
 
-_WAITING = ("EXISTS (SELECT 1 FROM outbox o WHERE o.channel = c.channel "
-            "AND o.address = c.address AND o.status = 'waiting')")
+# An account is touched when its person writes, unless it was already touched this recently
+# and is reachable: the check is in the UPDATE itself, so it is made under the row's lock
+# (a refusal another process committed meanwhile is still undone by the person's message).
+TOUCH_AFTER = timedelta(minutes=1)
 
 
 @dataclass(slots=True)
 class ConvRow:
-    """A conversation as read for a batch, with its account's state (None: no account)."""
+    """A conversation as read for a batch."""
 
     id: int
     channel: str
@@ -54,9 +55,6 @@ class ConvRow:
     locale: str
     version: int
     updated_at: datetime | None
-    last_inbound_at: datetime | None
-    reachable: bool | None
-    waiting: bool
 
 
 @dataclass(slots=True)
@@ -114,8 +112,7 @@ def _conv(r: Sequence[Any], read_time: Callable[[Any], datetime | None]) -> Conv
     data = _json_value(r[6])
     return ConvRow(id=r[0], channel=r[1], address=r[2], user_id=r[3], flow=r[4], step=r[5],
                    data=dict(data or {}), locale=r[7], version=r[8],
-                   updated_at=read_time(r[9]), last_inbound_at=read_time(r[10]),
-                   reachable=None if r[11] is None else bool(r[11]), waiting=bool(r[12]))
+                   updated_at=read_time(r[9]))
 
 
 _UPDATE_CONV = ("UPDATE conversation SET flow = {p1}, step = {p2}, data = {p3}, "
@@ -127,7 +124,8 @@ _INSERT_OUTBOX = ("INSERT INTO outbox (channel, address, user_id, \"key\", paylo
 _INSERT_AUDIT = ("INSERT INTO auditlog (actor, action, subject_type, subject_id, detail, "
                  "channel, at) VALUES ({p1}, {p2}, {p3}, {p4}, {p5}, {p6}, {p7})")
 _TOUCH = ("UPDATE channelaccount SET last_seen_at = {p1}, last_inbound_at = {p2}, "
-          "reachable = {true}, unreachable_reason = NULL WHERE channel = {p3} AND address = {p4}")
+          "reachable = {true}, unreachable_reason = NULL WHERE channel = {p3} AND address = {p4} "
+          "AND (reachable = {false} OR last_inbound_at IS NULL OR last_inbound_at < {p5})")
 _RELEASE = ("UPDATE outbox SET status = 'queued', next_attempt_at = {p1} "
             "WHERE channel = {p2} AND address = {p3} AND status = 'waiting'")
 
@@ -146,7 +144,7 @@ class SqliteHotPath:
     UPDATE_CONV = _qmark(_UPDATE_CONV)
     INSERT_OUTBOX = _qmark(_INSERT_OUTBOX)
     INSERT_AUDIT = _qmark(_INSERT_AUDIT)
-    TOUCH = _qmark(_TOUCH, true="1")
+    TOUCH = _qmark(_TOUCH, true="1", false="0")
     RELEASE = _qmark(_RELEASE)
 
     def __init__(self, driver: Any) -> None:
@@ -180,9 +178,7 @@ class SqliteHotPath:
         parts, params = [], []
         for channel, addresses in sorted(by_channel.items()):
             marks = ", ".join("?" * len(addresses))
-            parts.append(f"SELECT {CONV_COLUMNS}, {_WAITING} FROM conversation c "
-                         "LEFT JOIN channelaccount a ON a.channel = c.channel "
-                         "AND a.address = c.address "
+            parts.append(f"SELECT {CONV_COLUMNS} FROM conversation c "
                          f"WHERE c.channel = ? AND c.address IN ({marks})")
             params += [channel, *addresses]
         return " UNION ALL ".join(parts), params
@@ -206,7 +202,8 @@ class SqliteHotPath:
                 for id_, flow, step, data, locale, user_id in w.conversations]
         out = [(c, a, u, k, dumps(p), pr, at, at) for c, a, u, k, p, pr in w.outbox]
         audit = [(ac, act, st, sid, dumps(d), ch, at) for ac, act, st, sid, d, ch in w.audit]
-        touched = [(at, at, c, a) for c, a in w.touched]
+        stale = sqlite_time(now - TOUCH_AFTER)
+        touched = [(at, at, c, a, stale) for c, a in w.touched]
         release = [(at, c, a) for c, a in w.touched]
 
         def run(db: Any) -> None:  # on aiosqlite's thread: one hop for the whole batch
@@ -235,7 +232,7 @@ class PostgresHotPath:
     UPDATE_CONV = _dollar(_UPDATE_CONV.replace("{p3}", "{p3}::json"))
     INSERT_OUTBOX = _dollar(_INSERT_OUTBOX.replace("{p5}", "{p5}::json"))
     INSERT_AUDIT = _dollar(_INSERT_AUDIT.replace("{p5}", "{p5}::json"))
-    TOUCH = _dollar(_TOUCH, true="true")
+    TOUCH = _dollar(_TOUCH, true="true", false="false")
     RELEASE = _dollar(_RELEASE)
 
     def __init__(self, conn: AsyncConnection, driver: Any) -> None:
@@ -258,10 +255,9 @@ class PostgresHotPath:
 
     async def fetch(self, keys: Sequence[tuple[str, str]]) -> list[ConvRow]:
         rows = await self.driver.fetch(
-            f"SELECT {CONV_COLUMNS}, {_WAITING} FROM conversation c "
+            f"SELECT {CONV_COLUMNS} FROM conversation c "
             "JOIN unnest($1::varchar[], $2::varchar[]) AS k(channel, address) "
             "ON c.channel = k.channel AND c.address = k.address "
-            "LEFT JOIN channelaccount a ON a.channel = c.channel AND a.address = c.address "
             "ORDER BY c.id FOR UPDATE OF c",
             [c for c, _ in keys], [a for _, a in keys])
         return [_conv(r, lambda v: v) for r in rows]
@@ -288,7 +284,8 @@ class PostgresHotPath:
             await self.driver.executemany(self.INSERT_AUDIT, [
                 (ac, act, st, sid, dumps(d), ch, now) for ac, act, st, sid, d, ch in w.audit])
         if w.touched:
-            await self.driver.executemany(self.TOUCH, [(now, now, c, a) for c, a in w.touched])
+            await self.driver.executemany(self.TOUCH, [(now, now, c, a, now - TOUCH_AFTER)
+                                                       for c, a in w.touched])
             await self.driver.executemany(self.RELEASE, [(now, c, a) for c, a in w.touched])
 
 

@@ -155,6 +155,14 @@ def _rows_of(profile: Mapping[Any, Any], serving: Mapping[str, list[int]],
 
 def _write(conn: Connection, user_ids: list[int] | None, serving: Mapping[str, list[int]]) -> int:
     """Replace the rows of `user_ids` (None: the whole table) with freshly computed ones."""
+    if conn.dialect.name == "postgresql":
+        # two transactions refreshing one tukang (one renamed the user, the other changed the
+        # profile) would each delete what they see and insert over the other's uncommitted
+        # rows: lock the profiles first, in order, so refreshes of one tukang take turns
+        lock = select(_profile.c.id).order_by(_profile.c.user_id).with_for_update()
+        if user_ids is not None:
+            lock = lock.where(_profile.c.user_id.in_(user_ids))
+        conn.execute(lock)
     if user_ids is None:
         conn.execute(delete(_service))
     else:

@@ -16,6 +16,7 @@ from sqlalchemy import insert, text, update
 from storage.db import Database
 from storage.hotpath import BatchWrites, SqliteHotPath, hot_path
 from storage.models import AuditLog, Conversation, Outbox
+from storage.outbox import mark_unreachable
 from storage.sql import table
 from tests.harness import Harness, StepClock
 
@@ -113,4 +114,22 @@ async def test_an_account_seen_long_ago_is_touched(any_db: Database) -> None:
     clock.advance(minutes=2)
     await t.send("budi", "menu")
     assert await _raw(any_db, "SELECT last_seen_at FROM channelaccount") != seen
+    await t.engine.stop()
+
+
+async def test_a_refused_account_is_reachable_again_when_its_person_writes(
+        any_db: Database) -> None:
+    """However soon after their last message: the touch's freshness check is made in the
+    UPDATE itself, so a refusal recorded meanwhile is undone."""
+    clock = StepClock(NOW)
+    t = Harness.console(any_db, clock=clock)
+    await t.setup_state("budi", step="menu.home", user=True)
+    await t.send("budi", "menu")
+    async with any_db.write() as conn:
+        await mark_unreachable(conn, {("console", "budi"): "bot blocked"})
+    clock.advance(seconds=5)
+    await t.send("budi", "menu")
+    assert await _raw(any_db, "SELECT reachable, unreachable_reason FROM channelaccount") \
+        in ([(True, None)], [(1, None)])
+    assert "Menu utama" in t.last("budi").text
     await t.engine.stop()
