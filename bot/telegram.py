@@ -100,7 +100,7 @@ INBOUND_POOL = 256  # connections for file downloads and button answers (PTB's d
 MAX_UPDATE_TRIES = 3
 # Pace a little under the configured limits: Telegram counts when a message arrives, and
 # network jitter can bring two paced sends closer together than they left (bench:
-# bench/telegram_delivery.py on a busy machine: a few 429s at the limit, none at 98%).
+# bench/delivery.py --channel telegram on a busy machine: a few 429s at the limit, none at 98%).
 PACING_MARGIN = 0.98
 
 # BadRequest descriptions that mean the chat is gone for good (mark the account unreachable)

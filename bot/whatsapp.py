@@ -30,6 +30,7 @@ import hmac
 import json
 import logging
 import mimetypes
+import os
 import re
 import threading
 from collections.abc import Callable
@@ -41,6 +42,7 @@ from typing import Any
 import httpx
 import requests
 from pydantic import ValidationError
+from requests.adapters import HTTPAdapter
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, Response
@@ -62,7 +64,15 @@ from flows.types import Inbound, Media
 
 log = logging.getLogger(__name__)
 
-PACING_MARGIN = 0.97  # as Telegram's sender: stay just under the configured rate
+# Pacing (bench/delivery.py, docs/PERFORMANCE.md "Delivery pacing"). The worker's token bucket
+# lets at most burst + rate messages leave in any one second; Twilio counts them when they
+# arrive, and the time from leaving to arriving jitters (a thread hop, the GIL, the network).
+# So: pace at 97% of WHATSAPP_RATE_PER_SECOND, keep burst + rate a little under it, and spend
+# the rest of the headroom on a burst above one token, so a late wake-up of the pacing loop
+# is caught up instead of lost (with a burst of exactly one, every millisecond late was
+# throughput gone: 87% of 80/s).
+PACING_MARGIN = 0.97
+ARRIVAL_JITTER = 0.013  # seconds of sending left unused in every second (one message at 80/s)
 CHANNEL = "whatsapp"
 INBOUND_PATH = "/twilio/whatsapp"
 STATUS_PATH = "/twilio/status"
@@ -72,6 +82,7 @@ EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 BODY_LIMIT = 1600  # Twilio's limit for one message body
 MAX_MEDIA = 10  # per message, both ways
 MAX_FORM_BYTES = 256 * 1024
+TWILIO_API = "https://api.twilio.com"
 DOWNLOAD_TIMEOUT = 8.0  # Twilio waits at most 15 s for our answer
 
 # Twilio error codes (https://www.twilio.com/docs/api/errors)
@@ -165,7 +176,25 @@ _local = threading.local()
 
 class _HttpClient(TwilioHttpClient):
     """Twilio's own HTTP client, remembering each thread's last Retry-After header (the
-    library's exceptions drop the headers, and a 429 should wait as long as Twilio asks)."""
+    library's exceptions drop the headers, and a 429 should wait as long as Twilio asks).
+
+    Its connection pool is sized for the sender's threads: the library keeps cores + 4 (6 on
+    two cores), so at 80/s with Twilio ~0.2 s away (16 requests in flight) every request over
+    that opened a new TLS connection and threw it away. The environment (HTTPS_PROXY,
+    NO_PROXY, REQUESTS_CA_BUNDLE) is read once here rather than twice for every message
+    (requests' `trust_env`: ~0.5 ms of CPU a message, a tenth of the bot's; bench/delivery.py)."""
+
+    def __init__(self, base: str, connections: int, *, timeout: float) -> None:
+        super().__init__(timeout=timeout)
+        session = self.session
+        assert session is not None  # pool_connections=True
+        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=connections)
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+        session.proxies = requests.utils.get_environ_proxies(base)
+        session.verify = (os.environ.get("REQUESTS_CA_BUNDLE")
+                          or os.environ.get("CURL_CA_BUNDLE") or True)
+        session.trust_env = False
 
     def request(self, *args: Any, **kwargs: Any) -> TwilioResponse:
         _local.retry_after = None
@@ -177,6 +206,16 @@ class _HttpClient(TwilioHttpClient):
             except ValueError:
                 _local.retry_after = None
         return response
+
+
+def pacing(limit: float) -> tuple[float, float]:
+    """(rate, burst) for the delivery worker's bucket under `limit` messages a second. At most
+    burst + rate leave in any one second: that stays under `limit` by ARRIVAL_JITTER, and the
+    headroom left over is burst above one token (1.4 at 80/s: a wake-up 5 ms late is caught
+    up). Under ~66/s there is none: burst 1, and still never more than `limit` in a second."""
+    rate = limit * PACING_MARGIN
+    spare = max(1.0, rate * ARRIVAL_JITTER)
+    return rate, max(1.0, limit - spare - rate)
 
 
 def _error(exc: TwilioRestException) -> Exception:
@@ -248,12 +287,11 @@ class WhatsAppSender:
     def __init__(self, settings: Settings, *, clock: Callable[[], datetime],
                  signer: MediaSigner | None = None, timeout: float = 15.0) -> None:
         self.settings = settings
-        # pace a little under the limit: a late wake-up must not turn into a burst over it
-        self.rate = settings.whatsapp_rate_per_second * PACING_MARGIN
+        self.rate, self.burst = pacing(settings.whatsapp_rate_per_second)
         # the twilio client is synchronous: its own threads, enough for ~2 s of sends, so a
         # busy default pool (6 threads on 2 cores) never bunches sends into 429s
-        self._pool = ThreadPoolExecutor(max_workers=max(8, int(self.rate * 2)),
-                                        thread_name_prefix="twilio")
+        workers = max(8, int(self.rate * 2))
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="twilio")
         self.clock = clock
         self.sender = settings.twilio_whatsapp_from or ""
         self.base = public_base(settings)
@@ -261,10 +299,11 @@ class WhatsAppSender:
         self.signer = signer or MediaSigner(_secret(settings), settings.media_dir,
                                             timedelta(minutes=settings.whatsapp_media_ttl_minutes),
                                             clock)
+        base = (settings.twilio_api_base_url or TWILIO_API).rstrip("/")
         self.client = Client(settings.twilio_account_sid, _secret(settings),
-                             http_client=_HttpClient(timeout=timeout))
+                             http_client=_HttpClient(base, workers, timeout=timeout))
         if settings.twilio_api_base_url:
-            self.client.api.base_url = settings.twilio_api_base_url.rstrip("/")
+            self.client.api.base_url = base
 
     async def send(self, row: OutRow) -> str | None:
         callback = f"{self.base}{STATUS_PATH}?row={row.id}" if self.base else None

@@ -10,7 +10,8 @@ does.
 
 It runs in its own thread (`ThreadingHTTPServer`), so it never depends on the test's event loop.
 `Person` builds the update JSON a Telegram user's actions produce. For a bench in another
-process: `GET /_standin/stats`, `POST /_standin/push` (an update for getUpdates) and
+process: `GET /_standin/stats` (`?arrivals=1`: with each message's arrival time),
+`POST /_standin/push` (an update for getUpdates) and
 `GET /_standin/first_send?chat_id=N` (waits for a chat's first message, returns its arrival).
 """
 
@@ -201,6 +202,8 @@ class StandIn(Served):
                 stats = {"sent": len(sent), "last_at": sent[-1] if sent else None,
                          "throttled": self.throttled, "throttled_by": self.throttled_by,
                          "refusals": self.refusals[-10:]}
+            if "arrivals=1" in urllib.parse.urlsplit(h.path).query:
+                stats["arrivals"] = sent  # when each message arrived (time.monotonic)
             self._json(h, 200, stats)
             return
         if verb == "POST" and path == "/_standin/push":  # a bench in another process

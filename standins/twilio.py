@@ -3,15 +3,27 @@
 It records every request, answers `POST .../Messages.json` like Twilio (201 and a message
 SID), can be told to refuse the next sends (429 with Retry-After, 500, 63016, 21610...), and
 serves inbound media behind HTTP Basic auth like Twilio's media URLs.
+
+With `rate` it enforces a sender's throughput (80 messages a second by default at Twilio):
+at most `rate` accepted messages per `From` in any one-second window, measured when they
+arrive; one more is refused with 429, error 20429 and a Retry-After, so a bench counts every
+message that went too fast. (Twilio itself queues such messages, for up to 4 hours: a reply
+stuck behind them is as late as a refused one, so the stand-in refuses.) For a bench in
+another process: `serve_in_process`, and `GET /_standin/stats` (counts, arrival times).
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
+import math
+import os
 import threading
 import time
 import uuid
+from collections import defaultdict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from typing import Any
@@ -62,9 +74,19 @@ class Failure:
 class TwilioStandIn(Served):
     """Start with `start()`, stop with `stop()`; `url` is the base for `client.api.base_url`."""
 
-    def __init__(self, account_sid: str, auth_token: str) -> None:
+    def __init__(self, account_sid: str, auth_token: str, *, rate: float | None = None,
+                 window: float = 1.0, latency: float = 0.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.account_sid = account_sid
         self.auth_token = auth_token
+        self.rate = rate  # accepted messages per `window` seconds and sender; None: no limit
+        self.window = window
+        self.latency = latency  # seconds before answering a send, as a distant API
+        self.clock = clock  # arrival times (time.monotonic: system-wide, so a bench can compare)
+        self._connections: set[tuple[str, int]] = set()  # the clients' (host, port) seen
+        self.throttled = 0  # 429s given for going over `rate` (not for `fail_next`)
+        self.arrivals: list[float] = []  # time.monotonic() of every accepted message
+        self._recent: dict[str, deque[float]] = defaultdict(deque)  # per From, in the window
         self.sent: list[Sent] = []
         self.media_requests: list[tuple[str, bool]] = []
         self.failures: list[Failure] = []
@@ -75,7 +97,8 @@ class TwilioStandIn(Served):
 
     # --- control -----------------------------------------------------------------------------
     def start(self) -> TwilioStandIn:
-        self._server = Listener("twilio-standin", self._get, self._post)
+        # keep-alive (HTTP/1.1, TCP_NODELAY) as Twilio's API: the client reuses connections
+        self._server = Listener("twilio-standin", self._get, self._post, keep_alive=True)
         return self
 
     def stop(self) -> None:
@@ -118,13 +141,16 @@ class TwilioStandIn(Served):
     def _json(self, handler: BaseHTTPRequestHandler, status: int, payload: dict[str, Any],
               headers: dict[str, str] | None = None) -> None:
         data = json.dumps(payload).encode()
-        handler.send_response(status)
-        handler.send_header("Content-Type", "application/json")
-        handler.send_header("Content-Length", str(len(data)))
-        for k, v in (headers or {}).items():
-            handler.send_header(k, v)
-        handler.end_headers()
-        handler.wfile.write(data)
+        try:
+            handler.send_response(status)
+            handler.send_header("Content-Type", "application/json")
+            handler.send_header("Content-Length", str(len(data)))
+            for k, v in (headers or {}).items():
+                handler.send_header(k, v)
+            handler.end_headers()
+            handler.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up waiting (a timeout test)
 
     def _post(self, handler: BaseHTTPRequestHandler) -> None:
         path = urlparse(handler.path).path
@@ -138,7 +164,15 @@ class TwilioStandIn(Served):
             self._json(handler, 401, {"code": 20003, "message": "Authenticate", "status": 401})
             return
         with self._lock:
+            self._connections.add(handler.client_address[:2])
             failure = self.failures.pop(0) if self.failures else None
+            wait = self._over_rate(form.get("From", [""])[0]) if failure is None else 0.0
+        if wait:
+            self._json(handler, 429, {
+                "code": 20429, "status": 429, "message": "Too Many Requests",
+                "more_info": "https://www.twilio.com/docs/errors/20429"},
+                {"Retry-After": str(max(1, math.ceil(wait)))})
+            return
         if failure is not None:
             if failure.delay:
                 time.sleep(failure.delay)
@@ -148,6 +182,8 @@ class TwilioStandIn(Served):
                         "more_info": f"https://www.twilio.com/docs/errors/{failure.code}"},
                        failure.headers)
             return
+        if self.latency:
+            time.sleep(self.latency)
         sid = "SM" + uuid.uuid4().hex
         with self._arrived:
             self.sent.append(Sent(sid, path, form, authorized))
@@ -159,8 +195,40 @@ class TwilioStandIn(Served):
             "date_created": "Mon, 23 Nov 2026 02:00:00 +0000", "api_version": "2010-04-01",
             "uri": f"/2010-04-01/Accounts/{self.account_sid}/Messages/{sid}.json"})
 
+    def _over_rate(self, sender: str) -> float:
+        """Under the lock: 0 and the message counted if `sender` may send one more now, else
+        the seconds until the oldest message in its window leaves it."""
+        now = self.clock()
+        if self.rate is None:
+            self.arrivals.append(now)
+            return 0.0
+        recent = self._recent[sender]
+        while recent and recent[0] <= now - self.window:
+            recent.popleft()
+        if len(recent) >= self.rate:
+            self.throttled += 1
+            return max(1e-3, recent[0] + self.window - now)
+        recent.append(now)
+        self.arrivals.append(now)
+        return 0.0
+
+    def stats(self, *, arrivals: bool = False) -> dict[str, Any]:
+        """What a bench reads: messages accepted (and when, with `arrivals`), 429s given, TCP
+        connections the client opened."""
+        with self._lock:
+            out: dict[str, Any] = {"sent": len(self.arrivals), "throttled": self.throttled,
+                                   "last_at": self.arrivals[-1] if self.arrivals else None,
+                                   "connections": len(self._connections)}
+            if arrivals:
+                out["arrivals"] = list(self.arrivals)
+        return out
+
     def _get(self, handler: BaseHTTPRequestHandler) -> None:
-        name = urlparse(handler.path).path.rsplit("/", 1)[-1]
+        url = urlparse(handler.path)
+        if url.path == "/_standin/stats":  # for a bench in another process
+            self._json(handler, 200, self.stats(arrivals="arrivals=1" in url.query))
+            return
+        name = url.path.rsplit("/", 1)[-1]
         authorized = self._authorized(handler)
         with self._lock:
             self.media_requests.append((name, authorized))
@@ -176,3 +244,15 @@ class TwilioStandIn(Served):
         handler.send_header("Content-Length", str(len(content)))
         handler.end_headers()
         handler.wfile.write(content)
+
+
+def serve_in_process(conn: Any, account_sid: str, auth_token: str, **options: Any) -> None:
+    """Run a stand-in in this (child) process until told to stop (as
+    `standins.telegram.serve_in_process`: no GIL shared with the bench, so arrival times are
+    the platform's, not the bot's; a higher CPU priority when allowed)."""
+    with contextlib.suppress(OSError):
+        os.nice(-10)
+    server = TwilioStandIn(account_sid, auth_token, **options).start()
+    conn.send(server.url)
+    conn.recv()
+    server.stop()

@@ -190,6 +190,10 @@ async def test_quarter_figures_are_the_same_after_pruning(any_db: Database,
         august: ({"failed": 2, "cancelled": 1}, 0)}
     after, tables_after = await report_tables(db, Q3)
     assert after == before and tables_after == tables_before
+    status = await Admin.on(db, tmp_path / "data", StepClock(at)).json(
+        "broadcast", "status", str(july))
+    assert status["by_status"] == {"sent": 1, "delivered": 1, "read": 1, "failed": 1,
+                                   "undelivered": 1, "waiting": 1}  # the whole, not what is left
     stats = await Admin.on(db, tmp_path / "data", StepClock(at)).json("db", "stats")
     assert stats["outbox_retention_days"] == 120
     assert stats["broadcast_pruned"] == [
