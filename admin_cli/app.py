@@ -1,8 +1,16 @@
-"""`sijakon-admin`: the Dinas officer's tool over the bot's database."""
+"""`sijakon-admin`: the Dinas officer's tool over the bot's database.
+
+Every command runs as a named, active officer whose role allows it (Perwako Batam 65/2021
+Pasal 6(3); docs/admin-guide.md, "Petugas dan peran"). `RULES` below is the one place that
+says what each command does; a command not listed there is a change only an admin may make.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
+from typer.core import TyperGroup
 
 from admin_cli import (
     audit_cmd,
@@ -12,21 +20,64 @@ from admin_cli import (
     db,
     demo,
     info,
+    officer,
     privacy,
     report,
     tukang,
     users,
 )
-from admin_cli.common import CliEnv, enter
+from admin_cli.common import Access, AsOpt, CliEnv, Rule, enter, guard_commands
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+READ = Rule(Access.READ)
+PRIVACY = Rule(Access.PRIVACY)
+BOOTSTRAP = Rule(Access.WRITE, bootstrap=True)
+
+# What each command does, by its path ("tukang activate") or its group ("demo"). Not listed:
+# a change for an admin. tests/admin/test_officers.py tries every command as a viewer.
+RULES: dict[str, Rule] = {
+    # looking only: every role (viewer, pdp, admin); a viewer never gets --reveal
+    **dict.fromkeys([
+        "tukang pending", "tukang list", "tukang show",
+        "complaints list", "complaints show",
+        "info list", "info show",
+        "broadcast preview", "broadcast status", "broadcast list",
+        "catalog categories", "catalog skills", "catalog areas",
+        "users find", "users show", "users history",
+        "audit", "report summary", "report quarterly", "db stats", "officer list",
+    ], READ),
+    # the data administrator's acts on a person's data: pdp and admin
+    "privacy export": PRIVACY,
+    "privacy erase": PRIVACY,
+    "privacy retention": PRIVACY,
+    # run without an officer while none is registered; afterwards by an admin
+    "officer add": BOOTSTRAP,
+    "demo": BOOTSTRAP,
+    "db upgrade": BOOTSTRAP,
+    "db migrate": BOOTSTRAP,
+    # a restore goes into an empty database, which has no officers to check; it records the
+    # name it is given itself
+    "db restore": Rule(Access.WRITE, exempt=True),
+}
+
+
+class OfficerGroup(TyperGroup):
+    """The root command group: guards every command below it as `RULES` says, once per
+    invocation, on the command tree Typer has just built."""
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        guard_commands(self, RULES, next((p for p in self.params if p.name == "as_"), None))
+
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, cls=OfficerGroup,
                   help="SIJAKON — alat petugas Dinas Cipta Karya dan Tata Ruang Kota Batam.")
 
 
 @app.callback()
-def root(ctx: typer.Context) -> None:
-    """Runs before every command: the caller's clock (or the real one) for the whole command."""
-    enter(ctx)
+def root(ctx: typer.Context, as_: AsOpt = None) -> None:
+    """Runs before every command: the caller's clock (or the real one) and the officer named
+    here, for the whole command."""
+    enter(ctx, as_)
 
 
 app.add_typer(tukang.app, name="tukang")
@@ -39,6 +90,7 @@ app.command("audit")(audit_cmd.audit)
 app.add_typer(privacy.app, name="privacy")
 app.add_typer(report.app, name="report")
 app.add_typer(db.app, name="db")
+app.add_typer(officer.app, name="officer")
 app.add_typer(demo.app, name="demo")
 
 

@@ -1,34 +1,38 @@
-"""What every admin command shares: the clock, the database, the operator, audit, output,
-masking."""
+"""What every admin command shares: the clock, the database, the acting officer, audit,
+output, masking."""
 
 from __future__ import annotations
 
 import asyncio
 import csv
-import getpass
+import functools
 import io
 import json
 import os
 import re
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from sqlalchemy import inspect, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
+from typer.core import TyperGroup
 
 from bot.settings import Settings, SettingsError, load_settings
 from flows.outbox import Outgoing
 from flows.parsing import mask_phone
 from storage.clock import WIB, Clock, local, utcnow
 from storage.db import Database
-from storage.models import AuditLog
+from storage.models import AuditLog, Officer
 
 T = TypeVar("T")
 # In a terminal Rich fits the window; piped into a file or a test, tables get room to breathe.
@@ -68,11 +72,18 @@ class CliEnv:
 _current: ContextVar[CliEnv | None] = ContextVar("sijakon_cli_env", default=None)
 
 
-def enter(ctx: typer.Context) -> None:
-    """Make the caller's `CliEnv` (the context object; the defaults when none was given) the
-    environment of this command until it ends. The root callback of `app` calls it."""
+def enter(ctx: typer.Context, as_: str | None = None) -> None:
+    """Make the caller's `CliEnv` (the context object; the defaults when none was given) and
+    the officer named by `sijakon-admin --as` the environment of this command until it ends.
+    The root callback of `app` calls it."""
     token = _current.set(ctx.ensure_object(CliEnv))
-    ctx.call_on_close(lambda: _current.reset(token))
+    named = _root_as.set(as_)
+
+    def leave() -> None:
+        _root_as.reset(named)
+        _current.reset(token)
+
+    ctx.call_on_close(leave)
 
 
 def cli_env() -> CliEnv:
@@ -119,24 +130,193 @@ def refuse_exit(reason: str) -> NoReturn:
     raise typer.Exit(1)
 
 
-def operator(name: str | None) -> str:
-    """The named officer making a change (`--as` or SIJAKON_ADMIN); refused when missing."""
-    who = (name or os.environ.get("SIJAKON_ADMIN") or "").strip()
-    if not who:
-        refuse_exit("sebutkan petugas yang melakukan perubahan dengan --as NAMA "
-                    "atau variabel SIJAKON_ADMIN")
+# --- the acting officer (Perwako Batam 65/2021 Pasal 6(3)) -----------------------------------
+class Role(StrEnum):
+    """What an officer may do (docs/admin-guide.md, "Petugas dan peran")."""
+
+    ADMIN = "admin"  # everything
+    VIEWER = "viewer"  # look only, phone numbers masked
+    PDP = "pdp"  # the data administrator: look, reveal, and the privacy commands
+
+
+class Access(StrEnum):
+    """What a command does, which decides who may run it."""
+
+    READ = "read"  # shows data: every role
+    PRIVACY = "privacy"  # a data administrator's act (export, erase, retention): pdp, admin
+    WRITE = "write"  # changes anything else: admin only
+
+
+ALLOWED: dict[str, frozenset[Access]] = {
+    Role.ADMIN: frozenset(Access),
+    Role.PDP: frozenset({Access.READ, Access.PRIVACY}),
+    Role.VIEWER: frozenset({Access.READ}),
+}
+NEEDS = {Access.READ: "peran apa saja", Access.PRIVACY: "peran pdp atau admin",
+         Access.WRITE: "peran admin"}
+BOOTSTRAP_ACTOR = "(awal)"  # a bootstrap command run before any officer exists
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """How a command is checked. The default, for any command nobody declared, is a change
+    only an admin may make, so a new command is safe until someone says otherwise."""
+
+    access: Access = Access.WRITE
+    bootstrap: bool = False  # runs without an officer while no officer is registered
+    exempt: bool = False  # never reads the officer table (a restore into an empty database)
+
+
+@dataclass(frozen=True, slots=True)
+class Acting:
+    """Who runs this command: a checked officer, or a name taken on trust by a bootstrap or
+    exempt command (`role` None)."""
+
+    name: str
+    role: str | None = None
+
+
+_root_as: ContextVar[str | None] = ContextVar("sijakon_cli_root_as", default=None)
+_acting: ContextVar[Acting | None] = ContextVar("sijakon_cli_acting", default=None)
+
+
+def officer_exit(reason: str) -> NoReturn:
+    """Refuse to run as this officer: one line saying why, exit 2."""
+    err_console.print(f"[red]Ditolak:[/red] {escape(reason)}")
+    raise typer.Exit(2)
+
+
+@dataclass(frozen=True, slots=True)
+class _Roll:
+    """What the officer table says for one command: whether a real (non-demo) officer is
+    registered, whether a demo one is, and the officer named (if any)."""
+
+    real: bool = False
+    demo: bool = False
+    officer: Officer | None = None
+
+
+async def _roll(name: str) -> _Roll:
+    """Read the officer table (a database without it yet, before `db upgrade`, has none)."""
+    cfg = settings()
+    cfg.sijakon_data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(cfg.database_url)
+    try:
+        async with db.read_engine.connect() as conn:
+            if not await conn.run_sync(lambda c: inspect(c).has_table("officer")):
+                return _Roll()
+        async with db.read() as s:
+            kinds = set((await s.execute(select(Officer.is_demo).distinct())).scalars())
+            found = (await s.execute(select(Officer).where(Officer.name == name.casefold()))
+                     ).scalar_one_or_none() if name else None
+        return _Roll(real=False in kinds, demo=True in kinds, officer=found)
+    finally:
+        await db.close()
+
+
+def authorize(command: str, rule: Rule, given: str | None, *, reveal: bool = False) -> Acting:
+    """Check that the officer named (the command's `--as`, else `sijakon-admin --as`, else
+    SIJAKON_ADMIN) may run `command`; refuse with exit 2 otherwise.
+
+    Bootstrap: while no real officer is registered, a bootstrap command runs without one
+    (demo officers, made by `demo seed`, work only in such a demo database)."""
+    name = (given or _root_as.get() or os.environ.get("SIJAKON_ADMIN") or "").strip()
+    if rule.exempt:
+        return Acting(name)
+    try:
+        roll = asyncio.run(_roll(name))
+    except (OSError, SQLAlchemyError) as exc:  # the message may hold the URL: not shown
+        err_console.print("sijakon-admin: basis data tidak bisa dibuka untuk memeriksa petugas "
+                          f"({type(exc).__name__}); periksa SIJAKON_DATABASE_URL")
+        raise typer.Exit(1) from None
+    officer = roll.officer
+    if not roll.real and rule.bootstrap and (officer is None or not officer.active):
+        return Acting(name or BOOTSTRAP_ACTOR)
+    if officer is None and not roll.real:
+        officer_exit("belum ada petugas terdaftar; tambahkan admin pertama: sijakon-admin "
+                     "officer add NAMA --role admin"
+                     + (" (di basis data contoh: --as demo)" if roll.demo else ""))
+    if not name:
+        officer_exit("sebutkan petugas dengan --as NAMA atau variabel SIJAKON_ADMIN")
+    if officer is None:
+        officer_exit(f"petugas {name!r} tidak terdaftar (lihat sijakon-admin officer list)")
+    if officer.is_demo and roll.real:
+        officer_exit(f"petugas demo {officer.name!r} hanya berlaku di basis data contoh; "
+                     "pakai nama petugas sungguhan")
+    if not officer.active:
+        officer_exit(f"petugas {officer.name!r} sudah dinonaktifkan")
+    if rule.access not in ALLOWED.get(officer.role, frozenset()):
+        officer_exit(f"petugas {officer.name!r} berperan {officer.role}; "
+                     f"sijakon-admin {command} butuh {NEEDS[rule.access]}")
+    if reveal and officer.role == Role.VIEWER:
+        officer_exit(f"petugas {officer.name!r} berperan viewer; nomor HP lengkap (--reveal) "
+                     "hanya untuk peran pdp atau admin")
+    return Acting(officer.name, officer.role)
+
+
+def rule_for(command: str, rules: Mapping[str, Rule]) -> Rule:
+    """The rule of `command` ("tukang activate"), else of its group ("demo"), else the
+    default: a change for an admin."""
+    words = command.split()
+    for n in range(len(words), 0, -1):
+        found = rules.get(" ".join(words[:n]))
+        if found is not None:
+            return found
+    return Rule()
+
+
+def guard_commands(group: TyperGroup, rules: Mapping[str, Rule],
+                   as_option: Any = None, prefix: str = "") -> None:
+    """Make every command under `group` check its officer first (`authorize`), after its
+    arguments are read (so `--help` and usage errors need no officer) and before it does
+    anything. A command without an `--as` of its own gets `as_option` (the root's), so
+    `--as NAMA` works after every command. Called on the command tree Typer has just built
+    for this invocation."""
+    for name, cmd in group.commands.items():
+        path = f"{prefix} {name}".strip()
+        if isinstance(cmd, TyperGroup):
+            guard_commands(cmd, rules, as_option, path)
+            continue
+        if cmd.callback is None:
+            continue
+        lent = as_option is not None and all(p.name != "as_" for p in cmd.params)
+        if lent:
+            cmd.params.append(as_option)
+        cmd.callback = _guarded(path, rule_for(path, rules), cmd.callback, lent=lent)
+
+
+def _guarded(command: str, rule: Rule, callback: Callable[..., Any], *,
+             lent: bool) -> Callable[..., Any]:
+    @functools.wraps(callback)
+    def as_officer(**params: Any) -> Any:
+        given = params.pop("as_", None) if lent else params.get("as_")
+        acting = authorize(command, rule, given, reveal=bool(params.get("reveal")))
+        token = _acting.set(acting)
+        try:
+            return callback(**params)
+        finally:
+            _acting.reset(token)
+
+    return as_officer
+
+
+def acting() -> Acting:
+    """The officer this command runs as; refused (exit 2) when there is none to name."""
+    who = _acting.get()
+    if who is None or not who.name:
+        officer_exit("sebutkan petugas dengan --as NAMA atau variabel SIJAKON_ADMIN")
     return who
 
 
-def reader(name: str | None) -> str:
-    """Who is looking at personal data: the named officer, else the login name (audited)."""
-    who = (name or os.environ.get("SIJAKON_ADMIN") or "").strip()
-    if who:
-        return who
-    try:
-        return f"os:{getpass.getuser()}"
-    except (KeyError, OSError):  # no login name in some containers
-        return "os:unknown"
+def operator(name: str | None = None) -> str:
+    """The officer making a change. `authorize` already weighed the command's `--as`
+    (`name`, kept so commands read as before) before the command started."""
+    return acting().name
+
+
+def reader(name: str | None = None) -> str:
+    """The officer looking at personal data (recorded in the audit log under this name)."""
+    return acting().name
 
 
 def audit(session: Any, actor: str, action: str, subject_type: str = "",

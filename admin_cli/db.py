@@ -1,27 +1,21 @@
-"""`sijakon-admin db`: schema upgrade, a consistent backup while the bot runs, row counts."""
+"""`sijakon-admin db`: schema upgrade, backup and restore (admin_cli/backup.py), row counts."""
 
 from __future__ import annotations
 
 import asyncio
-import sqlite3
-from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import typer
 from sqlalchemy import func, select
-from sqlalchemy.engine import make_url
 
+from admin_cli import backup
 from admin_cli.common import (
     AsOpt,
     JsonOpt,
-    YesOpt,
     audit,
-    confirm,
-    console,
     emit,
     emit_json,
     operator,
-    refuse_exit,
     run,
     say,
     settings,
@@ -88,72 +82,8 @@ def upgrade(as_: AsOpt = None) -> None:
         say(f"Skema dinaikkan dari {before or '(kosong)'} ke {after}.")
 
 
-def sqlite_path(url: str) -> Path | None:
-    """The file of a SQLite URL, or None for another database (or an in-memory one)."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite" or not parsed.database \
-            or parsed.database == ":memory:":
-        return None
-    return Path(parsed.database)
-
-
-def backup_sqlite(src: Path, dest: Path) -> int:
-    """Copy with SQLite's online backup API: a consistent snapshot even while the bot writes
-    (in WAL mode the copy reads beside the writer). Returns the copy's page count."""
-    source = sqlite3.connect(src, timeout=30)
-    try:
-        source.execute("PRAGMA busy_timeout=30000")
-        target = sqlite3.connect(dest)
-        try:
-            source.backup(target)
-            check = target.execute("PRAGMA integrity_check").fetchone()[0]
-            if check != "ok":
-                raise sqlite3.DatabaseError(f"integrity check of the copy: {check}")
-            return int(target.execute("PRAGMA page_count").fetchone()[0])
-        finally:
-            target.close()
-    finally:
-        source.close()
-
-
-@app.command("backup")
-def backup(
-    path: Annotated[Path, typer.Argument(help="File tujuan, mis. /cadangan/sijakon-2026-11.db")],
-    as_: AsOpt = None, yes: YesOpt = False,
-) -> None:
-    """Salinan konsisten basis data SQLite, aman saat bot berjalan."""
-    cfg = settings()
-    src = sqlite_path(cfg.database_url)
-    if src is None:
-        console.print(
-            "Basis data ini PostgreSQL: gunakan pg_dump, misalnya\n"
-            "  pg_dump --format=custom --file=sijakon-$(date +%F).dump \"$DATABASE\"\n"
-            "(pg_dump membuat salinan konsisten tanpa menghentikan bot; pulihkan dengan "
-            "pg_restore).", highlight=False, markup=False)
-        return
-    who = operator(as_)
-    if not src.is_file():
-        refuse_exit(f"file basis data {src} tidak ada")
-    dest = path.expanduser()
-    if dest.resolve() == src.resolve():
-        refuse_exit("tujuan cadangan sama dengan basis data yang dicadangkan")
-    if dest.exists():
-        confirm(f"{dest} sudah ada. Timpa?", yes)
-        dest.unlink()
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        pages = backup_sqlite(src, dest)
-    except sqlite3.Error as exc:
-        dest.unlink(missing_ok=True)
-        refuse_exit(f"cadangan gagal: {exc}")
-
-    async def record(db: Database) -> None:
-        async with db.transaction() as s:
-            audit(s, who, "db.backup", path=str(dest), pages=pages)
-
-    run(record)
-    say(f"Cadangan ditulis ke {dest} ({dest.stat().st_size // 1024} KB, pemeriksaan "
-        "integritas: ok).")
+app.command("backup")(backup.backup)
+app.command("restore")(backup.restore)
 
 
 @app.command("stats")

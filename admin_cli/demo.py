@@ -1,4 +1,8 @@
-"""`sijakon-admin demo seed`: a handful of activated demo tukang, clearly marked, idempotent."""
+"""`sijakon-admin demo seed`: a handful of activated demo tukang and a demo officer, clearly
+marked, idempotent.
+
+The demo officer (`demo`, an admin) lets a demo database be explored with `--as demo`; it
+stops counting once a real officer is registered (admin_cli/common.py `authorize`)."""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from sqlalchemy import select
 
 from admin_cli.common import console, now, run
 from storage.db import Database
-from storage.models import ChannelAccount, TukangProfile, User
+from storage.models import ChannelAccount, Officer, TukangProfile, User
 
 app = typer.Typer(help="Data contoh untuk mencoba bot.", no_args_is_help=True)
 
@@ -28,6 +32,7 @@ DEMO_TUKANG: list[tuple[str, str, str, list[str], list[str], int]] = [
     ("Fajar (demo)", "fajar", "+6281200000006", ["SI013026", "SI013017"],
      ["217107", "217108", "217105", "217111"], 3),
 ]
+DEMO_OFFICER = "demo"
 
 
 async def seed_demo(db: Database) -> int:
@@ -54,6 +59,10 @@ async def seed_demo(db: Database) -> int:
                                 decided_by="demo", decided_at=at,
                                 decision_reason="data contoh", submitted_at=at))
             added += 1
+        if (await s.execute(select(Officer.id).where(Officer.name == DEMO_OFFICER))).first() \
+                is None:
+            s.add(Officer(name=DEMO_OFFICER, display_name="Petugas Demo", role="admin",
+                          is_demo=True, created_at=at))
     return added
 
 
@@ -64,3 +73,5 @@ def seed() -> None:
     console.print(f"Tukang demo ditambahkan: {added} (total {len(DEMO_TUKANG)}). "
                   "Di konsol, tukang demo berbicara sebagai: "
                   + ", ".join(t[1] for t in DEMO_TUKANG))
+    console.print(f"Petugas demo: {DEMO_OFFICER} (admin, hanya di basis data contoh). "
+                  f"Contoh: sijakon-admin --as {DEMO_OFFICER} tukang list")

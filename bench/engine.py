@@ -136,7 +136,8 @@ async def engine_run(url: str, workload: str, names: list[str], per_user: int,
     # synthetic users repeat one text on purpose: the loop guard (20 identical messages to
     # one address a minute) would fail and log most rows, which real traffic never does
     worker = DeliveryWorker(db, [sink], clock=utcnow, loop_limit=10**9)
-    engine = Engine(db, clock=utcnow, on_output=worker.wake if deliver else None)
+    engine = Engine(db, clock=utcnow, on_output=worker.wake if deliver else None,
+                    handoff=worker if deliver else None)
     task = asyncio.create_task(worker.run()) if deliver else None
     texts = WORKLOADS[workload]
     tag = uuid.uuid4().hex[:8]

@@ -26,8 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import json
 import logging
 import random
 import time
@@ -37,16 +35,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
-from sqlalchemy import bindparam, case, text, update
+from sqlalchemy import text
 
-from flows.outbox import PRIORITY_REPLY, window_cutoff
+from flows.outbox import PRIORITY_REPLY, Handed, window_cutoff
 from flows.render import DEFAULT_LOCALE
 from flows.types import Reply
-from storage.claims import claim
+from storage.claims import Outcome, claim, record
 from storage.clock import as_utc, utcnow
 from storage.db import Database
-from storage.models import Outbox
-from storage.outbox import apply_receipt, mark_unreachable
+from storage.outbox import apply_receipt
 
 ReceiptStatus = Literal["sent", "delivered", "read", "failed", "undelivered", "waiting"]
 
@@ -105,6 +102,7 @@ class OutRow:
     broadcast_id: int | None
     locale: str = DEFAULT_LOCALE
     window_open: bool = False
+    digest: int = 0  # the same message again has the same digest (the loop guard)
 
 
 class TokenBucket:
@@ -167,6 +165,10 @@ class _Pump:
     in_memory: int = 0
     held: set[int] = field(default_factory=set)  # ids claimed here and not yet recorded
     results: list[_Result] = field(default_factory=list)
+    # the last claim found nothing more due: replies may be handed over (Handoff) without
+    # overtaking older rows in the database
+    caught_up: bool = False
+    refusals: int = 0  # a claim that overlapped a refusal does not count as caught up
 
 
 class DeliveryWorker:
@@ -184,10 +186,12 @@ class DeliveryWorker:
         loop_limit: int = 20,
         claim_gap: float = 0.01,
         locale: str = DEFAULT_LOCALE,
+        observe: Callable[[str, str, str | None], None] | None = None,
     ) -> None:
         self.db = db
         self.clock = clock
         self.locale = locale  # for a recipient whose language we do not know
+        self.observe = observe  # metrics: (channel, status, error) of each send answered
         self.lease = lease
         self.max_attempts = max_attempts
         self.loop_limit = loop_limit
@@ -204,27 +208,35 @@ class DeliveryWorker:
         # set while run() waits with nothing claimed or left to record: caught up until a
         # wake() or the next poll (for health checks and tests)
         self.idle = asyncio.Event()
-        self._recent: dict[tuple[str, str, str], deque[float]] = defaultdict(deque)
+        self._recent: dict[tuple[str, str, int], deque[float]] = defaultdict(deque)
         self._stopping = False
+        self._running = False
+        self._due = True  # rows may be due in the database: claim
 
     # --- running ---------------------------------------------------------------------------
     async def run(self, poll: float = 0.25) -> None:
         """Until `stop()`: claim, send, record. Unsent rows stay queued for the next start."""
         last_record = last_claim = time.monotonic()
+        self._running = True
+        self._due = True
         while not self._stopping:
-            # claims are write transactions, beside the engine's on the same lock: under load
-            # at most one per `claim_gap` (the engine's commits and the sends finishing would
-            # otherwise ask for one each); a reply to an idle bot is claimed at once
-            wait = last_claim + self.claim_gap - time.monotonic()
-            if wait > 0:
-                await asyncio.sleep(wait)
             self._wakeup.clear()  # before claiming: a wake from here on ends the idle wait
             busy = 0
-            last_claim = time.monotonic()
-            for channel, pump in self.pumps.items():
-                # refill in batches, not one row per send: one claim per half window
-                if pump.in_memory <= self.window[channel] // 2:
-                    busy += await self._fill(channel)
+            # claim when rows were queued (`wake`), when the last claim left rows due, and at
+            # each poll (other processes write too); sends finishing only lead to a record
+            if self._due or time.monotonic() - last_claim >= poll:
+                # claims are write transactions, beside the engine's on the same lock: under
+                # load at most one per `claim_gap`; a reply to an idle bot is claimed at once
+                wait = last_claim + self.claim_gap - time.monotonic()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                self._due = False
+                last_claim = time.monotonic()
+                for channel, pump in self.pumps.items():
+                    # refill in batches, not one row per send: one claim per half window
+                    if pump.in_memory <= self.window[channel] // 2:
+                        busy += await self._fill(channel)
+                self._due = self._due or not all(p.caught_up for p in self.pumps.values())
             pending = sum(len(p.results) for p in self.pumps.values())
             if pending >= 64 or (pending and time.monotonic() - last_record >= 0.2):
                 await self._record()
@@ -235,16 +247,37 @@ class DeliveryWorker:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wakeup.wait(), 0.2 if pending else poll)
                 self.idle.clear()
+        self._running = False
         await self._finish()
 
     def wake(self) -> None:
         """Rows became due (the engine committed replies, the scheduler wrote notifications):
         claim now rather than at the next poll."""
+        self._due = True
         self._wakeup.set()
 
     def stop(self) -> None:
         self._stopping = True
         self._wakeup.set()
+
+    # --- replies handed over by the engine (flows.outbox.Handoff) ----------------------------
+    def accepts(self, channel: str, n: int) -> bool:
+        pump = self.pumps.get(channel)
+        if pump is None or not self._running or self._stopping:
+            return False
+        if pump.caught_up and pump.in_memory + n <= self.window[channel]:
+            return True
+        pump.caught_up = False  # rows will be queued: claim them before taking more
+        pump.refusals += 1
+        return False
+
+    def take(self, rows: list[Handed]) -> None:
+        for h in rows:
+            pump = self.pumps[h.channel]
+            self._enqueue(pump, OutRow(h.id, h.channel, h.address, h.user_id, h.key, h.reply,
+                                       h.priority, 1, None, locale=h.locale, window_open=True,
+                                       digest=h.digest))
+        self.idle.clear()
 
     async def receipt(self, channel: str, provider_id: str, status: ReceiptStatus, *,
                       row_id: int | None = None, error: str | None = None,
@@ -281,20 +314,29 @@ class DeliveryWorker:
         room = self.window[channel] - pump.in_memory
         if room <= 0:
             return 0
-        rows = await self._claim(channel, room)
+        refusals = pump.refusals
+        rows, found = await self._claim(channel, room)
         for row in rows:
-            pump.queues[row.address].append(row)
-            pump.in_memory += 1
-            pump.held.add(row.id)
-            if row.address not in pump.tasks:
-                pump.tasks[row.address] = asyncio.create_task(self._chain(pump, row.address))
+            self._enqueue(pump, row)
+        # SQLite: a batch that refused committed before the claim took the write lock, or
+        # refuses after it; PostgreSQL has no such order, so a claim that overlapped a refusal
+        # may have missed that batch's rows and does not count
+        pump.caught_up = found < room and (self.db.is_sqlite or refusals == pump.refusals)
         return len(rows)
 
-    async def _claim(self, channel: str, limit: int) -> list[OutRow]:
+    def _enqueue(self, pump: _Pump, row: OutRow) -> None:
+        pump.queues[row.address].append(row)
+        pump.in_memory += 1
+        pump.held.add(row.id)
+        if row.address not in pump.tasks:
+            pump.tasks[row.address] = asyncio.create_task(self._chain(pump, row.address))
+
+    async def _claim(self, channel: str, limit: int) -> tuple[list[OutRow], int]:
+        """The rows to send of those claimed, and how many were claimed."""
         now = self.clock()
         found = await claim(self.db, channel, limit, now, now + self.lease)
         if not found:
-            return []
+            return [], 0
         cutoff = window_cutoff(now)
         rows, blocked = [], set()
         for r in found:
@@ -310,7 +352,8 @@ class DeliveryWorker:
                                Reply.from_payload(r.payload), r.priority, r.attempts,
                                r.broadcast_id,
                                locale=r.user_locale or r.conv_locale or self.locale,
-                               window_open=last is not None and as_utc(last) > cutoff))
+                               window_open=last is not None and as_utc(last) > cutoff,
+                               digest=r.digest))
         pump = self.pumps[channel]
         keep = []
         for row in rows:
@@ -322,7 +365,7 @@ class DeliveryWorker:
                 pump.results.append(_Result(row, "failed", error="unreachable"))
             else:
                 keep.append(row)
-        return keep
+        return keep, len(found)
 
     # --- sending ---------------------------------------------------------------------------
     async def _chain(self, pump: _Pump, address: str) -> None:
@@ -348,6 +391,8 @@ class DeliveryWorker:
                     # overall rate is not time the chat was quiet (else 4 can go at once)
                     bucket.take()
                 result = await self._send(sender, row)
+                if self.observe is not None:
+                    self.observe(sender.channel, result.status, result.error)
                 pump.results.append(result)
                 pump.in_memory -= 1
                 await asyncio.sleep(0)  # a sender that answers at once must not starve the engine
@@ -392,11 +437,9 @@ class DeliveryWorker:
         return _Result(row, "sent", provider_id=provider_id)
 
     def _looping(self, row: OutRow) -> bool:
-        digest = hashlib.sha1(json.dumps(row.reply.to_payload(), sort_keys=True).encode(),
-                              usedforsecurity=False).hexdigest()
         if row.broadcast_id is not None:
             return False
-        seen = self._recent[(row.channel, row.address, digest)]
+        seen = self._recent[(row.channel, row.address, row.digest)]
         now = time.monotonic()
         while seen and now - seen[0] > 60:
             seen.popleft()
@@ -413,32 +456,16 @@ class DeliveryWorker:
         if not results:
             return 0
         now = self.clock()
-        t = Outbox.__table__
-        sent = [{"_id": r.row.id, "_pid": r.provider_id} for r in results if r.status == "sent"]
-        async with self.db.write() as s:
-            if sent:
-                # a status callback may have overtaken us (delivered, or failed 63016 and so
-                # waiting): keep the status it set, record only what we know
-                await s.execute(update(t).where(t.c.id == bindparam("_id")).values(
-                    status=case((t.c.status == "sending", "sent"), else_=t.c.status),
-                    provider_id=bindparam("_pid"), sent_at=now, claimed_until=None,
-                    last_error=case((t.c.status == "sending", None), else_=t.c.last_error)),
-                    sent)
-            others = [r for r in results if r.status != "sent"]
-            if others:
-                await s.execute(update(t).where(t.c.id == bindparam("_id"),
-                                                t.c.status == "sending").values(
-                    status=bindparam("_st"), last_error=bindparam("_err"),
-                    next_attempt_at=bindparam("_next"), claimed_until=None), [
-                    {"_id": r.row.id, "_st": "queued" if r.status == "retry" else r.status,
-                     "_err": (r.error or "")[:500] or None,
-                     "_next": now + timedelta(seconds=r.delay)} for r in others])
-            gone = {(r.row.channel, r.row.address): r.error for r in results if r.unreachable}
-            await mark_unreachable(s, gone)
+        await record(self.db, [
+            Outcome(r.row.id, "queued" if r.status == "retry" else r.status,
+                    provider_id=r.provider_id, error=r.error,
+                    next_at=now + timedelta(seconds=r.delay) if r.status != "sent" else None)
+            for r in results],
+            now, {(r.row.channel, r.row.address): r.error for r in results if r.unreachable})
         for r in results:
             if r.status == "failed":
                 log.warning("outbox %s to %s failed: %s", r.row.id, r.row.channel, r.error)
-        return len(sent)
+        return sum(1 for r in results if r.status == "sent")
 
 
 def _backoff(attempts: int) -> float:

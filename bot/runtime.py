@@ -1,13 +1,17 @@
-"""Putting the parts together from the settings: database, engine, worker, scheduler."""
+"""Putting the parts together from the settings: database, engine, worker, scheduler,
+metrics; and the log format (text or JSON, phone numbers masked in both)."""
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from bot.delivery import DeliveryWorker, Sender
+from bot.metrics import Metrics
 from bot.scheduler import Scheduler
 from bot.settings import Settings
 from flows.context import FlowConfig
@@ -19,7 +23,7 @@ from storage.db import Database
 def flow_config(settings: Settings) -> FlowConfig:
     return FlowConfig(offer_ttl=timedelta(minutes=settings.sijakon_offer_ttl_minutes),
                       data_dir=settings.sijakon_data_dir, locale=settings.sijakon_locale,
-                      outbox_keep=timedelta(days=settings.sijakon_outbox_retention_days))
+                      **settings.retention_keep())
 
 
 async def open_database(settings: Settings) -> Database:
@@ -42,6 +46,12 @@ class Runtime:
     worker: DeliveryWorker
     scheduler: Scheduler
     clock: Callable[[], datetime] = utcnow
+    metrics: Metrics | None = None  # None: built here, fed by nothing (a runtime built by hand)
+
+    def __post_init__(self) -> None:
+        if self.metrics is None:
+            self.metrics = Metrics(self.db, list(self.worker.pumps), clock=self.clock)
+            self.metrics.idle = self.worker.idle.is_set
 
     async def close(self) -> None:
         await self.engine.stop()
@@ -51,32 +61,71 @@ class Runtime:
 async def build_runtime(settings: Settings, senders: list[Sender], *,
                         clock: Callable[[], datetime] = utcnow) -> Runtime:
     """Open the database and wire the parts: whatever the engine or the scheduler writes to
-    the outbox wakes the delivery worker at once (on every channel)."""
+    the outbox wakes the delivery worker at once (on every channel); the engine's batches and
+    the worker's sends feed the metrics."""
     db = await open_database(settings)
     config = flow_config(settings)
-    worker = DeliveryWorker(db, senders, clock=clock, locale=settings.sijakon_locale)
-    engine = Engine(db, config=config, clock=clock, on_output=worker.wake)
+    metrics = Metrics(db, [s.channel for s in senders], clock=clock)
+    worker = DeliveryWorker(db, senders, clock=clock, locale=settings.sijakon_locale,
+                            observe=metrics.observe_send)
+    metrics.idle = worker.idle.is_set  # caught up: that is progress too
+    engine = Engine(db, config=config, clock=clock, on_output=worker.wake, handoff=worker,
+                    observe_batch=metrics.observe_batch)
     scheduler = Scheduler(db, config, clock=clock, on_output=worker.wake)
-    return Runtime(settings, db, engine, worker, scheduler, clock)
+    return Runtime(settings, db, engine, worker, scheduler, clock, metrics)
+
+
+_PHONE = re.compile(r"(\+?62|0)(8\d{2})\d{3,5}(\d{4})")
+
+
+def mask_phones(text: str) -> str:
+    """Indonesian phone numbers anywhere in a log line masked (+62812****7890): personal data
+    never reaches a log, whatever its format."""
+    return _PHONE.sub(r"\1\2****\3", text)
 
 
 class MaskingFilter(logging.Filter):
-    """Masks Indonesian phone numbers in log lines (personal data never reaches a log)."""
+    """Masks the message of every record, for any handler that formats it."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        import re
-
         msg = record.getMessage()
-        masked = re.sub(r"(\+?62|0)(8\d{2})\d{3,5}(\d{4})", r"\1\2****\3", msg)
+        masked = mask_phones(msg)
         if masked != msg:
             record.msg, record.args = masked, ()
         return True
 
 
-def setup_logging(level: int = logging.INFO) -> None:
+class TextFormatter(logging.Formatter):
+    """`time LEVEL logger: message`, the whole line masked (a traceback's text included)."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        return mask_phones(super().format(record))
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line (time in UTC, level, logger, message, exception), for a log
+    collector; masked after serialising, so no field can carry a number past it."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {"time": datetime.fromtimestamp(record.created, UTC).isoformat(
+                     timespec="milliseconds"),
+                 "level": record.levelname, "logger": record.name,
+                 "message": record.getMessage()}
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        if record.stack_info:
+            entry["stack"] = self.formatStack(record.stack_info)
+        return mask_phones(json.dumps(entry, ensure_ascii=False))
+
+
+def setup_logging(level: int = logging.INFO, fmt: str = "text") -> None:
+    """Log to stderr as `fmt` ("text" or "json", SIJAKON_LOG_FORMAT), phone numbers masked."""
     handler = logging.StreamHandler()
     handler.addFilter(MaskingFilter())
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

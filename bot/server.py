@@ -3,7 +3,7 @@
 Each adapter module offers `channel(settings, clock=...) -> Channel` (bot/channel.py). A
 channel may run a loop (Telegram long polling) and may add routes to the one Starlette app
 (Telegram webhook, Twilio webhooks), which is served on SIJAKON_HTTP_HOST:SIJAKON_HTTP_PORT
-with /healthz beside them.
+with /healthz and /metrics beside them: always, so a polling-only bot is watched too.
 
 Stops cleanly on SIGINT/SIGTERM: no new updates are taken, the update in hand finishes, and
 unsent outbox rows stay queued for the next start.
@@ -18,9 +18,12 @@ import signal
 from collections.abc import Callable
 from datetime import datetime
 
+import uvicorn
+
 from bot.channel import Channel
 from bot.runtime import build_runtime, setup_logging
 from bot.settings import Settings
+from bot.web import build_app
 from storage.clock import utcnow
 
 log = logging.getLogger(__name__)
@@ -43,7 +46,7 @@ def configured_channels(settings: Settings, *,
 
 async def serve(settings: Settings, *, stop: asyncio.Event | None = None,
                 clock: Callable[[], datetime] = utcnow) -> None:
-    setup_logging()
+    setup_logging(fmt=settings.sijakon_log_format)
     channels = configured_channels(settings, clock=clock)
     rt = await build_runtime(settings, [c.sender for c in channels], clock=clock)
     stop = stop or asyncio.Event()
@@ -55,25 +58,18 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None,
         asyncio.create_task(c.run(rt), name=f"channel-{c.sender.channel}")
         for c in channels if c.run is not None]
     routes = [r for c in channels if c.routes is not None for r in c.routes(rt)]
-    server = None
-    if routes:
-        import uvicorn
-
-        from bot.web import build_app
-
-        server = uvicorn.Server(uvicorn.Config(build_app(rt, routes),
-                                               host=settings.sijakon_http_host,
-                                               port=settings.sijakon_http_port,
-                                               log_level="warning", lifespan="off"))
-        server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-        inbound.append(asyncio.create_task(server.serve(), name="web"))
+    server = uvicorn.Server(uvicorn.Config(build_app(rt, routes),
+                                           host=settings.sijakon_http_host,
+                                           port=settings.sijakon_http_port,
+                                           log_level="warning", lifespan="off"))
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    inbound.append(asyncio.create_task(server.serve(), name="web"))
     background = [asyncio.create_task(rt.worker.run(), name="delivery"),
                   asyncio.create_task(rt.scheduler.run(), name="scheduler")]
     log.info("SIJAKON bot running on %s", ", ".join(c.sender.channel for c in channels))
     await stop.wait()
     log.info("stopping: no new updates; finishing the one in hand")
-    if server is not None:
-        server.should_exit = True
+    server.should_exit = True
     for task in inbound:
         if task.get_name() != "web":
             task.cancel()

@@ -7,6 +7,7 @@ so they never appear in a repr, a log line or an error message.
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -23,6 +25,17 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 _WEBHOOK_SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 # a week at least (a message's receipts and retries are long over), ten years at most
 OUTBOX_RETENTION_DAYS = (7, 3650)
+# The other retention periods (storage/retention.py; docs/admin-guide.md "Retensi data"):
+# setting -> (default, lowest, highest) in days. The lowest keep what the service needs: the
+# dedupe window beyond Telegram's 24 hours, a conversation beyond the 3-day idle reset, a
+# quarter's report for job photos, an objection period for decisions.
+RETENTION_DAYS: dict[str, tuple[int, int, int]] = {
+    "sijakon_dedupe_retention_days": (2, 2, 30),
+    "sijakon_conversation_retention_days": (30, 7, 3650),
+    "sijakon_job_media_retention_days": (180, 90, 3650),
+    "sijakon_complaint_media_retention_days": (365, 90, 3650),
+    "sijakon_tukang_media_retention_days": (365, 90, 3650),
+}
 
 
 class SettingsError(Exception):
@@ -59,6 +72,15 @@ class Settings(BaseSettings):
     # outbox rows older than this are pruned (flows.timers.prune_outbox); 120 days keeps a
     # quarter whole until its report is written in the month after it
     sijakon_outbox_retention_days: int = 120
+    # retention of the rest, in days (RETENTION_DAYS; flows.timers)
+    sijakon_dedupe_retention_days: int = RETENTION_DAYS["sijakon_dedupe_retention_days"][0]
+    sijakon_conversation_retention_days: int = \
+        RETENTION_DAYS["sijakon_conversation_retention_days"][0]
+    sijakon_job_media_retention_days: int = RETENTION_DAYS["sijakon_job_media_retention_days"][0]
+    sijakon_complaint_media_retention_days: int = \
+        RETENTION_DAYS["sijakon_complaint_media_retention_days"][0]
+    sijakon_tukang_media_retention_days: int = \
+        RETENTION_DAYS["sijakon_tukang_media_retention_days"][0]
     sijakon_admin: str = ""
 
     telegram_bot_token: SecretStr | None = None
@@ -84,6 +106,8 @@ class Settings(BaseSettings):
 
     sijakon_http_host: str = "127.0.0.1"
     sijakon_http_port: int = Field(default=8080, ge=1, le=65535)
+    # log lines as text (people) or one JSON object a line (a log collector); masked either way
+    sijakon_log_format: str = "text"
 
     @field_validator("sijakon_locale")
     @classmethod
@@ -92,12 +116,27 @@ class Settings(BaseSettings):
             raise ValueError("must be 'id' or 'en'")
         return v
 
+    @field_validator("sijakon_log_format")
+    @classmethod
+    def _log_format(cls, v: str) -> str:
+        if v.strip().lower() not in ("text", "json"):
+            raise ValueError("harus 'text' atau 'json' (bawaan text)")
+        return v.strip().lower()
+
     @field_validator("sijakon_outbox_retention_days")
     @classmethod
     def _retention(cls, v: int) -> int:
         if not OUTBOX_RETENTION_DAYS[0] <= v <= OUTBOX_RETENTION_DAYS[1]:
             low, high = OUTBOX_RETENTION_DAYS
             raise ValueError(f"must be a number of days from {low} to {high} (default 120)")
+        return v
+
+    @field_validator(*RETENTION_DAYS)
+    @classmethod
+    def _retention_days(cls, v: int, info: ValidationInfo) -> int:
+        default, low, high = RETENTION_DAYS[str(info.field_name)]
+        if not low <= v <= high:
+            raise ValueError(f"harus jumlah hari dari {low} sampai {high} (bawaan {default})")
         return v
 
     @field_validator("sijakon_database_url")
@@ -150,6 +189,17 @@ class Settings(BaseSettings):
         if self.sijakon_database_url:
             return self.sijakon_database_url
         return f"sqlite+aiosqlite:///{(self.sijakon_data_dir / 'sijakon.db').as_posix()}"
+
+    def retention_keep(self) -> dict[str, timedelta]:
+        """The retention periods as `FlowConfig` fields, for the bot and `sijakon-admin privacy
+        retention` alike (one mapping, so the two never disagree)."""
+        days = {"outbox_keep": self.sijakon_outbox_retention_days,
+                "dedupe_keep": self.sijakon_dedupe_retention_days,
+                "conversation_keep": self.sijakon_conversation_retention_days,
+                "job_media_keep": self.sijakon_job_media_retention_days,
+                "complaint_media_keep": self.sijakon_complaint_media_retention_days,
+                "tukang_media_keep": self.sijakon_tukang_media_retention_days}
+        return {k: timedelta(days=v) for k, v in days.items()}
 
     @property
     def media_dir(self) -> Path:

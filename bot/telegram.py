@@ -570,12 +570,19 @@ class TelegramChannel:
     # --- polling ---------------------------------------------------------------------------
     async def _poll(self) -> None:
         offset: int | None = None
+        confirmed: int | None = None  # the offset Telegram has surely seen
         delay = 1.0
         while True:
             try:
                 updates = await self.bot.get_updates(offset=offset, timeout=self.poll_timeout,
                                                      allowed_updates=ALLOWED_UPDATES)
+                confirmed = offset
                 delay = 1.0
+            except asyncio.CancelledError:
+                # stopping before this call reached Telegram: confirm what was handled
+                if offset != confirmed:
+                    await self._confirm(offset)
+                raise
             except RetryAfter as exc:
                 await asyncio.sleep(_retry_seconds(exc))
                 continue
@@ -595,13 +602,17 @@ class TelegramChannel:
             except asyncio.CancelledError:
                 # stopping: finish the updates in hand, confirm them, then stop
                 offset, _ = await work
-                with contextlib.suppress(Exception):
-                    await self.bot.get_updates(offset=offset, timeout=0, limit=1,
-                                               allowed_updates=ALLOWED_UPDATES)
+                await self._confirm(offset)
                 raise
             if failed:
                 await asyncio.sleep(delay)
                 delay = min(60.0, delay * 2)
+
+    async def _confirm(self, offset: int | None) -> None:
+        """Tell Telegram the updates before `offset` are handled (on the way out)."""
+        with contextlib.suppress(Exception):
+            await self.bot.get_updates(offset=offset, timeout=0, limit=1,
+                                       allowed_updates=ALLOWED_UPDATES)
 
     async def _handle_batch(self, updates: list[Update]) -> tuple[int, bool]:
         """Handle one getUpdates batch: chats side by side, each chat's updates in order.

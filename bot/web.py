@@ -1,25 +1,25 @@
-"""The one Starlette app: channel webhooks plus /healthz (no secrets, no personal data)."""
+"""The one Starlette app: channel webhooks plus /healthz and /metrics (no secrets, no personal
+data: bot/health.py, bot/metrics.py)."""
 
 from __future__ import annotations
 
-from sqlalchemy import text
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from bot.delivery import queue_depth
+from bot.health import check
 from bot.runtime import Runtime
 
 
 def build_app(rt: Runtime, routes: list[BaseRoute]) -> Starlette:
     async def healthz(request: Request) -> JSONResponse:
-        try:
-            async with rt.db.read() as s:
-                await s.execute(text("SELECT 1"))
-            depth = await queue_depth(rt.db)
-        except Exception as exc:
-            return JSONResponse({"ok": False, "database": type(exc).__name__}, status_code=503)
-        return JSONResponse({"ok": True, "database": rt.db.dialect, "queue": depth})
+        status, body = await check(rt)
+        return JSONResponse(body, status_code=status)
 
-    return Starlette(routes=[Route("/healthz", healthz), *routes])
+    async def metrics(request: Request) -> Response:
+        assert rt.metrics is not None
+        return Response(await rt.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
+
+    return Starlette(routes=[Route("/healthz", healthz), Route("/metrics", metrics), *routes])

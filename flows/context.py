@@ -41,6 +41,12 @@ class FlowConfig:
     locale: str = "id"
     # sent outbox rows are kept this long, then pruned (flows.timers.prune_outbox)
     outbox_keep: timedelta = timedelta(days=120)
+    # retention of the rest (flows.timers, storage/retention.py; docs/admin-guide.md)
+    dedupe_keep: timedelta = timedelta(days=2)
+    conversation_keep: timedelta = timedelta(days=30)
+    job_media_keep: timedelta = timedelta(days=180)
+    complaint_media_keep: timedelta = timedelta(days=365)
+    tukang_media_keep: timedelta = timedelta(days=365)
 
 
 @dataclass(slots=True)

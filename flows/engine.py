@@ -28,6 +28,7 @@ import asyncio
 import contextlib
 import logging
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -37,7 +38,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from flows.context import Context, ConvState, FlowConfig
-from flows.outbox import PRIORITY_REPLY, Outgoing, takes_typed_actions
+from flows.outbox import PRIORITY_REPLY, Handed, Handoff, Outgoing, takes_typed_actions
 from flows.registry import HOME, START, Registry, load_flows
 from flows.render import LOCALES, render
 from flows.steps import Next, words
@@ -124,6 +125,8 @@ class _Batch:
     audit: list[tuple[str, str, str, int | None, dict[str, Any], str | None]] = \
         field(default_factory=list)
     touched: set[tuple[str, str]] = field(default_factory=set)
+    wrote: set[tuple[str, str]] = field(default_factory=set)  # whoever wrote in the batch
+    handed: list[Handed] = field(default_factory=list)  # for the worker, after the commit
 
     async def session(self) -> AsyncSession:
         """The ORM session of this batch, joined to its transaction (it never commits it)."""
@@ -145,6 +148,8 @@ class Engine:
         config: FlowConfig | None = None,
         batch_max: int = 64,
         on_output: Callable[[], None] | None = None,
+        handoff: Handoff | None = None,
+        observe_batch: Callable[[int, float, list[str]], None] | None = None,
     ) -> None:
         self.db = db
         self.registry = registry or load_flows()
@@ -152,6 +157,8 @@ class Engine:
         self.config = config or FlowConfig()
         self.batch_max = batch_max
         self.on_output = on_output  # called after a commit that wrote outbox rows
+        self.handoff = handoff  # replies to people who just wrote go straight to the worker
+        self.observe_batch = observe_batch  # metrics: size, seconds, channels of each commit
         self._queue: asyncio.Queue[tuple[Inbound, asyncio.Future[bool]]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
 
@@ -189,6 +196,7 @@ class Engine:
             batch = [await self._queue.get()]
             while len(batch) < self.batch_max and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
+            started = time.perf_counter()
             try:
                 results = await self.process([ib for ib, _ in batch])
             except Exception as exc:  # the database failed: nobody's message was kept
@@ -200,6 +208,9 @@ class Engine:
                 for (_, fut), fresh in zip(batch, results, strict=True):
                     if not fut.done():
                         fut.set_result(fresh)
+                if self.observe_batch is not None:
+                    self.observe_batch(len(batch), time.perf_counter() - started,
+                                       [ib.channel for ib, _ in batch])
             finally:
                 for _ in batch:
                     self._queue.task_done()
@@ -230,7 +241,12 @@ class Engine:
                     finally:
                         if b.orm is not None:
                             await b.orm.close()
-                if b.out.rows and self.on_output is not None:
+                if b.handed and self.handoff is not None:
+                    try:
+                        self.handoff.take(b.handed)
+                    except Exception:  # committed, leased: claimed again when the lease ends
+                        log.exception("handing replies to the worker failed")
+                if len(b.out.rows) > len(b.handed) and self.on_output is not None:
                     try:
                         self.on_output()
                     except Exception:  # committed already: the worker's poll will find them
@@ -279,6 +295,7 @@ class Engine:
                 updated_at=r.updated_at)
 
     async def _one(self, b: _Batch, ib: Inbound, index: int, failures: int) -> None:
+        b.wrote.add((ib.channel, ib.address))
         key = (ib.channel, ib.address)
         if ib.event is not None:
             try:
@@ -484,13 +501,37 @@ class Engine:
                 b.dirty.add(key)
         if b.orm is not None:
             await b.orm.flush()  # the steps' domain rows first: a new user, a job...
-        await b.sql.write(BatchWrites(
+        handed = self._to_hand(b)
+        lease = b.now + self.handoff.lease if self.handoff is not None else None
+        ids = await b.sql.write(BatchWrites(
             conversations=[(c.id, c.flow, c.step, c.data, c.locale, c.user_id)
                            for c in (b.convs[k] for k in sorted(b.dirty))],
-            outbox=[(r.channel, r.address, r.user_id, r.key, r.payload, r.priority)
-                    for r in b.out.rows],
+            outbox=[(r.channel, r.address, r.user_id, r.key, r.payload, r.priority,
+                     lease if i in handed else None) for i, r in enumerate(b.out.rows)],
             audit=b.audit,
             touched=sorted(b.touched)), b.now)
+        rows = [r for i, r in enumerate(b.out.rows) if i in handed]
+        b.handed = [
+            Handed(id_, r.channel, r.address, r.user_id, r.key,
+                   r.reply or Reply.from_payload(r.payload), r.priority,
+                   self._locale(b, r.channel, r.address), digest)
+            for r, (id_, digest) in zip(rows, ids, strict=True)]
+
+    def _to_hand(self, b: _Batch) -> set[int]:
+        """Which outbox rows go to the worker directly: replies to the people who wrote in
+        this batch, on channels whose worker takes them now (`Handoff.accepts`)."""
+        if self.handoff is None:
+            return set()
+        by_channel: dict[str, list[int]] = {}
+        for i, r in enumerate(b.out.rows):
+            if r.priority == PRIORITY_REPLY and (r.channel, r.address) in b.wrote:
+                by_channel.setdefault(r.channel, []).append(i)
+        return {i for channel, rows in by_channel.items()
+                if self.handoff.accepts(channel, len(rows)) for i in rows}
+
+    def _locale(self, b: _Batch, channel: str, address: str) -> str:
+        conv = b.convs.get((channel, address))
+        return conv.locale if conv is not None else self.config.locale
 
 
 def _kind(ib: Inbound) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -41,11 +41,49 @@ class OutRow:
     key: str
     payload: dict[str, Any]
     priority: int
+    reply: Reply | None = None  # what `payload` was made from (the engine hands it over)
 
     def as_params(self, now: datetime) -> dict[str, Any]:
         return {"channel": self.channel, "address": self.address, "user_id": self.user_id,
                 "key": self.key, "payload": self.payload, "priority": self.priority,
                 "status": "queued", "attempts": 0, "next_attempt_at": now, "created_at": now}
+
+
+@dataclass(slots=True)
+class Handed:
+    """A reply the engine wrote already leased to this process's delivery worker (status
+    "sending"): its id, and what the worker would otherwise read back with a claim."""
+
+    id: int
+    channel: str
+    address: str
+    user_id: int | None
+    key: str
+    reply: Reply
+    priority: int
+    locale: str
+    digest: int  # hash of the stored payload text, as the claim computes it
+
+
+class Handoff(Protocol):
+    """The delivery worker as the engine sees it.
+
+    A reply to someone who just wrote is written leased to the worker ("sending") and handed
+    over after the commit, instead of written "queued" for the worker to claim back: the
+    claim's UPDATE, its read of the recipient and the payload's decoding are skipped, and the
+    reply leaves at once. If the process dies before the handover, the lease runs out and the
+    row is claimed like any other; at most the rows in flight can go twice (as with a claim).
+    """
+
+    lease: timedelta
+
+    def accepts(self, channel: str, n: int) -> bool:
+        """Whether `n` more rows of `channel` may be handed over now: the worker runs, has room
+        and has nothing due in the database for the channel (else order could break); a
+        refusal lasts until the worker has claimed what is due."""
+
+    def take(self, rows: list[Handed]) -> None:
+        """The committed rows, to send."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +120,8 @@ class Outgoing:
 
     def add(self, channel: str, address: str, user_id: int | None, key: str, reply: Reply,
             priority: int) -> None:
-        self.rows.append(OutRow(channel, address, user_id, key, reply.to_payload(), priority))
+        self.rows.append(OutRow(channel, address, user_id, key, reply.to_payload(), priority,
+                                reply))
 
     async def notify(
         self,

@@ -3,7 +3,8 @@
 Shared by the bot's Pengaturan menu and `sijakon-admin privacy`. Erasure keeps the anonymous
 history the Dinas must report on (ids, statuses, dates, scores, kecamatan) and removes what
 identifies or describes the person: name, phone, channel accounts, conversations, free texts
-they wrote and the files they sent.
+they wrote and the files they sent. `data_administrator` is whom the privacy notice and
+"Data saya" tell people to ask (Perwako Batam 65/2021 Pasal 6(3)).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from storage.models import (
     Conversation,
     Job,
     Offer,
+    Officer,
     Outbox,
     Rating,
     SurveyResponse,
@@ -48,6 +50,20 @@ class ErasureRefused(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+async def data_administrator(session: AsyncSession) -> dict[str, Any]:
+    """The data administrator residents may reach, as message variables `pdp_name` and
+    `pdp_contact`: the active `pdp` officer (`sijakon-admin officer add NAME --role pdp`),
+    read at each use so a change by the Dinas shows at once. Both are empty when none is named;
+    the messages then name the Dinas itself."""
+    row = (await session.execute(
+        select(Officer.display_name, Officer.contact)
+        .where(Officer.role == "pdp", col(Officer.active).is_(True))
+        .order_by(col(Officer.id)).limit(1))).first()
+    if row is None:
+        return {"pdp_name": "", "pdp_contact": ""}
+    return {"pdp_name": row[0], "pdp_contact": row[1]}
 
 
 def _row(obj: SQLModel) -> dict[str, Any]:

@@ -167,13 +167,14 @@ def chunks(lines: list[Line], size: int = CHUNK) -> list[list[Line]]:
 
 
 async def _show_data(ctx: Context) -> None:
-    from flows.privacy import export_user_data
+    from flows.privacy import data_administrator, export_user_data
 
     user = await ctx.require_user()
-    export = await export_user_data(await ctx.db(), user.id or 0)
+    session = await ctx.db()
+    export = await export_user_data(session, user.id or 0)
     await ctx.audit("privacy.view", "user", user.id, by="self")
     parts = chunks(data_lines(ctx, export))
-    ctx.say("settings.data_intro", parts=len(parts))
+    ctx.say("settings.data_intro", parts=len(parts), **await data_administrator(session))
     for part in parts:
         ctx.say("settings.data_part", lines=[{"heading": h, "text": x} for h, x in part])
 

@@ -6,6 +6,8 @@ data until the user row is created at the end, and a refusal clears them.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
 
 from flows.context import Context
@@ -17,6 +19,7 @@ from flows.people import (
     find_verified_user,
     name_validator,
 )
+from flows.privacy import data_administrator
 from flows.steps import HOME, START, ChooseOne, Next, Text, keyed
 from flows.table import Registry
 from flows.types import Choice, Message, Reprompt
@@ -68,9 +71,14 @@ class Welcome(ChooseOne):
         await super().prompt(ctx)
 
 
+async def _administrator(ctx: Context) -> dict[str, Any]:
+    """The notice names the data administrator and how to reach them (flows/privacy.py)."""
+    return await data_administrator(await ctx.db())
+
+
 async def _consent(ctx: Context, choice: Choice) -> Next:
     if choice.id == "privacy":
-        ctx.say("start.privacy_full")
+        ctx.say("start.privacy_full", **await _administrator(ctx))
         return START
     if choice.id != "agree":
         for key in ("name", "phone", "phone_verified", "profile_name"):
@@ -150,6 +158,7 @@ async def _after_kecamatan(ctx: Context, choice: Choice) -> Next:
 def register(registry: Registry) -> None:
     registry.add(
         Welcome(name=START, key="start.welcome", then=_consent, goes_to=(START, "start.name"),
+                vars=_administrator,
                 options=keyed(("agree", "choice.agree"), ("disagree", "choice.disagree"),
                               ("privacy", "choice.privacy"))),
         Text(name="start.name", key="start.ask_name", validate=_valid_name, then=_after_name,

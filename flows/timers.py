@@ -3,13 +3,21 @@
 Each timer is `async (session, now, out, config) -> int` (how many rows it handled, the type
 `flows.table.Timer`); it runs in its own transaction and its messages go to the outbox with it.
 Flow modules register theirs in `register(registry)` with `registry.timer(name, fn)`; this
-module holds the ones that belong to no flow: pruning the dedupe window and the outbox.
+module holds the ones that belong to no flow: retention (UU 27/2022) of the dedupe window, the
+outbox, and the rest of storage/retention.py (media of finished matters, idle conversations).
+
+The three retention timers run when due (`storage.retention.due`: every 6 hours, at once again
+while a backlog lasts) and each run leaves one audit row with its counts, so the officer sees
+what went and the rhythm survives restarts. `sijakon-admin privacy retention` shows the same
+categories (`pending`) and runs them (`purge_once`) on demand.
 """
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
@@ -19,22 +27,26 @@ from sqlalchemy import (
     bindparam,
     delete,
     exists,
+    func,
     not_,
     select,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from flows.complaints import OPEN as UNDECIDED_COMPLAINT
 from flows.context import FlowConfig
 from flows.outbox import Outgoing
 from flows.table import Registry
-from storage.models import Broadcast, Complaint, Outbox, ProcessedUpdate
+from storage import retention
+from storage.clock import as_utc
+from storage.models import Broadcast, Complaint, Outbox
 from storage.reports import DELIVERED
-from storage.sql import rowcount, table
+from storage.sql import table
 
-DEDUPE_KEEP = timedelta(hours=48)
+log = logging.getLogger(__name__)
+
+DEDUPE_KEEP = timedelta(hours=48)  # the default of FlowConfig.dedupe_keep
 
 # Outbox rows nothing will move any more. "waiting" (held for a closed WhatsApp window) is
 # final once it is older than the retention: the person never wrote back. queued and sending
@@ -53,10 +65,13 @@ STATEMENT_REQUEST = "admin.statement_requested"
 
 async def prune_dedupe(session: AsyncSession, now: datetime, out: Outgoing,
                        config: FlowConfig) -> int:
-    """External ids are kept 48 hours: longer than Telegram (24 h) or Twilio retry."""
-    result = await session.execute(
-        delete(ProcessedUpdate).where(col(ProcessedUpdate.received_at) < now - DEDUPE_KEEP))
-    return rowcount(result) or 0
+    """External ids are kept `config.dedupe_keep` (48 hours unless set): longer than Telegram
+    (24 h) or Twilio retry. Runs when due; each run is audited."""
+    if not await retention.due(session, now, "retention.dedupe"):
+        return 0
+    n = await retention.delete_dedupe(session, now, config.dedupe_keep)
+    retention.record(session, now, "retention.dedupe", {"dedupe": n})
+    return n
 
 
 def prunable(now: datetime, keep: timedelta) -> ColumnElement[bool]:
@@ -78,7 +93,17 @@ def oldest_prunable(now: datetime, keep: timedelta, limit: int = PRUNE_CHUNK) ->
 
 async def prune_outbox(session: AsyncSession, now: datetime, out: Outgoing,
                        config: FlowConfig) -> int:
-    """Delete up to `PRUNE_CHUNK` of the oldest prunable outbox rows (`config.outbox_keep`,
+    """When due (`storage.retention.due`), one chunk of `delete_outbox`, audited; a full
+    chunk leaves the run due again at the next tick, so a backlog goes a chunk per tick."""
+    if not await retention.due(session, now, "retention.outbox"):
+        return 0
+    n = await delete_outbox(session, now, config.outbox_keep)
+    retention.record(session, now, "retention.outbox", {"outbox": n}, more=n >= PRUNE_CHUNK)
+    return n
+
+
+async def delete_outbox(session: AsyncSession, now: datetime, keep: timedelta) -> int:
+    """Delete up to `PRUNE_CHUNK` of the oldest prunable outbox rows (`keep`,
     SIJAKON_OUTBOX_RETENTION_DAYS), folding each deleted broadcast row into its broadcast's
     `pruned` counts (per status) and `pruned_reached` in the same transaction, so the reports
     (`storage.reports.broadcast_figures`) stay whole.
@@ -90,8 +115,8 @@ async def prune_outbox(session: AsyncSession, now: datetime, out: Outgoing,
     the status it was deleted with, and a row another process pruned first is not counted
     twice."""
     o, b = table(Outbox), table(Broadcast)
-    old = prunable(now, config.outbox_keep)
-    picked = (await session.execute(oldest_prunable(now, config.outbox_keep, PRUNE_CHUNK))).all()
+    old = prunable(now, keep)
+    picked = (await session.execute(oldest_prunable(now, keep, PRUNE_CHUNK))).all()
     if not picked:
         return 0
     ids = sorted({r.broadcast_id for r in picked if r.broadcast_id is not None})
@@ -116,6 +141,91 @@ async def prune_outbox(session: AsyncSession, now: datetime, out: Outgoing,
     return len(gone)
 
 
+# --- the rest of the retention (storage/retention.py) ---------------------------------------
+
+CATEGORIES = ("outbox", "dedupe", "conversation", "job_media", "complaint_media",
+              "tukang_media")
+
+
+async def pending(session: AsyncSession, now: datetime,
+                  config: FlowConfig) -> dict[str, retention.Pending]:
+    """What a retention run at `now` would delete, per category (`CATEGORIES` order)."""
+    o = table(Outbox)
+    n, oldest = (await session.execute(select(func.count(), func.min(o.c.created_at))
+                                       .where(prunable(now, config.outbox_keep)))).one()
+    rest = await retention.pending(
+        session, now, dedupe=config.dedupe_keep, conversation=config.conversation_keep,
+        job_media=config.job_media_keep, complaint_media=config.complaint_media_keep,
+        tukang_media=config.tukang_media_keep)
+    return {"outbox": retention.Pending(int(n), 0, as_utc(oldest) if oldest else None), **rest}
+
+
+def keeps(config: FlowConfig) -> dict[str, timedelta]:
+    """Each category's period, as configured."""
+    return {"outbox": config.outbox_keep, "dedupe": config.dedupe_keep,
+            "conversation": config.conversation_keep, "job_media": config.job_media_keep,
+            "complaint_media": config.complaint_media_keep,
+            "tukang_media": config.tukang_media_keep}
+
+
+async def _purge_personal(session: AsyncSession, now: datetime,
+                          config: FlowConfig) -> tuple[dict[str, int], int, bool]:
+    """One chunk of conversations and of each kind of media: (rows per category, files
+    deleted, whether a chunk was full). Files go once the emptied lists are flushed: a failed
+    commit leaves rows listing missing files, which the next run empties again."""
+    counts: dict[str, int] = {}
+    files: list[str] = []
+    counts["conversation"] = await retention.delete_conversations(
+        session, now, config.conversation_keep)
+    more = counts["conversation"] >= retention.CONVERSATION_CHUNK
+    for name, strip, keep in (
+            ("job_media", retention.strip_job_media, config.job_media_keep),
+            ("complaint_media", retention.strip_complaint_media, config.complaint_media_keep),
+            ("tukang_media", retention.strip_tukang_media, config.tukang_media_keep)):
+        counts[name], gone = await strip(session, now, keep)
+        more = more or counts[name] >= retention.MEDIA_CHUNK
+        files += gone
+    await session.flush()
+    return counts, delete_files(files), more
+
+
+def delete_files(paths: list[str]) -> int:
+    """Remove files from disk, counting those gone; one that cannot be removed is logged
+    (without its name, which may say whose it is) and retried by nobody: its row is empty."""
+    gone = 0
+    for path in paths:
+        try:
+            Path(path).unlink(missing_ok=True)
+            gone += 1
+        except OSError as exc:
+            log.warning("retention could not delete a media file: %s", exc.strerror)
+    return gone
+
+
+async def purge_personal(session: AsyncSession, now: datetime, out: Outgoing,
+                         config: FlowConfig) -> int:
+    """The scheduler's run of storage/retention.py when due: idle conversations and the
+    media of finished jobs, decided complaints and rejected or removed tukang; one audit row
+    (`retention.run`) with the counts. Returns the rows changed."""
+    if not await retention.due(session, now, "retention.run"):
+        return 0
+    counts, files, more = await _purge_personal(session, now, config)
+    retention.record(session, now, "retention.run", counts, more=more, files=files)
+    return sum(counts.values())
+
+
+async def purge_once(session: AsyncSession, now: datetime,
+                     config: FlowConfig) -> tuple[dict[str, int], int, bool]:
+    """One chunk of every category, whatever the rhythm (the officer's
+    `privacy retention`): (rows per category, files deleted, whether more is left)."""
+    counts = {"outbox": await delete_outbox(session, now, config.outbox_keep),
+              "dedupe": await retention.delete_dedupe(session, now, config.dedupe_keep)}
+    rest, files, more = await _purge_personal(session, now, config)
+    counts.update(rest)
+    return counts, files, more or counts["outbox"] >= PRUNE_CHUNK
+
+
 def register(registry: Registry) -> None:
     registry.timer("prune_dedupe", prune_dedupe)
     registry.timer("prune_outbox", prune_outbox)
+    registry.timer("retention", purge_personal)

@@ -11,6 +11,7 @@ data-modifying CTE, rows locked with SKIP LOCKED so several workers never take t
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from datetime import datetime
@@ -40,6 +41,7 @@ class Claimed:
     user_locale: str | None
     conv_locale: str | None
     conv_updated_at: datetime | None
+    digest: int  # of the stored payload: the loop guard's "same message again", for free
 
 
 _DUE = ("channel = {ch} AND status IN ('queued', 'sending') "  # the partial index's predicate
@@ -53,12 +55,13 @@ _RECIPIENTS = ("a.id, a.reachable, a.last_inbound_at, u.locale, c.locale, c.upda
                "AND a.address = o.address LEFT JOIN \"user\" u ON u.id = a.user_id "
                "LEFT JOIN conversation c ON c.channel = o.channel AND c.address = o.address")
 
-_SQLITE_CLAIM = (f"UPDATE outbox SET status = 'sending', claimed_until = ?, "
+# fixed SQL: the formatted parts are placeholders and column lists, values are parameters
+_SQLITE_CLAIM = (f"UPDATE outbox SET status = 'sending', claimed_until = ?, "  # nosec B608
                  f"attempts = attempts + 1 WHERE id IN (SELECT id FROM outbox WHERE "
                  f"{_DUE.format(ch='?', now='?', now2='?', limit='?')}) RETURNING {_RETURNING}")
 _SQLITE_RECIPIENTS = "SELECT o.id, " + _RECIPIENTS.format(src="outbox") + " WHERE o.id IN ({})"
 
-_PG_CLAIM = (f"WITH o AS (UPDATE outbox SET status = 'sending', claimed_until = $1, "
+_PG_CLAIM = (f"WITH o AS (UPDATE outbox SET status = 'sending', claimed_until = $1, "  # nosec B608
              f"attempts = attempts + 1 WHERE id IN (SELECT id FROM outbox WHERE "
              f"{_DUE.format(ch='$2', now='$3', now2='$3', limit='$4')} FOR UPDATE SKIP LOCKED) "
              f"RETURNING {_RETURNING}) "
@@ -69,36 +72,102 @@ _PG_CLAIM = (f"WITH o AS (UPDATE outbox SET status = 'sending', claimed_until = 
 def _row(r: Any, extra: Any, read_time: Any) -> Claimed:
     payload = r[5]
     if isinstance(payload, str | bytes):
+        digest = hash(payload)
         payload = json.loads(payload)
+    else:
+        digest = hash(json.dumps(payload, sort_keys=True))
     return Claimed(id=r[0], channel=r[1], address=r[2], user_id=r[3], key=r[4],
                    payload=dict(payload or {}), priority=r[6], attempts=r[7],
                    broadcast_id=r[8], created_at=read_time(r[9]),
                    account_id=extra[0], reachable=None if extra[1] is None else bool(extra[1]),
                    last_inbound_at=read_time(extra[2]), user_locale=extra[3],
-                   conv_locale=extra[4], conv_updated_at=read_time(extra[5]))
+                   conv_locale=extra[4], conv_updated_at=read_time(extra[5]), digest=digest)
 
 
 async def claim(db: Database, channel: str, limit: int, now: datetime,
                 until: datetime) -> list[Claimed]:
     """Take up to `limit` due rows of `channel` (queued and due, or sending with a lease run
     out), in priority then arrival order, leased until `until`."""
+    # only the statements under the write lock; rows are made after the commit
     async with db.write() as conn:
         if db.is_sqlite:
             raw = await conn.get_raw_connection()
             at = sqlite_time(now)
 
-            def run(sq: Any) -> list[Claimed]:
+            def run(sq: Any) -> tuple[list[Any], list[Any]]:
                 found = sq.execute(_SQLITE_CLAIM, (sqlite_time(until), channel, at, at,
                                                    limit)).fetchall()
                 if not found:
-                    return []
+                    return [], []
                 ids = [r[0] for r in found]
-                extra = {r[0]: r[1:] for r in sq.execute(
-                    _SQLITE_RECIPIENTS.format(", ".join("?" * len(ids))), ids).fetchall()}
-                rows = [_row(r, extra[r[0]], sqlite_read_time) for r in found]
-                return sorted(rows, key=lambda c: (c.priority, c.id))
+                return found, sq.execute(_SQLITE_RECIPIENTS.format(", ".join("?" * len(ids))),
+                                         ids).fetchall()
 
-            return await run_on_sqlite_thread(raw.driver_connection, run)
-        # through SQLAlchemy's adapter: its first statement opens the transaction
-        result = await conn.exec_driver_sql(_PG_CLAIM, (until, channel, now, limit))
-        return [_row(r[:10], r[10:], lambda v: v) for r in result.all()]
+            found, recipients = await run_on_sqlite_thread(raw.driver_connection, run)
+        else:
+            # through SQLAlchemy's adapter: its first statement opens the transaction
+            result = await conn.exec_driver_sql(_PG_CLAIM, (until, channel, now, limit))
+            return [_row(r[:10], r[10:], lambda v: v) for r in result.all()]
+    extra = {r[0]: r[1:] for r in recipients}
+    # a reply's rows share their times: each text parsed once per claim
+    read_time = functools.lru_cache(maxsize=256)(sqlite_read_time)
+    rows = [_row(r, extra[r[0]], read_time) for r in found]
+    return sorted(rows, key=lambda c: (c.priority, c.id))
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What became of one claimed row: `status` sent, queued (again, at `next_at`), waiting
+    or failed."""
+
+    id: int
+    status: str
+    provider_id: str | None = None
+    error: str | None = None
+    next_at: datetime | None = None
+
+
+# a status callback may have overtaken the send (delivered, or failed 63016 and so waiting):
+# keep the status it set, record only what we know
+_SENT = ("UPDATE outbox SET provider_id = {p1}, sent_at = {p2}, claimed_until = NULL, "
+         "last_error = CASE WHEN status = 'sending' THEN NULL ELSE last_error END, "
+         "status = CASE WHEN status = 'sending' THEN 'sent' ELSE status END WHERE id = {p3}")
+_OTHER = ("UPDATE outbox SET status = {p1}, last_error = {p2}, next_attempt_at = {p3}, "
+          "claimed_until = NULL WHERE id = {p4} AND status = 'sending'")
+_UNREACHABLE = ("UPDATE channelaccount SET reachable = {false}, unreachable_reason = {p1} "
+                "WHERE channel = {p2} AND address = {p3}")
+
+
+def _sql(template: str, dialect: str) -> str:
+    marks = {f"p{i}": ("?" if dialect == "sqlite" else f"${i}") for i in range(1, 5)}
+    return template.format(false="0" if dialect == "sqlite" else "false", **marks)
+
+
+async def record(db: Database, outcomes: list[Outcome], now: datetime,
+                 unreachable: dict[tuple[str, str], str | None]) -> None:
+    """The worker's results in one write transaction: sends, retries, holds, failures, and the
+    accounts the platform refused for good (`storage.outbox.mark_unreachable`'s rule)."""
+    if not outcomes and not unreachable:
+        return
+    dialect = db.dialect
+    stamp: Any = sqlite_time if db.is_sqlite else (lambda v: v)
+    sent = [(o.provider_id, stamp(now), o.id) for o in outcomes if o.status == "sent"]
+    others = [(o.status, (o.error or "")[:500] or None, stamp(o.next_at or now), o.id)
+              for o in outcomes if o.status != "sent"]
+    gone = [((why or "")[:200], channel, address)
+            for (channel, address), why in unreachable.items()]
+    statements = [(_sql(sql, dialect), params)
+                  for sql, params in ((_SENT, sent), (_OTHER, others), (_UNREACHABLE, gone))
+                  if params]
+    async with db.write() as conn:
+        if db.is_sqlite:
+            raw = await conn.get_raw_connection()
+
+            def run(sq: Any) -> None:
+                for sql, params in statements:
+                    sq.executemany(sql, params)
+
+            await run_on_sqlite_thread(raw.driver_connection, run)
+            return
+        for sql, params in statements:
+            await conn.exec_driver_sql(sql, params)

@@ -63,8 +63,9 @@ class BatchWrites:
 
     conversations: list[tuple[int, str, str, dict[str, Any], str, int | None]]
     # (id, flow, step, data, locale, user_id)
-    outbox: list[tuple[str, str, int | None, str, dict[str, Any], int]]
-    # (channel, address, user_id, key, payload, priority)
+    outbox: list[tuple[str, str, int | None, str, dict[str, Any], int, datetime | None]]
+    # (channel, address, user_id, key, payload, priority, lease): with a lease the row is
+    # written already claimed ("sending", attempt 1) for this process's worker
     audit: list[tuple[str, str, str, int | None, dict[str, Any], str | None]]
     # (actor, action, subject_type, subject_id, detail, channel)
     touched: list[tuple[str, str]]  # accounts whose person wrote
@@ -86,8 +87,9 @@ class HotPath(Protocol):
                      now: datetime) -> None:
         """Start conversations at (channel, address, locale), at `step`, unless they exist."""
 
-    async def write(self, w: BatchWrites, now: datetime) -> None:
-        """Conversation updates, outbox rows, access history and account touches."""
+    async def write(self, w: BatchWrites, now: datetime) -> list[tuple[int, int]]:
+        """Conversation updates, outbox rows, access history and account touches; returns
+        (id, payload digest) of each leased outbox row, in order."""
 
 
 def dumps(value: Any) -> str:
@@ -121,6 +123,9 @@ _UPDATE_CONV = ("UPDATE conversation SET flow = {p1}, step = {p2}, data = {p3}, 
 _INSERT_OUTBOX = ("INSERT INTO outbox (channel, address, user_id, \"key\", payload, priority, "
                   "status, attempts, next_attempt_at, created_at) "
                   "VALUES ({p1}, {p2}, {p3}, {p4}, {p5}, {p6}, 'queued', 0, {p7}, {p8})")
+_INSERT_LEASED = ("INSERT INTO outbox (channel, address, user_id, \"key\", payload, priority, "
+                  "status, attempts, next_attempt_at, created_at, claimed_until) "
+                  "VALUES ({p1}, {p2}, {p3}, {p4}, {p5}, {p6}, 'sending', 1, {p7}, {p8}, {p9})")
 _INSERT_AUDIT = ("INSERT INTO auditlog (actor, action, subject_type, subject_id, detail, "
                  "channel, at) VALUES ({p1}, {p2}, {p3}, {p4}, {p5}, {p6}, {p7})")
 _TOUCH = ("UPDATE channelaccount SET last_seen_at = {p1}, last_inbound_at = {p2}, "
@@ -143,6 +148,7 @@ class SqliteHotPath:
 
     UPDATE_CONV = _qmark(_UPDATE_CONV)
     INSERT_OUTBOX = _qmark(_INSERT_OUTBOX)
+    INSERT_LEASED = _qmark(_INSERT_LEASED) + " RETURNING id"
     INSERT_AUDIT = _qmark(_INSERT_AUDIT)
     TOUCH = _qmark(_TOUCH, true="1", false="0")
     RELEASE = _qmark(_RELEASE)
@@ -156,7 +162,7 @@ class SqliteHotPath:
         at = sqlite_time(now)
         values = ", ".join(["(?, ?, ?)"] * len(keys))
         params = [v for channel, ext in keys for v in (channel, ext, at)]
-        insert = (f"INSERT INTO processedupdate (channel, external_id, received_at) "
+        insert = (f"INSERT INTO processedupdate (channel, external_id, received_at) "  # nosec B608
                   f"VALUES {values} ON CONFLICT (channel, external_id) DO NOTHING "
                   "RETURNING channel, external_id")
         fetch = self.fetch_sql(convs) if convs else None
@@ -178,7 +184,7 @@ class SqliteHotPath:
         parts, params = [], []
         for channel, addresses in sorted(by_channel.items()):
             marks = ", ".join("?" * len(addresses))
-            parts.append(f"SELECT {CONV_COLUMNS} FROM conversation c "
+            parts.append(f"SELECT {CONV_COLUMNS} FROM conversation c "  # nosec B608
                          f"WHERE c.channel = ? AND c.address IN ({marks})")
             params += [channel, *addresses]
         return " UNION ALL ".join(parts), params
@@ -196,24 +202,30 @@ class SqliteHotPath:
             "ON CONFLICT (channel, address) DO NOTHING",
             [(channel, address, flow, step, locale, at) for channel, address, locale in rows])
 
-    async def write(self, w: BatchWrites, now: datetime) -> None:
+    async def write(self, w: BatchWrites, now: datetime) -> list[tuple[int, int]]:
         at = sqlite_time(now)
         conv = [(flow, step, dumps(data), locale, user_id, at, id_)
                 for id_, flow, step, data, locale, user_id in w.conversations]
-        out = [(c, a, u, k, dumps(p), pr, at, at) for c, a, u, k, p, pr in w.outbox]
+        out = [(c, a, u, k, dumps(p), pr, at, at) for c, a, u, k, p, pr, lease in w.outbox
+               if lease is None]
+        leased = [(c, a, u, k, dumps(p), pr, at, at, sqlite_time(lease))
+                  for c, a, u, k, p, pr, lease in w.outbox if lease is not None]
         audit = [(ac, act, st, sid, dumps(d), ch, at) for ac, act, st, sid, d, ch in w.audit]
         stale = sqlite_time(now - TOUCH_AFTER)
         touched = [(at, at, c, a, stale) for c, a in w.touched]
         release = [(at, c, a) for c, a in w.touched]
 
-        def run(db: Any) -> None:  # on aiosqlite's thread: one hop for the whole batch
+        def run(db: Any) -> list[tuple[int, int]]:  # on aiosqlite's thread: one hop
             for sql, params in ((self.UPDATE_CONV, conv), (self.INSERT_OUTBOX, out),
                                 (self.INSERT_AUDIT, audit), (self.TOUCH, touched),
                                 (self.RELEASE, release)):
                 if params:
                     db.executemany(sql, params)
+            # executemany returns no ids: one INSERT ... RETURNING each (in C, same hop)
+            return [(db.execute(self.INSERT_LEASED, p).fetchone()[0], hash(p[4]))
+                    for p in leased]
 
-        await run_on_sqlite_thread(self.driver, run)
+        return await run_on_sqlite_thread(self.driver, run)
 
 
 async def run_on_sqlite_thread(driver: Any, fn: Callable[[Any], T]) -> T:
@@ -231,6 +243,9 @@ class PostgresHotPath:
 
     UPDATE_CONV = _dollar(_UPDATE_CONV.replace("{p3}", "{p3}::json"))
     INSERT_OUTBOX = _dollar(_INSERT_OUTBOX.replace("{p5}", "{p5}::json"))
+    INSERT_LEASED = _dollar(_INSERT_LEASED.replace("{p5}", "{p5}::json")
+                            .replace("(channel,", "(id, channel,")
+                            .replace("VALUES (", "VALUES ($10, "))
     INSERT_AUDIT = _dollar(_INSERT_AUDIT.replace("{p5}", "{p5}::json"))
     TOUCH = _dollar(_TOUCH, true="true", false="false")
     RELEASE = _dollar(_RELEASE)
@@ -255,7 +270,7 @@ class PostgresHotPath:
 
     async def fetch(self, keys: Sequence[tuple[str, str]]) -> list[ConvRow]:
         rows = await self.driver.fetch(
-            f"SELECT {CONV_COLUMNS} FROM conversation c "
+            f"SELECT {CONV_COLUMNS} FROM conversation c "  # nosec B608
             "JOIN unnest($1::varchar[], $2::varchar[]) AS k(channel, address) "
             "ON c.channel = k.channel AND c.address = k.address "
             "ORDER BY c.id FOR UPDATE OF c",
@@ -272,14 +287,25 @@ class PostgresHotPath:
             [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows],
             step.split(".", 1)[0], step, now)
 
-    async def write(self, w: BatchWrites, now: datetime) -> None:
+    async def write(self, w: BatchWrites, now: datetime) -> list[tuple[int, int]]:
         if w.conversations:
             await self.driver.executemany(self.UPDATE_CONV, [
                 (flow, step, dumps(data), locale, user_id, now, id_)
                 for id_, flow, step, data, locale, user_id in w.conversations])
-        if w.outbox:
-            await self.driver.executemany(self.INSERT_OUTBOX, [
-                (c, a, u, k, dumps(p), pr, now, now) for c, a, u, k, p, pr in w.outbox])
+        out = [(c, a, u, k, dumps(p), pr, now, now) for c, a, u, k, p, pr, lease in w.outbox
+               if lease is None]
+        if out:
+            await self.driver.executemany(self.INSERT_OUTBOX, out)
+        leased = [(c, a, u, k, dumps(p), pr, now, now, lease)
+                  for c, a, u, k, p, pr, lease in w.outbox if lease is not None]
+        ids: list[int] = []
+        if leased:
+            # executemany returns nothing: the ids are taken from the sequence first
+            ids = [r[0] for r in await self.driver.fetch(
+                "SELECT nextval(pg_get_serial_sequence('outbox', 'id')) "
+                "FROM generate_series(1, $1)", len(leased))]
+            await self.driver.executemany(self.INSERT_LEASED,
+                                          [(*p, i) for p, i in zip(leased, ids, strict=True)])
         if w.audit:
             await self.driver.executemany(self.INSERT_AUDIT, [
                 (ac, act, st, sid, dumps(d), ch, now) for ac, act, st, sid, d, ch in w.audit])
@@ -287,6 +313,7 @@ class PostgresHotPath:
             await self.driver.executemany(self.TOUCH, [(now, now, c, a, now - TOUCH_AFTER)
                                                        for c, a in w.touched])
             await self.driver.executemany(self.RELEASE, [(now, c, a) for c, a in w.touched])
+        return [(i, hash(p[4])) for p, i in zip(leased, ids, strict=True)]
 
 
 async def hot_path(conn: AsyncConnection) -> HotPath:

@@ -363,3 +363,26 @@ class AuditLog(SQLModel, table=True):
     detail: dict[str, Any] = _json(dict)
     channel: str | None = Field(default=None, max_length=12)
     at: datetime = Field(index=True)
+
+
+# --- officers ---------------------------------------------------------------------------------
+
+
+class Officer(SQLModel, table=True):
+    """A named Dinas officer of `sijakon-admin` (Perwako Batam 65/2021 Pasal 6(3)).
+
+    Every admin command acts as an active officer; the role says what it may do (admin:
+    everything, viewer: look only, pdp: look plus the privacy commands; the one active pdp is
+    the data administrator whom the privacy notice names). `name` is what `--as` takes, kept
+    lower-case so it is unique whatever the case typed.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=40, unique=True)
+    display_name: str = Field(max_length=120)
+    role: str = Field(max_length=12)  # admin | viewer | pdp
+    contact: str = Field(default="", max_length=120)  # shown to residents for the pdp
+    active: bool = True
+    is_demo: bool = False  # made by `demo seed`
+    created_at: datetime
+    disabled_at: datetime | None = None

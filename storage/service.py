@@ -107,12 +107,12 @@ def _insert(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
     names = ", ".join(_NAMES)
     if conn.dialect.name == "postgresql":
         arrays = ", ".join(f"${i}::{t}[]" for i, t in enumerate(_PG_TYPES, start=1))
-        sql = f"INSERT INTO tukangservice ({names}) SELECT * FROM unnest({arrays})"
+        sql = f"INSERT INTO tukangservice ({names}) SELECT * FROM unnest({arrays})"  # nosec B608 # fixed names, $n marks
         for batch in _chunks(rows, 10_000):
             conn.exec_driver_sql(sql, tuple(list(column) for column in zip(*batch, strict=True)))
         return
     assert conn.dialect.paramstyle == "qmark", conn.dialect.paramstyle
-    sql = f"INSERT INTO tukangservice ({names}) VALUES ({', '.join('?' * len(_NAMES))})"
+    sql = f"INSERT INTO tukangservice ({names}) VALUES ({', '.join('?' * len(_NAMES))})"  # nosec B608 # fixed names, ? marks
     for batch in _chunks(rows, 10_000):
         conn.exec_driver_sql(sql, batch)
 

@@ -207,7 +207,8 @@ async def telegram(db: Database, data_dir: Path, *, mode: str = "polling",
     config = flow_config(settings)
     tg = TelegramChannel(settings, clock=clock, poll_timeout=1)
     worker = DeliveryWorker(db, [tg.sender], clock=clock)
-    engine = Engine(db, clock=clock, config=config, registry=registry, on_output=worker.wake)
+    engine = Engine(db, clock=clock, config=config, registry=registry, on_output=worker.wake,
+                    handoff=worker)
     rt = Runtime(settings, db, engine, worker, Scheduler(db, config, clock=clock), clock)
     client = None
     if mode == "webhook":
@@ -376,7 +377,8 @@ async def whatsapp(db: Database, data_dir: Path, standin: TwilioStandIn, clock: 
     assert isinstance(sender, WhatsAppSender) and ch.routes is not None
     config = flow_config(settings)
     worker = DeliveryWorker(db, [sender], clock=clock)
-    engine = Engine(db, registry=registry, clock=clock, config=config, on_output=worker.wake)
+    engine = Engine(db, registry=registry, clock=clock, config=config, on_output=worker.wake,
+                    handoff=worker)
     rt = Runtime(settings, db, engine, worker, Scheduler(db, config, clock=clock), clock)
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=build_app(rt, ch.routes(rt))),
                                base_url=APP_SEES)

@@ -28,6 +28,7 @@ from storage.models import (
     InfoArticle,
     Job,
     Offer,
+    Officer,
     TukangProfile,
     User,
 )
@@ -158,6 +159,22 @@ async def make_article(where: Where, title: str, topic: str, body: str = "Isi tu
         s.add(a)
         await s.flush()
         return int(a.id or 0)
+
+
+async def make_officer(where: Where, name: str, role: str = "admin", *, contact: str = "",
+                       display: str | None = None, active: bool = True) -> int:
+    """A Dinas officer `sijakon-admin --as NAME` accepts (as `officer add` would); an officer
+    already registered under that name is kept as it is. Returns the officer's id."""
+    async with _db(where).transaction() as s:
+        found = (await s.execute(select(Officer).where(Officer.name == name))).scalar()
+        if found is not None:
+            return int(found.id or 0)
+        o = Officer(name=name, display_name=display or name.title(), role=role, contact=contact,
+                    active=active, created_at=_now(where),
+                    disabled_at=None if active else _now(where))
+        s.add(o)
+        await s.flush()
+        return int(o.id or 0)
 
 
 async def make_complaint(where: Where, job_id: int, *, status: str = "submitted") -> int:

@@ -243,3 +243,83 @@ async def test_a_row_waiting_in_memory_is_not_claimed_twice(db: Database) -> Non
     assert await worker._fill("console") == 0  # recorded as sent: nothing left to claim
     sender = pump.sender
     assert isinstance(sender, RecordingSender) and sender.sent == [("a", "once")]
+
+
+async def _until(cond: object, seconds: float = 5.0) -> None:
+    for _ in range(int(seconds / 0.01)):
+        if callable(cond) and cond():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("timed out")
+
+
+async def test_a_reply_is_handed_to_the_worker_without_a_claim(any_db: Database) -> None:
+    """The engine writes a reply to someone who just wrote already leased to its worker and
+    hands it over after the commit: it leaves at once though the worker claims nothing (it
+    polls once an hour here and the engine does not wake it)."""
+    from flows.engine import Engine
+
+    sender = RecordingSender()
+    worker = DeliveryWorker(any_db, [sender])
+    task = asyncio.create_task(worker.run(poll=3600))
+    await asyncio.wait_for(worker.idle.wait(), 5)  # the first claim: caught up
+    engine = Engine(any_db, handoff=worker)  # no on_output: nothing wakes a claim
+    try:
+        await engine.handle(Inbound("console", "ani", "h1", text="halo"))
+        await _until(lambda: sender.sent)
+        assert "SIJAKON" in sender.sent[0][1]
+        assert sender.rows[0].window_open and sender.rows[0].locale == "id"
+        await _until(lambda: worker.idle.is_set())  # recorded
+        async with any_db.read() as s:
+            row = (await s.execute(select(Outbox.status, Outbox.attempts, Outbox.provider_id)
+                                   )).one()
+        assert tuple(row) == ("sent", 1, f"id-{sender.rows[0].id}")
+    finally:
+        await engine.stop()
+        worker.stop()
+        await task
+
+
+@dataclass
+class LostHandover:
+    """A worker that dies between the engine's commit and the handover."""
+
+    lease: timedelta = timedelta(minutes=2)
+
+    def accepts(self, channel: str, n: int) -> bool:
+        return True
+
+    def take(self, rows: list[object]) -> None:
+        raise RuntimeError("process killed")
+
+
+async def test_a_reply_lost_before_the_handover_is_claimed_when_its_lease_ends(
+        db: Database) -> None:
+    from flows.engine import Engine
+
+    engine = Engine(db, handoff=LostHandover())
+    await engine.handle(Inbound("console", "ani", "l1", text="halo"))
+    await engine.stop()
+    sender = RecordingSender()
+    now = utcnow()
+    await DeliveryWorker(db, [sender], clock=lambda: now).drain()
+    assert sender.sent == []  # leased to the lost worker
+    later = now + timedelta(minutes=2, seconds=1)
+    await DeliveryWorker(db, [sender], clock=lambda: later).drain()
+    assert len(sender.sent) == 1 and "SIJAKON" in sender.sent[0][1]
+
+
+async def test_the_worker_takes_replies_only_when_nothing_older_is_due(db: Database) -> None:
+    """Handing a reply over while older rows wait in the database could send it first: the
+    worker refuses until a claim has found everything due, and while its window is full."""
+    worker = DeliveryWorker(db, [RecordingSender()], window_seconds=0.01)  # 10 rows
+    assert not worker.accepts("console", 1)  # not running
+    worker._running = True
+    assert not worker.accepts("console", 1)  # nothing claimed yet since the start
+    await enqueue(db, [("a", "older", 0)])
+    await worker._fill("console")
+    assert worker.accepts("console", 1)  # the claim found less than it asked for
+    assert not worker.accepts("console", 10)  # no room for ten more
+    assert not worker.accepts("console", 1)  # and now rows are queued behind the refusal
+    assert not worker.accepts("telegram", 1)  # no such channel here
+    worker._running = False

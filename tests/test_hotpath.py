@@ -20,6 +20,7 @@ from storage.outbox import mark_unreachable
 from storage.sql import table
 from tests.harness import Harness, StepClock
 
+LEASE = datetime(2026, 12, 2, 3, 6, 5, 678901, tzinfo=UTC)
 NOW = datetime(2026, 12, 2, 3, 4, 5, 678901, tzinfo=UTC)
 DATA = {"_tag": 3, "_choices": [["3:a", "Satu"], ["3:b", "Dua \"kutip\""]], "nama": "Budi é"}
 PAYLOAD = {"text": "Halo *Budi*", "choices": [["3:a", "Satu"]], "media": ["a.jpg"]}
@@ -46,15 +47,20 @@ async def test_rows_are_byte_identical_to_sqlalchemy(any_db: Database) -> None:
         await conn.execute(insert(table(Outbox)).values(
             channel="console", address="orm", user_id=7, key="menu.home", payload=PAYLOAD,
             priority=0, status="queued", attempts=0, next_attempt_at=NOW, created_at=NOW))
+        await conn.execute(insert(table(Outbox)).values(  # a reply handed to the worker
+            channel="console", address="orm", user_id=7, key="menu.home", payload=PAYLOAD,
+            priority=0, status="sending", attempts=1, next_attempt_at=NOW, created_at=NOW,
+            claimed_until=LEASE))
         await conn.execute(insert(table(AuditLog)).values(
             actor="user:7", action="message", subject_type="user", subject_id=7,
             detail={"from": "a", "to": "b"}, channel="console", at=NOW))
     async with any_db.write() as conn:  # through the hot path
         sql = await hot_path(conn)
         [hot] = await sql.fetch([("console", "hot")])
-        await sql.write(BatchWrites(
+        leased = await sql.write(BatchWrites(
             conversations=[(hot.id, "menu", "menu.home", DATA, "en", None)],
-            outbox=[("console", "hot", 7, "menu.home", PAYLOAD, 0)],
+            outbox=[("console", "hot", 7, "menu.home", PAYLOAD, 0, None),
+                    ("console", "hot", 7, "menu.home", PAYLOAD, 0, LEASE)],
             audit=[("user:7", "message", "user", 7, {"from": "a", "to": "b"}, "console")],
             touched=[]), NOW)
 
@@ -64,7 +70,13 @@ async def test_rows_are_byte_identical_to_sqlalchemy(any_db: Database) -> None:
     out = await _raw(any_db, f"SELECT user_id, key, payload{cast}, priority, status, attempts, "
                              f"next_attempt_at{cast}, created_at{cast}, claimed_until "
                              "FROM outbox ORDER BY id")
-    assert len(out) == 2 and out[0] == out[1]
+    assert len(out) == 4 and out[0] == out[2] and out[1] == out[3]
+    ids = await _raw(any_db, "SELECT id, payload FROM outbox ORDER BY id")
+    # the leased row's id comes back, with the digest a claim computes from the stored text
+    assert [i for i, _ in leased] == [ids[3][0]]
+    stored = ids[3][1] if isinstance(ids[3][1], str) else None
+    if stored is not None:
+        assert leased[0][1] == hash(stored)
     audit = await _raw(any_db, f"SELECT actor, action, subject_type, subject_id, detail{cast}, "
                                f"channel, at{cast} FROM auditlog ORDER BY id")
     assert len(audit) == 2 and audit[0] == audit[1]

@@ -4,13 +4,18 @@ SQLite file the engine (and the test) uses, plus a few rows a test needs directl
 The CLI runs on the test's clock (`CliEnv` as the Click context object): the `clock` fixture,
 the same StepClock the bot's engine in `t` uses, standing at `NOW` unless a test moves it.
 The factories below date their rows from `NOW` too, so no admin test reads the wall clock.
+
+Every command acts as a registered officer: before its first command the CLI registers
+`OFFICERS` (siti the admin, rina the viewer) and runs as siti (SIJAKON_ADMIN) unless the
+test names someone with `--as` or takes another identity with `admin.as_(...)`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -33,26 +38,43 @@ SEKUPANG = "217103"
 PAINTER = "SI013001"
 ELECTRICIAN = "ME011001"
 NOW = StepClock().now  # where every test's clock starts: Monday 23 Nov 2026, 09:00 WIB
+OFFICERS = {"siti": "admin", "rina": "viewer"}
 
 
 @dataclass
 class Admin:
     """Runs `sijakon-admin ARGS` in a worker thread (the CLI runs its own event loop), on
-    `clock`."""
+    `clock`, as the officer `name` (SIJAKON_ADMIN; None: nobody named)."""
 
     runner: CliRunner
     data_dir: Path
     clock: Clock
+    db: Database
+    officers: Mapping[str, str] = field(default_factory=lambda: dict(OFFICERS))
+    name: str | None = "siti"
+    registered: set[str] = field(default_factory=set)  # shared with the copies of `as_`
 
     @classmethod
-    def on(cls, db: Database, data_dir: Path, clock: Clock) -> Admin:
-        """The CLI over `db`, keeping its files in `data_dir`, telling time by `clock`."""
+    def on(cls, db: Database, data_dir: Path, clock: Clock, *,
+           officers: Mapping[str, str] = OFFICERS, name: str | None = "siti") -> Admin:
+        """The CLI over `db`, keeping its files in `data_dir`, telling time by `clock`, with
+        `officers` (name: role) registered before its first command; `officers={}` and
+        `name=None` leave a database nobody has claimed yet."""
         env = {"SIJAKON_DATABASE_URL": db.url, "SIJAKON_DATA_DIR": str(data_dir),
                "SIJAKON_ADMIN": None}
-        return cls(CliRunner(env=env), data_dir, clock)
+        return cls(CliRunner(env=env), data_dir, clock, db, dict(officers), name)
+
+    def as_(self, name: str | None) -> Admin:
+        """The same CLI acting as `name` (None: no officer named at all)."""
+        return replace(self, name=name)
 
     async def __call__(self, *args: str, input: str | None = None) -> Result:
+        for officer, role in self.officers.items():
+            if officer not in self.registered:
+                await factories.make_officer(self.db, officer, role)
+                self.registered.add(officer)
         return await asyncio.to_thread(self.runner.invoke, app, list(args), input=input,
+                                       env={"SIJAKON_ADMIN": self.name},
                                        catch_exceptions=False, obj=CliEnv(clock=self.clock))
 
     async def json(self, *args: str) -> Any:

@@ -58,7 +58,8 @@ async def test_report_summary_counts(db: Database, t: Harness, admin: Admin) -> 
 
 async def test_db_upgrade_and_stats(db: Database, t: Harness, admin: Admin) -> None:
     """`upgrade` says the schema is current; `stats` counts rows and the outbox by status."""
-    assert (await admin("db", "upgrade")).exit_code == 1  # officer required
+    nobody = admin.as_(None)
+    assert (await nobody("db", "upgrade")).exit_code == 2  # officer required
     r = await admin("db", "upgrade", "--as", "siti")
     assert r.exit_code == 0 and "sudah terbaru" in r.stdout
     await register_warga(t, "budi")
@@ -87,12 +88,17 @@ async def test_db_backup_is_a_consistent_copy(db: Database, t: Harness, admin: A
     assert same.exit_code == 1
 
 
-def test_db_backup_on_postgresql_gives_pg_dump_advice(tmp_path: Path) -> None:
-    """On PostgreSQL `backup` explains pg_dump and succeeds without touching the database."""
-    runner = CliRunner(env={"SIJAKON_DATABASE_URL": "postgresql+asyncpg://x@127.0.0.1:1/none",
-                            "SIJAKON_DATA_DIR": str(tmp_path)})
+def test_db_backup_of_an_unreachable_database_stops_at_the_officer(tmp_path: Path) -> None:
+    """A backup needs an admin, read from the database: when the database does not answer,
+    one line says so (naming the setting, never the URL or its password) and nothing is
+    written."""
+    runner = CliRunner(env={
+        "SIJAKON_DATABASE_URL": "postgresql+asyncpg://x:rahasia@127.0.0.1:1/none",
+        "SIJAKON_DATA_DIR": str(tmp_path), "SIJAKON_ADMIN": "siti"})
     r = runner.invoke(app, ["db", "backup", str(tmp_path / "x.db")])
-    assert r.exit_code == 0 and "pg_dump" in r.stdout
+    assert r.exit_code == 1 and "SIJAKON_DATABASE_URL" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and "rahasia" not in r.output
+    assert not (tmp_path / "x.db").exists()
 
 
 def test_bad_setting_is_one_line_exit_2(tmp_path: Path) -> None:

@@ -35,7 +35,8 @@ def run_all(db_path: Path, data_dir: Path, work: Path) -> tuple[list[subprocess.
     bot = subprocess.Popen([str(BOT), "console"], stdin=subprocess.PIPE, stdout=bot_out,
                            stderr=bot_err, text=True, env=env, cwd=work)
     assert bot.stdin is not None
-    results = []
+    results = [subprocess.run([str(ADMIN), "officer", "add", "siti", "--role", "admin"],
+                              env=env, cwd=work, capture_output=True, text=True, timeout=120)]
     try:
         for r in range(ROUNDS):
             for i in range(r * PER_ROUND, (r + 1) * PER_ROUND):
@@ -70,7 +71,8 @@ async def test_admin_subprocess_beside_a_writing_bot(db: Database, tmp_path: Pat
         assert r.returncode == 0, (r.args, r.stdout, r.stderr)
         assert "locked" not in r.stderr.lower()
     assert code == 0 and "locked" not in bot_err.lower(), bot_err
-    stats = json.loads(results[1].stdout)
+    assert "siti" in results[0].stdout  # the first officer, on an unclaimed database
+    stats = json.loads(results[2].stdout)
     assert stats["tables"]["kecamatan"] == 12
     with sqlite3.connect(db_path) as conn:
         assert conn.execute("select count(*) from user").fetchone()[0] == ROUNDS * PER_ROUND

@@ -57,8 +57,8 @@ async def test_activate_notifies_tukang_and_needs_operator(db: Database, t: Harn
                                                            admin: Admin) -> None:
     """Activation needs a named officer, flips the status and tells the tukang in the bot."""
     uid = await make_tukang(db, "joko", "Joko Susilo")
-    refused = await admin("tukang", "activate", str(uid), "--yes")
-    assert refused.exit_code == 1 and "--as" in refused.stderr
+    refused = await admin.as_(None)("tukang", "activate", str(uid), "--yes")
+    assert refused.exit_code == 2 and "--as" in refused.stderr
     assert len(refused.stderr.strip().splitlines()) == 1
     ok = await admin("tukang", "activate", str(uid), "--yes", "--as", "siti")
     assert ok.exit_code == 0, ok.output
@@ -110,7 +110,7 @@ async def test_reject_tells_reason_and_how_to_resubmit(db: Database, t: Harness,
 async def test_suspend_and_reinstate(db: Database, t: Harness, admin: Admin) -> None:
     """Suspension (with a reason) and reinstatement each notify the tukang."""
     uid = await make_tukang(db, "bowo", "Bowo", status="active")
-    assert (await admin("tukang", "reinstate", str(uid), "--yes", "--as", "a")).exit_code == 1
+    assert (await admin("tukang", "reinstate", str(uid), "--yes", "--as", "a")).exit_code == 2
     r = await admin("tukang", "suspend", str(uid), "--reason", "Tiga kali batal", "--yes",
                     "--as", "siti")
     assert r.exit_code == 0, r.output

@@ -38,4 +38,4 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     for name in ("skillcategory", "skill", "category", "kecamatan"):
-        op.execute(f"DELETE FROM {name}")
+        op.execute(f"DELETE FROM {name}")  # nosec B608 # names from the tuple above
