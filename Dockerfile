@@ -26,15 +26,15 @@ RUN apt-get update \
     && install -d -o sijakon -g sijakon -m 0750 /var/lib/sijakon /var/backups/sijakon
 
 # The locked dependencies first (a layer that changes only with the lock), then the source.
-# The project is installed editable because its message templates (messages/) live beside
-# the packages, not inside them; setuptools comes from the lock (--no-build-isolation).
+# The project is a normal install into the venv (the message templates, migrations and report
+# template are package data: tests/test_packaging.py), compiled by pip as it installs; the
+# build backend, setuptools, comes from the lock (--no-build-isolation).
 WORKDIR /opt/sijakon/src
 COPY requirements.lock ./
 RUN python -m venv "$VIRTUAL_ENV" \
     && pip install --no-deps --require-hashes -r requirements.lock
 COPY . .
-RUN pip install --no-deps --no-build-isolation -e . \
-    && python -m compileall -q bot flows storage admin_cli \
+RUN pip install --no-deps --no-build-isolation . \
     && sijakon-bot --help >/dev/null
 
 # numeric, so that runtimes checking "runAsNonRoot" can tell it is not root
@@ -47,7 +47,7 @@ EXPOSE 8080
 VOLUME ["/var/lib/sijakon"]
 
 # 200 while the database answers and the delivery worker makes progress, else 503 (or no
-# answer): `docker ps` shows "unhealthy". The web server runs when a webhook is configured.
+# answer): `docker ps` shows "unhealthy". `sijakon-bot run` always serves it, polling or not.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('SIJAKON_HTTP_PORT', '8080'), timeout=4)"]
 

@@ -20,6 +20,7 @@ from admin_cli import (
     db,
     demo,
     info,
+    media,
     officer,
     privacy,
     report,
@@ -27,6 +28,7 @@ from admin_cli import (
     users,
 )
 from admin_cli.common import Access, AsOpt, CliEnv, Rule, enter, guard_commands
+from bot.startup import one_line
 
 READ = Rule(Access.READ)
 PRIVACY = Rule(Access.PRIVACY)
@@ -38,22 +40,28 @@ RULES: dict[str, Rule] = {
     # looking only: every role (viewer, pdp, admin); a viewer never gets --reveal
     **dict.fromkeys([
         "tukang pending", "tukang list", "tukang show",
-        "complaints list", "complaints show",
+        "complaints list", "complaints show", "complaints overdue", "complaints objections",
         "info list", "info show",
         "broadcast preview", "broadcast status", "broadcast list",
         "catalog categories", "catalog skills", "catalog areas",
         "users find", "users show", "users history",
         "audit", "report summary", "report quarterly", "db stats", "officer list",
+        "media orphans",
     ], READ),
-    # the data administrator's acts on a person's data: pdp and admin
+    # the data administrator's acts on a person's data: pdp and admin. Copying files out
+    # (evidence here, `tukang show --photos` checked in the command) is one: like --reveal,
+    # what leaves the tool is no longer masked or audited per view
+    "complaints evidence": PRIVACY,
     "privacy export": PRIVACY,
     "privacy erase": PRIVACY,
     "privacy retention": PRIVACY,
+    # deletes files no row points at (`--dry-run` only lists; any role may list them with
+    # `media orphans`): an admin's change
+    "media sweep": Rule(Access.WRITE),
     # run without an officer while none is registered; afterwards by an admin
     "officer add": BOOTSTRAP,
     "demo": BOOTSTRAP,
     "db upgrade": BOOTSTRAP,
-    "db migrate": BOOTSTRAP,
     # a restore goes into an empty database, which has no officers to check; it records the
     # name it is given itself
     "db restore": Rule(Access.WRITE, exempt=True),
@@ -88,6 +96,7 @@ app.add_typer(catalog.app, name="catalog")
 app.add_typer(users.app, name="users")
 app.command("audit")(audit_cmd.audit)
 app.add_typer(privacy.app, name="privacy")
+app.add_typer(media.app, name="media")
 app.add_typer(report.app, name="report")
 app.add_typer(db.app, name="db")
 app.add_typer(officer.app, name="officer")
@@ -95,5 +104,7 @@ app.add_typer(demo.app, name="demo")
 
 
 def main() -> None:
-    """The `sijakon-admin` entry point: the real clock."""
-    app(obj=CliEnv())
+    """The `sijakon-admin` entry point: the real clock; a configuration or environment error
+    anywhere below is one line and exit code 2 (bot/startup.py)."""
+    with one_line("sijakon-admin"):
+        app(obj=CliEnv())

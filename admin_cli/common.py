@@ -23,11 +23,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import inspect, select
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 from typer.core import TyperGroup
 
 from bot.settings import Settings, SettingsError, load_settings
+from bot.startup import check_data_dir, one_line
 from flows.outbox import Outgoing
 from flows.parsing import mask_phone
 from storage.clock import WIB, Clock, local, utcnow
@@ -110,7 +110,7 @@ def run(fn: Callable[[Database], Awaitable[T]]) -> T:
 
     async def main() -> T:
         cfg = settings()
-        cfg.sijakon_data_dir.mkdir(parents=True, exist_ok=True)
+        check_data_dir(cfg)
         db = Database(cfg.database_url)
         try:
             await db.migrate()
@@ -119,7 +119,8 @@ def run(fn: Callable[[Database], Awaitable[T]]) -> T:
             await db.close()
 
     try:
-        return asyncio.run(main())
+        with one_line("sijakon-admin"):  # unreachable database, unwritable data dir: one line
+            return asyncio.run(main())
     except Refused as exc:
         refuse_exit(str(exc))
 
@@ -199,7 +200,7 @@ class _Roll:
 async def _roll(name: str) -> _Roll:
     """Read the officer table (a database without it yet, before `db upgrade`, has none)."""
     cfg = settings()
-    cfg.sijakon_data_dir.mkdir(parents=True, exist_ok=True)
+    check_data_dir(cfg)
     db = Database(cfg.database_url)
     try:
         async with db.read_engine.connect() as conn:
@@ -223,12 +224,8 @@ def authorize(command: str, rule: Rule, given: str | None, *, reveal: bool = Fal
     name = (given or _root_as.get() or os.environ.get("SIJAKON_ADMIN") or "").strip()
     if rule.exempt:
         return Acting(name)
-    try:
+    with one_line("sijakon-admin"):  # the first to open the database: its errors as one line
         roll = asyncio.run(_roll(name))
-    except (OSError, SQLAlchemyError) as exc:  # the message may hold the URL: not shown
-        err_console.print("sijakon-admin: basis data tidak bisa dibuka untuk memeriksa petugas "
-                          f"({type(exc).__name__}); periksa SIJAKON_DATABASE_URL")
-        raise typer.Exit(1) from None
     officer = roll.officer
     if not roll.real and rule.bootstrap and (officer is None or not officer.active):
         return Acting(name or BOOTSTRAP_ACTOR)
@@ -391,17 +388,6 @@ def parse_day(text: str | None, *, end: bool = False) -> datetime | None:
 def today_wib() -> date:
     """Today's date on a Batam clock, by the command's clock."""
     return local(now()).date()
-
-
-def add_working_days(start: datetime, days: int) -> datetime:
-    """`days` working days (Monday-Friday, WIB) after `start`; holidays are not known here."""
-    at = local(start)
-    left = days
-    while left > 0:
-        at += timedelta(days=1)
-        if at.weekday() < 5:
-            left -= 1
-    return at.astimezone(UTC)
 
 
 def _jsonable(value: Any) -> Any:

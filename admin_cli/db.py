@@ -33,6 +33,7 @@ from storage.models import (
     Job,
     Kecamatan,
     Offer,
+    Officer,
     Outbox,
     ProcessedUpdate,
     Rating,
@@ -47,7 +48,8 @@ app = typer.Typer(help="Basis data: upgrade skema, cadangan, statistik.", no_arg
 
 TABLES: list[Any] = [User, ChannelAccount, TukangProfile, Job, Offer, Rating, Complaint,
                      SurveyResponse, InfoArticle, Broadcast, Outbox, Conversation,
-                     ProcessedUpdate, AuditLog, Kecamatan, Category, Skill, SkillCategory]
+                     ProcessedUpdate, AuditLog, Officer, Kecamatan, Category, Skill,
+                     SkillCategory]
 
 
 async def _revision(db: Database) -> str | None:

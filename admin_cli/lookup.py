@@ -3,6 +3,10 @@ its code (`tukang remove` and `complaints` name complaints the same way)."""
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+from typing import Any
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -72,3 +76,58 @@ async def find_complaint(s: AsyncSession, ref: str) -> Complaint:
     if c is None:
         raise Refused(f"tidak ada pengaduan {raw!r}")
     return c
+
+
+# --- Indonesian words for stable status codes (human output; `--json` keeps the codes) -------
+COMPLAINT_STATUS = {"submitted": "baru, menunggu verifikasi",
+                    "awaiting_statement": "menunggu pernyataan tukang",
+                    "under_review": "ditinjau Dinas", "upheld": "terbukti",
+                    "dismissed": "tidak terbukti"}
+TUKANG_STATUS = {"pending": "menunggu aktivasi", "active": "aktif", "rejected": "ditolak",
+                 "suspended": "dinonaktifkan sementara", "removed": "dikeluarkan",
+                 "erased": "dihapus"}
+OBJECTION_STATUS = {"submitted": "menunggu keputusan", "reinstated": "diterima (aktif kembali)",
+                    "kept": "ditolak (tetap dikeluarkan)"}
+
+
+def word(table: dict[str, str], code: str | None) -> str:
+    """The Indonesian word for a status code (the code itself when it has none)."""
+    return table.get(code or "", code or "")
+
+
+def size_text(n: int | None) -> str:
+    """A file size as an officer reads it: 930 B, 12 KB, 1.4 MB; "hilang" for a missing file."""
+    if n is None:
+        return "hilang"
+    if n < 1024:
+        return f"{n} B"
+    if n < 1024 * 1024:
+        return f"{round(n / 1024)} KB"
+    return f"{n / (1024 * 1024):.1f} MB"
+
+
+def file_size(path: str) -> int | None:
+    """The size of a stored file, None when it is gone (retention, a restore elsewhere)."""
+    try:
+        return Path(path).stat().st_size
+    except OSError:
+        return None
+
+
+def export_files(paths: list[str], out: Path, prefix: str) -> list[dict[str, Any]]:
+    """Copy stored files into `out` as PREFIX-1.jpg, PREFIX-2.pdf, ... (never overwriting);
+    returns one row per file: the source, the copy (empty when the file is gone), its size."""
+    out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for i, src in enumerate(paths, start=1):
+        size = file_size(src)
+        dest = out / f"{prefix}-{i}{Path(src).suffix.lower()}"
+        n = 1
+        while dest.exists():
+            n += 1
+            dest = out / f"{prefix}-{i}-{n}{Path(src).suffix.lower()}"
+        if size is not None:
+            shutil.copyfile(src, dest)
+        rows.append({"file": src, "salinan": str(dest) if size is not None else "",
+                     "ukuran": size})
+    return rows

@@ -8,6 +8,7 @@ the second is refused) and notifies the tukang through the outbox in the same tr
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -15,11 +16,14 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from admin_cli.common import (
+    ALLOWED,
+    Access,
     AsOpt,
     JsonOpt,
     Refused,
     RevealOpt,
     YesOpt,
+    acting,
     audit,
     audit_view,
     confirm,
@@ -28,23 +32,34 @@ from admin_cli.common import (
     emit_json,
     emit_record,
     now,
+    officer_exit,
     operator,
     phone,
     reader,
     run,
     say,
     send,
+    settings,
     today_wib,
 )
+from admin_cli.complaints import _flow_config, deadline_text, stop_tukang
 from admin_cli.lookup import (
+    COMPLAINT_STATUS,
+    OBJECTION_STATUS,
+    TUKANG_STATUS,
+    export_files,
+    file_size,
     find_complaint,
     kecamatan_names,
     resolve_kecamatan,
     resolve_skill,
+    size_text,
     skill_names,
+    word,
 )
-from admin_cli.offers import withdraw_offers
+from flows.complaints import objection_window
 from flows.outbox import Outgoing
+from flows.types import Choice
 from storage.db import Database
 from storage.models import ChannelAccount, Complaint, TukangProfile, User
 
@@ -72,9 +87,22 @@ def _summary(u: User, p: TukangProfile, kec: dict[str, str], skills: dict[str, s
         "skk": p.skk_number, "jenjang": p.jenjang, "berlaku_sd": p.skk_valid_until,
         "skk_kedaluwarsa": expired,
         "keahlian": list(p.skills or []),
+        "nama_keahlian": [f"{c} {skills.get(c, '?')}" for c in p.skills or []],
         "wilayah": [kec.get(c, c) for c in p.areas or []],
         "diajukan": p.submitted_at, "menunggu_hari": (at - p.submitted_at).days,
     }
+
+
+def human(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows as an officer reads them: statuses in Indonesian, skills by name with their code,
+    expired SKK marked. `--json` keeps the codes."""
+    out = []
+    for r in rows:
+        h = {**r, "status": word(TUKANG_STATUS, r["status"]), "keahlian": r["nama_keahlian"]}
+        if r["skk_kedaluwarsa"]:
+            h["berlaku_sd"] = f"{day(r['berlaku_sd'])} (KEDALUWARSA)"
+        out.append(h)
+    return out
 
 
 @app.command("pending")
@@ -95,9 +123,8 @@ def pending(as_: AsOpt = None, json_: JsonOpt = False, reveal: RevealOpt = False
         return out
 
     rows = run(go)
-    for r in rows:
-        if r["skk_kedaluwarsa"] and not json_:
-            r["berlaku_sd"] = f"{day(r['berlaku_sd'])} (KEDALUWARSA)"
+    if not json_:
+        rows = human(rows)
     emit(rows, ["id", "nama", "hp", "skk", "jenjang", "berlaku_sd", "keahlian", "wilayah",
                 "menunggu_hari"], as_json=json_, title="Antrean aktivasi tukang",
          empty="Tidak ada tukang yang menunggu aktivasi.")
@@ -149,15 +176,27 @@ def list_(
                              user_ids=[r["id"] for r in out])
         return out
 
-    emit(run(go), ["id", "nama", "hp", "status", "skk", "jenjang", "berlaku_sd", "keahlian",
-                   "wilayah", "selesai", "rating"], as_json=json_, title="Tukang",
+    rows = run(go)
+    emit(rows if json_ else human(rows), ["id", "nama", "hp", "status", "skk", "jenjang",
+                                          "berlaku_sd", "keahlian", "wilayah", "selesai",
+                                          "rating"], as_json=json_, title="Tukang",
          empty="Tidak ada tukang yang cocok.")
 
 
 @app.command("show")
 def show(user_id: IdArg, as_: AsOpt = None, json_: JsonOpt = False,
-         reveal: RevealOpt = False) -> None:
-    """Semua data seorang tukang, termasuk lokasi file foto SKK."""
+         reveal: RevealOpt = False,
+         photos: Annotated[Path | None, typer.Option(
+             "--photos", help="Salin foto/PDF SKK ke folder ini (dicatat di audit).")] = None,
+         ) -> None:
+    """Semua data seorang tukang, termasuk file foto SKK dengan ukurannya; --photos DIR
+    menyalinnya untuk diperiksa (peran pdp atau admin)."""
+    me = acting()
+    if photos is not None and me.role is not None and \
+            Access.PRIVACY not in ALLOWED.get(me.role, frozenset()):
+        # a copy of the files leaves the audited tool: like --reveal, not for a viewer
+        officer_exit(f"petugas {me.name!r} berperan {me.role}; menyalin file (--photos) "
+                     "hanya untuk peran pdp atau admin")
 
     async def go(db: Database) -> dict[str, Any]:
         async with db.read() as s:
@@ -167,10 +206,16 @@ def show(user_id: IdArg, as_: AsOpt = None, json_: JsonOpt = False,
                                         .where(ChannelAccount.user_id == user_id))).scalars()
             complaints = (await s.execute(select(Complaint.code, Complaint.status)
                                           .where(Complaint.tukang_id == user_id))).all()
+            win = await objection_window(s, user_id, now(), _flow_config(settings()))
             rec = _summary(u, p, kec, skills, reveal)
             rec.update({
                 "keahlian": [f"{c} {skills.get(c, '?')}" for c in p.skills or []],
                 "foto_skk": list(p.skk_media or []),
+                "foto_skk_file": [{"file": f, "ukuran": file_size(f)}
+                                  for f in p.skk_media or []],
+                "keberatan": (f"{win.existing.code} ({win.existing.status})" if win.existing
+                              else f"boleh diajukan sampai {deadline_text(win.until)}"
+                              if win.allowed and win.until else ""),
                 "tersedia": p.available,
                 "diputuskan_oleh": p.decided_by, "diputuskan_pada": p.decided_at,
                 "alasan": p.decision_reason,
@@ -183,13 +228,38 @@ def show(user_id: IdArg, as_: AsOpt = None, json_: JsonOpt = False,
                 "pengaduan": [f"{c.code} ({c.status})" for c in complaints],
             })
         await audit_view(db, reader(as_), "tukang.show", "user", user_id, reveal=reveal)
+        if photos is not None:
+            rec["salinan_skk"] = export_files(list(p.skk_media or []), photos,
+                                              f"tukang-{user_id}-skk")
+            await audit_view(db, reader(as_), "tukang.photos", "user", user_id,
+                             out=str(photos),
+                             files=len([r for r in rec["salinan_skk"] if r["salinan"]]))
         return rec
 
     rec = run(go)
     if json_:
         emit_json(rec)
-    else:
-        emit_record(rec, title=f"Tukang #{user_id}")
+        return
+    rec["status"] = word(TUKANG_STATUS, rec["status"])
+    rec["foto_skk"] = [f"{f['file']} ({size_text(f['ukuran'])})" for f in rec.pop("foto_skk_file")]
+    if "salinan_skk" in rec:
+        rec["salinan_skk"] = [r["salinan"] or f"{r['file']} (hilang)" for r in rec["salinan_skk"]]
+    rec["pengaduan"] = [_complaint_word(x) for x in rec["pengaduan"]]
+    rec["keberatan"] = _status_word(rec["keberatan"], OBJECTION_STATUS)
+    rec.pop("nama_keahlian", None)
+    emit_record(rec, title=f"Tukang #{user_id}")
+
+
+def _complaint_word(text: str) -> str:
+    """"P-2611-0001 (upheld)" as an officer reads it: "P-2611-0001 (terbukti)"."""
+    return _status_word(text, COMPLAINT_STATUS)
+
+
+def _status_word(text: str, words: dict[str, str]) -> str:
+    """"K-2611-0001 (submitted)" as an officer reads it (`--json` keeps the code)."""
+    for code, label in words.items():
+        text = text.replace(f"({code})", f"({label})")
+    return text
 
 
 async def _decide(db: Database, user_id: int, who: str, *, allowed: tuple[str, ...],
@@ -199,6 +269,7 @@ async def _decide(db: Database, user_id: int, who: str, *, allowed: tuple[str, .
     at = now()
     async with db.transaction() as s:
         u, p = await load(s, user_id)
+        before = p.status  # read now: the update below also changes `p` in the session
         if p.status not in allowed:
             raise Refused(f"tukang #{user_id} berstatus {p.status}; tindakan ini hanya untuk "
                           f"status {' / '.join(allowed)}")
@@ -216,19 +287,24 @@ async def _decide(db: Database, user_id: int, who: str, *, allowed: tuple[str, .
                                      TukangProfile.status.in_(allowed)).values(**values))
         if res.rowcount != 1:  # pragma: no cover - another officer won the race
             raise Refused(f"tukang #{user_id} baru saja diputuskan petugas lain")
-        audit(s, who, action, "user", user_id, before=p.status, after=to,
+        audit(s, who, action, "user", user_id, before=before, after=to,
               reason=reason, **(extra or {}))
         out = Outgoing()
-        withdrawn = await withdraw_offers(s, out, user_id) if to in ("suspended", "removed") \
-            else 0
-        if withdrawn:
-            audit(s, who, "offer.withdraw", "user", user_id, offers=withdrawn)
+        if to in ("suspended", "removed"):
+            await stop_tukang(s, out, who, user_id, at)
         vars_: dict[str, Any] = {"name": u.name}
+        actions = None
+        if key == "admin.tukang_removed":
+            win = await objection_window(s, user_id, at, _flow_config(settings()))
+            vars_["object_until"] = deadline_text(win.until) if win.allowed and win.until \
+                else ""
+            if vars_["object_until"]:
+                actions = [Choice("complaint.objection:0", "complaint.choice_objection")]
         if key in ("admin.tukang_rejected", "admin.tukang_suspended", "admin.tukang_removed"):
             vars_["reason"] = reason or "-"
         if extra and "complaint_code" in extra:
             vars_["complaint_code"] = extra["complaint_code"]
-        await out.notify(s, user_id, key, **vars_)
+        await out.notify(s, user_id, key, actions=actions, **vars_)
         await send(s, out)
     return u
 

@@ -62,6 +62,7 @@ from bench.rawpath import (
     run_anchor,
 )
 from bot.delivery import DeliveryWorker, OutRow
+from bot.heap import settle_heap
 from flows.engine import Engine
 from flows.types import Inbound
 from storage.clock import utcnow
@@ -146,11 +147,15 @@ async def engine_run(url: str, workload: str, names: list[str], per_user: int,
         await engine.handle(Inbound("console", names[u], f"{tag}-{u}-{i}",
                                     text=texts[i % len(texts)]))
 
-    async def warm(u: int, i: int) -> None:  # one "menu" each: the state every run starts in
-        await engine.handle(Inbound("console", names[u], f"{tag}-{u}-warm", text="menu"))
+    async def warm(u: int, i: int) -> None:
+        # the workload's texts once each (templates compiled, caches filled: a steady state,
+        # as in a bot that has run a while), then "menu": the state every run starts in
+        for j, text in enumerate((*texts, "menu")):
+            await engine.handle(Inbound("console", names[u], f"{tag}-{u}-warm{j}", text=text))
 
     try:
         await closed_loop(warm, len(names), 1)
+        settle_heap()  # as `sijakon-bot run` does once it has started
         run = await closed_loop(send, len(names), per_user, think=think,
                                 max_seconds=max_seconds)
     finally:

@@ -1,4 +1,9 @@
-"""`sijakon-bot`: run the bot on its configured channels, or chat locally in the console."""
+"""`sijakon-bot`: run the bot on its configured channels, or chat locally in the console.
+
+A configuration or environment error at start-up (a setting, the database, the data
+directory, the HTTP port, a channel set up by half) ends with one line on stderr and exit
+code 2, without a traceback (bot/startup.py; docs/reliability.md, "Kesalahan saat mulai").
+"""
 
 from __future__ import annotations
 
@@ -7,18 +12,18 @@ import sys
 
 import typer
 
-from bot.settings import Settings, SettingsError, load_settings
+from bot.settings import Settings, load_settings
+from bot.startup import check_channels, one_line
+
+PROG = "sijakon-bot"
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="SIJAKON Bot — layanan jasa konstruksi Kota Batam.")
 
 
 def _settings() -> Settings:
-    try:
+    with one_line(PROG):
         return load_settings()
-    except SettingsError as exc:
-        typer.echo(f"sijakon-bot: {exc}", err=True)
-        raise typer.Exit(2) from None
 
 
 @app.command()
@@ -43,19 +48,19 @@ def console() -> None:
 @app.command()
 def run() -> None:
     """Serve the configured channels (Telegram, WhatsApp) with the delivery worker and scheduler."""
-    from bot.server import serve
-
     settings = _settings()
-    if not (settings.telegram_enabled or settings.whatsapp_enabled):
-        typer.echo("sijakon-bot: no channel configured: set TELEGRAM_BOT_TOKEN or the TWILIO_* "
-                   "settings (see .env.example), or try `sijakon-bot console`.", err=True)
-        raise typer.Exit(2)
+    with one_line(PROG):
+        check_channels(settings)
+    from bot.server import serve  # after the checks: a bad setting is reported in ~0.3 s
+
     asyncio.run(serve(settings))
 
 
 def main() -> None:
+    """The entry point: environment errors anywhere below become one line (`one_line`)."""
     try:
-        app()
+        with one_line(PROG):
+            app()
     except KeyboardInterrupt:
         sys.exit(130)
 

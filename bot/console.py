@@ -1,7 +1,8 @@
 """The console channel: a local chat in the terminal, through the real engine and outbox.
 
 `NAME> text` speaks as NAME, a line without a prefix as the last speaker, and
-`NAME> /photo PATH` sends a picture (any file: the flows decide what they accept). Every
+`NAME> /photo PATH` sends a picture, `NAME> /file PATH` a document such as a PDF (any file:
+the type comes from its name, and the flows decide what they accept). Every
 message delivered to NAME prints as a block headed `[NAME]` with choices as numbered lines.
 With stdin from a pipe it reads one line at a time and exits at end of input once the outbox
 is drained, so the console doubles as a scripting interface.
@@ -47,7 +48,8 @@ class ConsoleSender:
 
 def render_block(row: OutRow) -> str:
     lines = [f"[{row.address}]", to_plain(row.reply.text)]
-    lines += [f"  (foto: {p})" for p in row.reply.media]
+    lines += [f"  ({'file' if p.lower().endswith('.pdf') else 'foto'}: {p})"
+              for p in row.reply.media]
     lines += [f"  {i}. {label}" for i, (_, label) in enumerate(row.reply.choices, start=1)]
     return "\n".join(lines) + "\n\n"
 
@@ -102,11 +104,13 @@ async def run_console(rt: Runtime, stream: TextIO = sys.stdin, out: TextIO = sys
                 continue
             speaker, text = parse_line(line, speaker)
             media: tuple[Media, ...] = ()
-            if text.startswith("/photo"):
-                saved = save_media(text.removeprefix("/photo").strip(),
-                                   rt.settings.media_dir)
+            command = next((c for c in ("/photo", "/file")
+                            if text == c or text.startswith(c + " ")), None)
+            if command is not None:
+                source = text.removeprefix(command).strip()
+                saved = save_media(source, rt.settings.media_dir)
                 if saved is None:
-                    out.write(f"(file tidak ditemukan: {text.removeprefix('/photo').strip()})\n")
+                    out.write(f"(file tidak ditemukan: {source})\n")
                     continue
                 media, text = (saved,), ""
             await rt.engine.handle(Inbound(channel=CHANNEL, address=speaker,

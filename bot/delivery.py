@@ -28,19 +28,20 @@ import asyncio
 import contextlib
 import logging
 import random
+import socket
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
 from sqlalchemy import text
 
 from flows.outbox import PRIORITY_REPLY, Handed, window_cutoff
-from flows.render import DEFAULT_LOCALE
+from flows.render import DEFAULT_LOCALE, render
 from flows.types import Reply
-from storage.claims import Outcome, claim, record
+from storage.claims import Outcome, beat, claim, record, start_worker, stop_worker
 from storage.clock import as_utc, utcnow
 from storage.db import Database
 from storage.outbox import apply_receipt
@@ -180,7 +181,12 @@ class DeliveryWorker:
         senders: list[Sender],
         *,
         clock: Callable[[], datetime] = utcnow,
-        lease: timedelta = timedelta(minutes=2),
+        lease: timedelta = timedelta(seconds=30),
+        name: str | None = None,
+        beat_every: float = 1.0,
+        stale_after: timedelta = timedelta(seconds=10),
+        record_every: float = 0.02,
+        stop_wait: float = 3.0,
         max_attempts: int = 8,
         window_seconds: float = 2.0,
         loop_limit: int = 20,
@@ -192,7 +198,18 @@ class DeliveryWorker:
         self.clock = clock
         self.locale = locale  # for a recipient whose language we do not know
         self.observe = observe  # metrics: (channel, status, error) of each send answered
+        # a claimed row is leased to this worker, renewed at every beat; when the worker is
+        # gone (a new life of the same `name`, or no beat for `stale_after`) its rows go back
+        # to the queue at once (storage/claims.py)
         self.lease = lease
+        self.name = name or socket.gethostname()
+        self.beat_every = beat_every
+        self.stale_after = stale_after
+        self.owner: int | None = None  # this life's Worker id, from run()
+        # sent rows are recorded this soon: what a crash can send twice is what went out in
+        # the last `record_every` seconds (Step 3; it was 0.2 s)
+        self.record_every = record_every
+        self.stop_wait = stop_wait
         self.max_attempts = max_attempts
         self.loop_limit = loop_limit
         self.claim_gap = claim_gap
@@ -209,6 +226,7 @@ class DeliveryWorker:
         # wake() or the next poll (for health checks and tests)
         self.idle = asyncio.Event()
         self._recent: dict[tuple[str, str, int], deque[float]] = defaultdict(deque)
+        self._slowed: dict[tuple[str, str], float] = {}  # when each address was told to wait
         self._stopping = False
         self._running = False
         self._due = True  # rows may be due in the database: claim
@@ -216,10 +234,19 @@ class DeliveryWorker:
     # --- running ---------------------------------------------------------------------------
     async def run(self, poll: float = 0.25) -> None:
         """Until `stop()`: claim, send, record. Unsent rows stay queued for the next start."""
-        last_record = last_claim = time.monotonic()
+        last_record = last_claim = last_beat = time.monotonic()
+        self.owner, back = await start_worker(self.db, self.name, self.clock())
+        if back:
+            log.info("%d messages held by this worker's previous life go out again", back)
         self._running = True
         self._due = True
         while not self._stopping:
+            if time.monotonic() - last_beat >= self.beat_every:
+                last_beat = time.monotonic()
+                now = self.clock()
+                if await beat(self.db, self.owner, now, now + self.lease,
+                              now - self.stale_after):
+                    self._due = True  # a gone worker's rows are due again
             self._wakeup.clear()  # before claiming: a wake from here on ends the idle wait
             busy = 0
             # claim when rows were queued (`wake`), when the last claim left rows due, and at
@@ -238,14 +265,16 @@ class DeliveryWorker:
                         busy += await self._fill(channel)
                 self._due = self._due or not all(p.caught_up for p in self.pumps.values())
             pending = sum(len(p.results) for p in self.pumps.values())
-            if pending >= 64 or (pending and time.monotonic() - last_record >= 0.2):
+            if pending >= 64 or (pending and time.monotonic() - last_record >= self.record_every):
                 await self._record()
                 last_record = time.monotonic()
             if not busy:
                 if not pending and not any(p.in_memory for p in self.pumps.values()):
                     self.idle.set()  # nothing claimed, nothing in flight, nothing to record
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wakeup.wait(), 0.2 if pending else poll)
+                    await asyncio.wait_for(self._wakeup.wait(),
+                                           self.record_every if pending else
+                                           min(poll, self.beat_every))
                 self.idle.clear()
         self._running = False
         await self._finish()
@@ -263,7 +292,7 @@ class DeliveryWorker:
     # --- replies handed over by the engine (flows.outbox.Handoff) ----------------------------
     def accepts(self, channel: str, n: int) -> bool:
         pump = self.pumps.get(channel)
-        if pump is None or not self._running or self._stopping:
+        if pump is None or not self._running or self._stopping or self.owner is None:
             return False
         if pump.caught_up and pump.in_memory + n <= self.window[channel]:
             return True
@@ -303,10 +332,18 @@ class DeliveryWorker:
         return sent
 
     async def _finish(self) -> None:
+        """A clean stop: the sends under way finish (for at most `stop_wait` seconds), what
+        was sent is recorded, and the rows still waiting here go back to the queue."""
         running = [t for p in self.pumps.values() for t in p.tasks.values()]
         if running:
-            await asyncio.wait(running, timeout=10)
+            await asyncio.wait(running, timeout=self.stop_wait)
+            for task in running:
+                task.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
         await self._record()
+        unsent = sorted(i for p in self.pumps.values() for i in p.held)
+        if self.owner is not None:
+            await stop_worker(self.db, self.owner, self.clock(), unsent)
 
     # --- claiming --------------------------------------------------------------------------
     async def _fill(self, channel: str) -> int:
@@ -334,7 +371,7 @@ class DeliveryWorker:
     async def _claim(self, channel: str, limit: int) -> tuple[list[OutRow], int]:
         """The rows to send of those claimed, and how many were claimed."""
         now = self.clock()
-        found = await claim(self.db, channel, limit, now, now + self.lease)
+        found = await claim(self.db, channel, limit, now, now + self.lease, self.owner)
         if not found:
             return [], 0
         cutoff = window_cutoff(now)
@@ -375,9 +412,14 @@ class DeliveryWorker:
             while queue:
                 row = queue.popleft()
                 if self._looping(row):
-                    pump.results.append(_Result(row, "failed", error="loop guard"))
-                    pump.in_memory -= 1
-                    continue
+                    if not self._told_to_wait(row):
+                        pump.results.append(_Result(row, "failed", error="loop guard"))
+                        pump.in_memory -= 1
+                        continue
+                    # a person repeating themselves still gets an answer: once a minute,
+                    # "tunggu sebentar" goes in place of the same reply again
+                    row = replace(row, reply=Reply(text=render("delivery.slow_down",
+                                                               row.locale)))
                 bucket = None
                 if sender.chat_rate:
                     bucket = pump.chat_buckets.get(address)
@@ -435,6 +477,17 @@ class DeliveryWorker:
                 return _Result(row, "failed", error=f"gave up: {type(exc).__name__}")
             return _Result(row, "retry", error=type(exc).__name__, delay=_backoff(row.attempts))
         return _Result(row, "sent", provider_id=provider_id)
+
+    def _told_to_wait(self, row: OutRow) -> bool:
+        """Whether this address may get the slow-down notice now (once a minute)."""
+        now = time.monotonic()
+        last = self._slowed.get((row.channel, row.address))
+        if last is not None and now - last < 60:
+            return False
+        if len(self._slowed) > 10_000:
+            self._slowed.clear()
+        self._slowed[(row.channel, row.address)] = now
+        return True
 
     def _looping(self, row: OutRow) -> bool:
         if row.broadcast_id is not None:

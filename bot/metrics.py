@@ -15,16 +15,18 @@ import logging
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
+from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import select, text
 
-from flows.complaints import OPEN as OPEN_COMPLAINT
+from flows.deadlines import OPEN as OPEN_COMPLAINT
+from flows.deadlines import Calendar, calendar, complaint_due
 from flows.outbox import PRIORITY_BROADCAST, PRIORITY_NOTIFY, PRIORITY_REPLY
-from storage.clock import as_utc, local, utcnow
+from storage.clock import utcnow
 from storage.db import Database
 from storage.models import Complaint
 from storage.sql import table
@@ -43,38 +45,6 @@ _OUTBOX_DEPTH = text("SELECT channel, priority, count(*) AS n FROM outbox "
                      "WHERE status IN ('queued', 'sending') GROUP BY channel, priority")
 _PENDING_OFFERS = text("SELECT count(*) FROM offer WHERE status = 'pending'")
 
-# --- when a complaint is overdue --------------------------------------------------------------
-# The rule of admin_cli/complaints.py:deadline (the officers' `complaints list`). bot/ may not
-# import admin_cli (the layers of docs/ARCHITECTURE.md), so until that rule moves below both,
-# tests/test_metrics.py checks that the two agree on every status.
-VERIFY_WORKING_DAYS = 3
-FOLLOW_UP_WORKING_DAYS = 5
-
-
-def _add_working_days(start: datetime, days: int) -> datetime:
-    at = local(start)
-    left = days
-    while left > 0:
-        at += timedelta(days=1)
-        if at.weekday() < 5:
-            left -= 1
-    return at.astimezone(UTC)
-
-
-def complaint_due(status: str, created_at: datetime, requested_at: datetime | None,
-                  statement_due_at: datetime | None,
-                  statement_at: datetime | None) -> datetime | None:
-    """When the Dinas's next step on a complaint is due; None once decided."""
-    if status == "submitted":
-        return _add_working_days(as_utc(created_at), VERIFY_WORKING_DAYS)
-    if status == "awaiting_statement" and statement_at is None and statement_due_at:
-        return as_utc(statement_due_at)
-    if status in ("under_review", "awaiting_statement"):
-        base = statement_at or statement_due_at or requested_at or created_at
-        return _add_working_days(as_utc(base), FOLLOW_UP_WORKING_DAYS)
-    return None
-
-
 # --- the database gauges ----------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class Snapshot:
@@ -85,8 +55,9 @@ class Snapshot:
     complaints_overdue: int
 
 
-async def read_snapshot(db: Database, now: datetime) -> Snapshot:
-    """The three database gauges: one query each, in one read transaction."""
+async def read_snapshot(db: Database, now: datetime, cal: Calendar | None = None) -> Snapshot:
+    """The three database gauges: one query each, in one read transaction. "Overdue" is the
+    officers' rule (`flows.deadlines.complaint_due`, working days on `cal`)."""
     async with db.read() as s:
         outbox = {(r.channel, PRIORITIES.get(r.priority, str(r.priority))): int(r.n)
                   for r in await s.execute(_OUTBOX_DEPTH)}
@@ -96,7 +67,7 @@ async def read_snapshot(db: Database, now: datetime) -> Snapshot:
         for r in await s.execute(select(
                 c.c.status, c.c.created_at, c.c.statement_requested_at, c.c.statement_due_at,
                 c.c.statement_at).where(c.c.status.in_(OPEN_COMPLAINT))):
-            due = complaint_due(*r)
+            due = complaint_due(*r, cal=cal)
             overdue += due is not None and now > due
     return Snapshot(outbox, offers, overdue)
 
@@ -133,8 +104,10 @@ class Metrics:
     """The metrics of one runtime, on a registry of its own."""
 
     def __init__(self, db: Database, channels: Sequence[str], *,
-                 clock: Callable[[], datetime] = utcnow, cache_seconds: float = 5.0) -> None:
+                 clock: Callable[[], datetime] = utcnow, cache_seconds: float = 5.0,
+                 holidays_file: Path | None = None) -> None:
         self.db = db
+        self.holidays_file = holidays_file  # the Dinas's own days off (SIJAKON_HOLIDAYS_FILE)
         self.clock = clock
         # whether the delivery worker waits with nothing to do (`DeliveryWorker.idle`)
         self.idle: Callable[[], bool] = lambda: False
@@ -205,7 +178,7 @@ class Metrics:
             self._read_at = now
             try:
                 self._db_gauges.snapshot = await asyncio.wait_for(
-                    read_snapshot(self.db, now), timeout=5.0)
+                    read_snapshot(self.db, now, calendar(self.holidays_file)), timeout=5.0)
             except Exception as exc:  # still serve the counters
                 log.warning("metrics: database gauges unavailable: %s", type(exc).__name__)
                 self._db_gauges.snapshot = None

@@ -3,6 +3,7 @@ metrics; and the log format (text or JSON, phone numbers masked in both)."""
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -11,9 +12,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from bot.delivery import DeliveryWorker, Sender
+from bot.media import discard_paths
 from bot.metrics import Metrics
 from bot.scheduler import Scheduler
 from bot.settings import Settings
+from bot.startup import check_data_dir
 from flows.context import FlowConfig
 from flows.engine import Engine
 from storage.clock import utcnow
@@ -23,13 +26,21 @@ from storage.db import Database
 def flow_config(settings: Settings) -> FlowConfig:
     return FlowConfig(offer_ttl=timedelta(minutes=settings.sijakon_offer_ttl_minutes),
                       data_dir=settings.sijakon_data_dir, locale=settings.sijakon_locale,
+                      pdp_name=settings.sijakon_pdp_name,
+                      pdp_contact=settings.sijakon_pdp_contact,
+                      holidays_file=settings.sijakon_holidays_file,
+                      officer_chat=settings.officer_chat,
+                      objection_days=settings.sijakon_objection_days,
                       **settings.retention_keep())
 
 
 async def open_database(settings: Settings) -> Database:
-    """Open the configured database and bring it to the head revision."""
-    settings.sijakon_data_dir.mkdir(parents=True, exist_ok=True)
-    settings.media_dir.mkdir(parents=True, exist_ok=True)
+    """Open the configured database and bring it to the head revision, after proving the data
+    directory takes files (an unwritable one is a start-up error, not a lost photo later)."""
+    check_data_dir(settings)
+    # alembic announces each of its plugins at INFO on every start: noise, and lines before a
+    # start-up error that should stand alone (bot/startup.py); its migration lines stay
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     db = Database(settings.database_url)
     await db.migrate()
     return db
@@ -50,7 +61,8 @@ class Runtime:
 
     def __post_init__(self) -> None:
         if self.metrics is None:
-            self.metrics = Metrics(self.db, list(self.worker.pumps), clock=self.clock)
+            self.metrics = Metrics(self.db, list(self.worker.pumps), clock=self.clock,
+                                   holidays_file=self.engine.config.holidays_file)
             self.metrics.idle = self.worker.idle.is_set
 
     async def close(self) -> None:
@@ -65,11 +77,14 @@ async def build_runtime(settings: Settings, senders: list[Sender], *,
     the worker's sends feed the metrics."""
     db = await open_database(settings)
     config = flow_config(settings)
-    metrics = Metrics(db, [s.channel for s in senders], clock=clock)
+    metrics = Metrics(db, [s.channel for s in senders], clock=clock,
+                      holidays_file=config.holidays_file)
     worker = DeliveryWorker(db, senders, clock=clock, locale=settings.sijakon_locale,
+                            name=settings.sijakon_instance or None,
                             observe=metrics.observe_send)
     metrics.idle = worker.idle.is_set  # caught up: that is progress too
     engine = Engine(db, config=config, clock=clock, on_output=worker.wake, handoff=worker,
+                    discard=functools.partial(discard_paths, media_dir=settings.media_dir),
                     observe_batch=metrics.observe_batch)
     scheduler = Scheduler(db, config, clock=clock, on_output=worker.wake)
     return Runtime(settings, db, engine, worker, scheduler, clock, metrics)

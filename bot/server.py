@@ -21,8 +21,10 @@ from datetime import datetime
 import uvicorn
 
 from bot.channel import Channel
+from bot.heap import settle_heap
 from bot.runtime import build_runtime, setup_logging
 from bot.settings import Settings
+from bot.startup import bind_http
 from bot.web import build_app
 from storage.clock import utcnow
 
@@ -47,8 +49,15 @@ def configured_channels(settings: Settings, *,
 async def serve(settings: Settings, *, stop: asyncio.Event | None = None,
                 clock: Callable[[], datetime] = utcnow) -> None:
     setup_logging(fmt=settings.sijakon_log_format)
-    channels = configured_channels(settings, clock=clock)
-    rt = await build_runtime(settings, [c.sender for c in channels], clock=clock)
+    # the port first: taken, it is one line before the database or a channel starts (uvicorn
+    # would bind last, log and sys.exit(3)); uvicorn serves on this socket and closes it
+    sock = bind_http(settings)
+    try:
+        channels = configured_channels(settings, clock=clock)
+        rt = await build_runtime(settings, [c.sender for c in channels], clock=clock)
+    except BaseException:
+        sock.close()
+        raise
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -63,9 +72,10 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None,
                                            port=settings.sijakon_http_port,
                                            log_level="warning", lifespan="off"))
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-    inbound.append(asyncio.create_task(server.serve(), name="web"))
+    inbound.append(asyncio.create_task(server.serve(sockets=[sock]), name="web"))
     background = [asyncio.create_task(rt.worker.run(), name="delivery"),
                   asyncio.create_task(rt.scheduler.run(), name="scheduler")]
+    settle_heap()
     log.info("SIJAKON bot running on %s", ", ".join(c.sender.channel for c in channels))
     await stop.wait()
     log.info("stopping: no new updates; finishing the one in hand")

@@ -21,6 +21,7 @@ from pydantic import (
     model_validator,
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsError as SourceError
 
 _WEBHOOK_SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 # a week at least (a message's receipts and retries are long over), ten years at most
@@ -36,6 +37,21 @@ RETENTION_DAYS: dict[str, tuple[int, int, int]] = {
     "sijakon_complaint_media_retention_days": (365, 90, 3650),
     "sijakon_tukang_media_retention_days": (365, 90, 3650),
 }
+
+
+def officer_address(value: str) -> tuple[str, str] | None:
+    """(channel, address) for SIJAKON_OFFICER_CHAT: a Telegram chat id ("-100123",
+    "telegram:123"), a WhatsApp number ("+62812...", "whatsapp:+62812..."), or a console name
+    ("console:petugas", for trying it locally); None when it is none of these."""
+    raw = value.strip()
+    channel, _, rest = raw.partition(":") if ":" in raw else ("", "", raw)
+    if channel in ("", "telegram") and re.fullmatch(r"-?\d{1,20}", rest):
+        return "telegram", rest
+    if channel in ("", "whatsapp") and re.fullmatch(r"\+\d{8,15}", rest):
+        return "whatsapp", f"whatsapp:{rest}"
+    if channel == "console" and re.fullmatch(r"[A-Za-z0-9_.-]{1,32}", rest):
+        return "console", rest
+    return None
 
 
 class SettingsError(Exception):
@@ -67,6 +83,9 @@ class Settings(BaseSettings):
     sijakon_database_url: str = Field(default="", description="SQLAlchemy async URL")
     sijakon_data_dir: Path = Path("data")
     sijakon_locale: str = "id"
+    # this process's name among the bot processes on one database (default: the host
+    # name): a restart under the same name sends what its killed life held at once
+    sijakon_instance: str = ""
     sijakon_offer_ttl_minutes: int = Field(default=180, ge=5, le=7 * 24 * 60)
     sijakon_max_media_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     # outbox rows older than this are pruned (flows.timers.prune_outbox); 120 days keeps a
@@ -82,6 +101,16 @@ class Settings(BaseSettings):
     sijakon_tukang_media_retention_days: int = \
         RETENTION_DAYS["sijakon_tukang_media_retention_days"][0]
     sijakon_admin: str = ""
+    # the data administrator named to residents while no `pdp` officer is active (flows/privacy
+    # data_administrator): both or neither, so a notice never names someone without a contact
+    sijakon_pdp_name: str = Field(default="", max_length=120)
+    sijakon_pdp_contact: str = Field(default="", max_length=200)
+    # Pasal 9 (flows/deadlines.py, flows/complaints.py; docs/admin-guide.md): the Dinas's own
+    # holidays beside the national list, where officer notifications go (a Telegram chat id, a
+    # WhatsApp number; empty: none), and the working days a removed tukang has to object
+    sijakon_holidays_file: Path | None = None
+    sijakon_officer_chat: str = ""
+    sijakon_objection_days: int = Field(default=10, ge=1, le=60)
 
     telegram_bot_token: SecretStr | None = None
     telegram_base_url: str | None = None
@@ -139,16 +168,54 @@ class Settings(BaseSettings):
             raise ValueError(f"harus jumlah hari dari {low} sampai {high} (bawaan {default})")
         return v
 
+    @field_validator("sijakon_holidays_file")
+    @classmethod
+    def _holidays_file(cls, v: Path | None) -> Path | None:
+        if v is None or str(v).strip() in ("", "."):
+            return None
+        from flows.deadlines import HolidayFileError, calendar
+
+        try:
+            calendar(v)
+        except (HolidayFileError, OSError) as exc:
+            raise ValueError(str(exc)) from None
+        return v
+
+    @field_validator("sijakon_officer_chat")
+    @classmethod
+    def _officer_chat(cls, v: str) -> str:
+        if v.strip() and officer_address(v) is None:
+            raise ValueError("harus ID chat Telegram (mis. -1001234567890 atau telegram:123) "
+                             "atau nomor WhatsApp (mis. +6281234567890)")
+        return v.strip()
+
     @field_validator("sijakon_database_url")
     @classmethod
     def _db_url(cls, v: str) -> str:
         if v and not v.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
             raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        if v:
+            # SQLAlchemy's parse errors quote parts of the URL (a password, perhaps): not shown.
+            # Imported here: a settings error is reported before SQLAlchemy would load
+            from sqlalchemy.engine import make_url
+
+            try:
+                url = make_url(v)
+                port = url.port
+            except Exception:
+                raise ValueError("bukan URL yang bisa dibaca; bentuknya postgresql+asyncpg://"
+                                 "pengguna:sandi@host:5432/nama") from None
+            if port is not None and not 1 <= port <= 65535:
+                raise ValueError("port harus 1 sampai 65535")
+            if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
+                raise ValueError("harus menyebut berkas, mis. sqlite+aiosqlite:///data/sijakon.db")
         return v
 
     @field_validator("telegram_webhook_secret")
     @classmethod
     def _tg_secret(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None and not v.get_secret_value():
+            return None  # `TELEGRAM_WEBHOOK_SECRET=` as in .env.example: not set
         if v is not None and not _WEBHOOK_SECRET.match(v.get_secret_value()):
             raise ValueError("must be 1-256 characters of A-Z a-z 0-9 _ -")
         return v
@@ -182,6 +249,20 @@ class Settings(BaseSettings):
         if self.telegram_webhook_url and not self.telegram_webhook_secret:
             raise ValueError("TELEGRAM_WEBHOOK_SECRET is required when TELEGRAM_WEBHOOK_URL is set")
         return self
+
+    @model_validator(mode="after")
+    def _pdp_both_or_neither(self) -> Settings:
+        self.sijakon_pdp_name = self.sijakon_pdp_name.strip()
+        self.sijakon_pdp_contact = self.sijakon_pdp_contact.strip()
+        if bool(self.sijakon_pdp_name) != bool(self.sijakon_pdp_contact):
+            raise ValueError("SIJAKON_PDP_NAME dan SIJAKON_PDP_CONTACT harus diisi keduanya "
+                             "atau dikosongkan keduanya")
+        return self
+
+    @property
+    def officer_chat(self) -> tuple[str, str] | None:
+        """(channel, address) of SIJAKON_OFFICER_CHAT, or None when it is not set."""
+        return officer_address(self.sijakon_officer_chat)
 
     @property
     def database_url(self) -> str:
@@ -221,10 +302,23 @@ def load_settings(**overrides: object) -> Settings:
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
-        err = exc.errors()[0]
-        name = ".".join(str(p) for p in err.get("loc", ())) or "settings"
-        msg = err.get("msg", "invalid value").removeprefix("Value error, ")
-        raise SettingsError(f"setting {name.upper()}: {msg}") from None
+        raise SettingsError(validation_line(exc)) from None
+    except SourceError as exc:
+        # a JSON setting (WHATSAPP_TEMPLATES) that does not parse: pydantic-settings names the
+        # field, never the value, and its traceback ran to 150 lines
+        found = re.search(r'field "(\w+)"', str(exc))
+        name = found.group(1).upper() if found else "settings"
+        raise SettingsError(f"setting {name}: bukan JSON yang sah; lihat contohnya di "
+                            ".env.example") from None
+
+
+def validation_line(exc: ValidationError) -> str:
+    """One line naming the first bad setting and what is wrong, never the value given (it may
+    be a secret); bot/startup.py uses it too."""
+    err = exc.errors()[0]
+    name = ".".join(str(p) for p in err.get("loc", ())) or "settings"
+    msg = err.get("msg", "invalid value").removeprefix("Value error, ")
+    return f"setting {name.upper()}: {msg}"
 
 
 @lru_cache(maxsize=1)

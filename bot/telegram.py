@@ -17,6 +17,11 @@ Updates come in one of two ways:
   `X-Telegram-Bot-Api-Secret-Token` gets 403 and touches nothing, and 200 is answered only
   after the engine committed (anything else makes Telegram redeliver).
 
+An update we cannot read (a shape of an older Bot API, a body that is no update) is answered
+200 or confirmed past, and logged once: redelivering it would never help. Files are streamed
+to disk and judged by their bytes (bot/media.py); text is cleaned of invisible control
+characters (`flows.parsing.clean_text`) before the engine sees it.
+
 Both parse with PTB (`get_updates`, `Update.de_json`) and hand the update straight on:
 translate, then `Engine.handle`, as PTB's own `examples/customwebhookbot/starlettebot.py` does;
 no `Application` in between. Everything the bot says goes through the engine and the outbox,
@@ -30,6 +35,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
+import json
 import logging
 import mimetypes
 import re
@@ -40,6 +46,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -68,14 +75,16 @@ from telegram.error import (
     TimedOut,
 )
 from telegram.request import HTTPXRequest
+from telegram.warnings import PTBUserWarning
 
+from bot import media as media_store
 from bot.channel import Channel
 from bot.delivery import OutRow, Permanent, Retryable, SendError
-from bot.media import ALLOWED, MediaRejected, store
 from bot.runtime import Runtime
 from bot.settings import Settings
+from bot.web import BadBody, read_body, refuse
 from flows.engine import Engine, pick_locale
-from flows.parsing import normalize_phone
+from flows.parsing import clean_text, normalize_phone
 from flows.render import render, to_plain
 from flows.types import Inbound, InboundEvent, Media
 
@@ -98,6 +107,14 @@ CHOSEN_DATA = "~"  # callback_data of the line that replaces a pressed keyboard
 POLL_TIMEOUT = 30  # seconds a getUpdates call waits at Telegram for something new
 INBOUND_POOL = 256  # connections for file downloads and button answers (PTB's default too)
 MAX_UPDATE_TRIES = 3
+MAX_UPDATE_BYTES = 1024 * 1024  # an update is a few KB (4096-character texts): more is no update
+FILE_TIMEOUT = 30.0  # seconds for one file download (Telegram serves files up to 20 MB)
+# Polling decodes each update on its own (`_get_updates`, through `Bot.do_api_request`): PTB's
+# `get_updates` decodes the whole batch at once, so one update it cannot read (a poll in older
+# JSON: TypeError) failed every call, logged the batch's contents and stopped the loop. PTB
+# warns that `get_updates` exists when its endpoint goes through `do_api_request`: that one
+# warning is silenced (`_poll`).
+_GET_UPDATES_WARNING = r"Please use 'Bot\.get_updates'"
 # Pace a little under the configured limits: Telegram counts when a message arrives, and
 # network jitter can bring two paced sends closer together than they left (bench:
 # bench/delivery.py --channel telegram on a busy machine: a few 429s at the limit, none at 98%).
@@ -485,6 +502,11 @@ class FileUnavailable(Exception):
     """Telegram would not give us the file (network, expired): the person is asked again."""
 
 
+class FileUnsupported(Exception):
+    """Not a JPEG, PNG or PDF by its content, or a document of a type we never keep: the engine
+    answers "kirim foto JPG/PNG atau PDF" and nothing is kept."""
+
+
 def _contact_number(raw: str) -> str:
     """Telegram sends international numbers without '+' (e.g. 6281234567890)."""
     raw = raw.strip()
@@ -515,6 +537,8 @@ class TelegramChannel:
         self.engine: Engine | None = None
         self.ready = asyncio.Event()
         self._tries: dict[int, int] = defaultdict(int)
+        self._files: httpx.AsyncClient | None = None  # file downloads, streamed to disk
+        self._dropped: set[int] = set()  # update ids we could not read and logged once
 
     def attach(self, rt: Runtime) -> None:
         """Connect to the runtime's engine, which every update goes to."""
@@ -534,6 +558,10 @@ class TelegramChannel:
             self.ready.clear()
             with contextlib.suppress(Exception):
                 await self.bot.shutdown()
+            if self._files is not None:
+                with contextlib.suppress(Exception):
+                    await self._files.aclose()
+                self._files = None
 
     async def _start(self) -> None:
         delay = 1.0
@@ -569,13 +597,13 @@ class TelegramChannel:
 
     # --- polling ---------------------------------------------------------------------------
     async def _poll(self) -> None:
+        warnings.filterwarnings("ignore", message=_GET_UPDATES_WARNING, category=PTBUserWarning)
         offset: int | None = None
         confirmed: int | None = None  # the offset Telegram has surely seen
         delay = 1.0
         while True:
             try:
-                updates = await self.bot.get_updates(offset=offset, timeout=self.poll_timeout,
-                                                     allowed_updates=ALLOWED_UPDATES)
+                updates, skip_to = await self._get_updates(offset)
                 confirmed = offset
                 delay = 1.0
             except asyncio.CancelledError:
@@ -595,6 +623,8 @@ class TelegramChannel:
                 delay = min(60.0, delay * 2)
                 continue
             if not updates:
+                if skip_to is not None:  # only updates we could not read: past them
+                    offset = skip_to
                 continue
             work = asyncio.ensure_future(self._handle_batch(list(updates)))
             try:
@@ -607,6 +637,50 @@ class TelegramChannel:
             if failed:
                 await asyncio.sleep(delay)
                 delay = min(60.0, delay * 2)
+            elif skip_to is not None:
+                offset = max(offset, skip_to)
+
+    async def _get_updates(self, offset: int | None) -> tuple[list[Update], int | None]:
+        """One long poll: the updates we can read, and the offset past the last one we cannot
+        (None when there was none). An unreadable update is logged once and dropped, as the
+        webhook answers it 200: Telegram would otherwise hand it to us forever."""
+        raw = await self.bot.do_api_request(
+            "get_updates", api_kwargs={"offset": offset, "timeout": self.poll_timeout,
+                                       "allowed_updates": ALLOWED_UPDATES},
+            read_timeout=self.poll_timeout + 10)
+        updates: list[Update] = []
+        skip_to: int | None = None
+        for data in raw if isinstance(raw, list) else []:
+            update = self._decode(data)
+            if update is not None:
+                updates.append(update)
+            elif isinstance(data, dict) and isinstance(data.get("update_id"), int):
+                skip_to = max(skip_to or 0, data["update_id"] + 1)
+        return updates, skip_to
+
+    def _decode(self, data: Any) -> Update | None:
+        """An update from its JSON, or None (logged once per update id) when PTB cannot read
+        it: a shape of an older or newer Bot API, or not an update at all."""
+        update_id = data.get("update_id") if isinstance(data, dict) else None
+        if not isinstance(update_id, int):
+            log.warning("telegram sent something that is not an update; ignored")
+            return None
+        try:
+            return Update.de_json(data, self.bot)
+        except Exception as exc:  # whatever the library makes of a shape it does not know
+            self._unreadable(update_id, f"{type(exc).__name__} in Update.de_json")
+            return None
+
+    def _unreadable(self, update_id: int, why: str) -> None:
+        """Log an update we drop, once (polling may see it again before the offset moves)."""
+        if update_id in self._dropped:
+            return
+        if len(self._dropped) > 10_000:
+            self._dropped.clear()
+        self._dropped.add(update_id)
+        # the type of failure only: the update holds what a person wrote
+        log.warning("telegram update %s could not be read (%s); acknowledged and dropped",
+                    update_id, why)
 
     async def _confirm(self, offset: int | None) -> None:
         """Tell Telegram the updates before `offset` are handled (on the way out)."""
@@ -650,24 +724,32 @@ class TelegramChannel:
         return [Route(WEBHOOK_PATH, self._webhook, methods=["POST"])]
 
     async def _webhook(self, request: Request) -> Response:
+        """Telegram's POST: 403 without our secret; 200 once the engine committed the update,
+        and 200 too for a body we cannot read (logged once: a 5xx would make Telegram deliver
+        it again and again); 500 only when the engine could not store it (delivered again)."""
         given = request.headers.get(SECRET_HEADER, "").encode()
         if not self._secret or not hmac.compare_digest(given, self._secret):
             return PlainTextResponse("forbidden", status_code=403)
         try:
-            data = await request.json()
+            body = await read_body(request, MAX_UPDATE_BYTES)
+        except BadBody as exc:
+            log.warning("telegram webhook body refused: %s", type(exc).__name__)
+            return refuse(exc)
+        try:
+            data = json.loads(body)
         except ValueError:
-            return PlainTextResponse("bad request", status_code=400)
-        if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
-            return PlainTextResponse("bad request", status_code=400)
+            data = None
         try:
             await asyncio.wait_for(self.ready.wait(), timeout=10)
         except TimeoutError:
             return PlainTextResponse("starting", status_code=503)
+        update = self._decode(data)
+        if update is None:
+            return Response(status_code=200)
         try:
-            update = Update.de_json(data, self.bot)
             await self.process(update)
         except Exception:
-            log.exception("webhook update %s failed; Telegram will redeliver", data["update_id"])
+            log.exception("webhook update %s failed; Telegram will redeliver", update.update_id)
             return PlainTextResponse("error", status_code=500)
         return Response(status_code=200)
 
@@ -680,7 +762,13 @@ class TelegramChannel:
             raise RuntimeError("the Telegram channel is not attached to a runtime")
         if update.callback_query is not None:
             return await self._callback(update, update.callback_query)
-        inbound = await self.translate(update)
+        try:
+            inbound = await self.translate(update)
+        except OSError:
+            raise  # our disk: worth another try
+        except Exception as exc:  # a shape our translation does not know: never retried
+            self._unreadable(update.update_id, f"{type(exc).__name__} in translate")
+            return None
         if inbound is None:
             return None
         return await self.engine.handle(inbound)
@@ -705,9 +793,12 @@ class TelegramChannel:
                           limit_bytes=self.settings.sijakon_max_media_bytes)
         except FileUnavailable:
             return _event(update, msg, "file_failed")
+        except FileUnsupported:
+            return _event(update, msg, "file_unsupported")
 
     async def _message(self, update: Update, msg: Message) -> Inbound:
-        """A private-chat message as an `Inbound` (files already saved under the data dir)."""
+        """A private-chat message as an `Inbound` (files already saved under the data dir,
+        text without invisible control characters: `clean_text`)."""
         user = msg.from_user
         base = _origin(update, msg)
         if msg.contact is not None:
@@ -717,44 +808,51 @@ class TelegramChannel:
                 if phone is not None:
                     return Inbound(**base, phone=phone)
             # someone else's card, or a number we cannot read: as if typed
-            return Inbound(**base, text=number)
+            return Inbound(**base, text=clean_text(number))
+        caption = clean_text(msg.caption or "")
         if msg.location is not None:
-            return Inbound(**base, text=msg.caption or "",
+            return Inbound(**base, text=caption,
                            location=(msg.location.latitude, msg.location.longitude))
-        caption = msg.caption or ""
-        if msg.photo:
+        if msg.photo:  # Telegram's own JPEG; still judged by its bytes
             largest = max(msg.photo, key=lambda p: (p.file_size or 0, p.width * p.height))
-            media = await self._download(largest.file_id, "image/jpeg", largest.file_size)
+            media = await self._download(largest.file_id, largest.file_size)
             return Inbound(**base, text=caption, media=(media,))
         if msg.document is not None:
             doc = msg.document
-            ctype = (doc.mime_type or mimetypes.guess_type(doc.file_name or "")[0]
-                     or "application/octet-stream").lower()
-            if ctype in ALLOWED:
-                media = await self._download(doc.file_id, ctype, doc.file_size)
-            else:  # not kept; the flow answers "that is not a photo"
-                media = _unkept(ctype, doc.file_size)
+            declared = doc.mime_type or mimetypes.guess_type(doc.file_name or "")[0]
+            kind = media_store.classify(declared)
+            if kind == "refuse":  # a type we never keep: not even downloaded
+                raise FileUnsupported
+            if kind == "not_a_file":  # a voice note or video sent as a file
+                media = media_store.passed_on(declared, doc.file_size)
+            else:
+                media = await self._download(doc.file_id, doc.file_size)
             return Inbound(**base, text=caption, media=(media,))
-        for kind in (msg.video, msg.animation, msg.voice, msg.audio, msg.video_note):
-            if kind is not None:
-                ctype = getattr(kind, "mime_type", None) or "video/mp4"
-                return Inbound(**base, text=caption,
-                               media=(_unkept(ctype, getattr(kind, "file_size", 0)),))
+        for item in (msg.video, msg.animation, msg.voice, msg.audio, msg.video_note):
+            if item is not None:  # never downloaded: the step answers it
+                ctype = getattr(item, "mime_type", None) or "video/mp4"
+                return Inbound(**base, text=caption, media=(
+                    media_store.passed_on(ctype, getattr(item, "file_size", 0)),))
         if msg.sticker is not None:
-            return Inbound(**base, media=(_unkept("application/x-sticker", 0),))
-        text = msg.text or caption
+            return Inbound(**base, media=(media_store.passed_on("application/x-sticker"),))
+        text = clean_text(msg.text or "") or caption
         text = _COMMAND_MENTION.sub(r"\1", text)  # "/menu@SijakonBot" -> "/menu"
         return Inbound(**base, text=text)
 
-    async def _download(self, file_id: str, ctype: str, size: int | None) -> Media:
+    def _file_client(self) -> httpx.AsyncClient:
+        if self._files is None:
+            self._files = httpx.AsyncClient(timeout=FILE_TIMEOUT)
+        return self._files
+
+    async def _download(self, file_id: str, size: int | None) -> Media:
+        """Stream a file to disk (`bot.media.fetch`, in one of the process's download slots)
+        and keep it if its bytes are a JPEG, PNG or PDF. The URL holds the bot token: it is
+        never logged."""
         limit = self.settings.sijakon_max_media_bytes
         if size and size > limit:
             raise FileTooLarge
         try:
             tg_file = await self.bot.get_file(file_id)
-            if tg_file.file_size and tg_file.file_size > limit:
-                raise FileTooLarge
-            data = bytes(await tg_file.download_as_bytearray())
         except BadRequest as exc:
             if "too big" in exc.message.lower():
                 raise FileTooLarge from None
@@ -763,12 +861,31 @@ class TelegramChannel:
         except TelegramError as exc:
             log.warning("could not fetch a file from Telegram: %s", exc.message)
             raise FileUnavailable from None
+        if tg_file.file_size and tg_file.file_size > limit:
+            raise FileTooLarge
+        where = tg_file.file_path or ""
+        media_dir, now = self.settings.media_dir, self.clock()
         try:
-            stored = store(self.settings.media_dir, data, ctype, max_bytes=limit,
-                           now=self.clock())
-        except MediaRejected:
+            if where.startswith(("http://", "https://")):
+                return await media_store.fetch(self._file_client(), where, media_dir,
+                                               max_bytes=limit, now=now)
+            if where:  # a Bot API server in --local mode gives a path on its disk
+                async with media_store.slot():
+                    return await media_store.download(media_store.read_file(Path(where)),
+                                                      media_dir, max_bytes=limit, now=now)
+            log.warning("Telegram gave no file path to download")
+            raise FileUnavailable
+        except FileNotFoundError:
+            log.warning("the local Bot API server's file is not readable here")
+            raise FileUnavailable from None
+        except media_store.TooLarge:
             raise FileTooLarge from None
-        return stored if stored.path else _unkept(ctype, len(data))
+        except media_store.Unsupported as exc:
+            log.info("telegram file refused: %s", exc)
+            raise FileUnsupported from None
+        except httpx.HTTPError as exc:
+            log.warning("could not download a file from Telegram: %s", type(exc).__name__)
+            raise FileUnavailable from None
 
     async def _callback(self, update: Update, q: CallbackQuery) -> bool | None:
         msg = q.message
@@ -789,7 +906,7 @@ class TelegramChannel:
         assert self.engine is not None  # process checked it
         fresh = await self.engine.handle(Inbound(
             channel=CHANNEL, address=str(chat.id), external_id=f"tg:{update.update_id}",
-            choice=q.data, profile_name=q.from_user.full_name,
+            choice=q.data, profile_name=clean_text(q.from_user.full_name),
             language=q.from_user.language_code))
         await self._answer(q)
         if label is not None and isinstance(msg, Message):
@@ -815,7 +932,7 @@ def _origin(update: Update, msg: Message) -> dict[str, Any]:
     user = msg.from_user
     return {"channel": CHANNEL, "address": str(msg.chat_id),
             "external_id": f"tg:{update.update_id}",
-            "profile_name": user.full_name if user else None,
+            "profile_name": clean_text(user.full_name) if user else None,
             "language": user.language_code if user else None}
 
 
@@ -824,14 +941,6 @@ def _event(update: Update, msg: Message, event: InboundEvent, *,
     """An update the engine answers with a notice (an edit, a group command, a file we could
     not take): who and where, never what was said."""
     return Inbound(**_origin(update, msg), event=event, limit_bytes=limit_bytes)
-
-
-def _unkept(ctype: str, size: int | None) -> Media:
-    """A file we did not keep, for the flow to answer politely. An image type we cannot keep is
-    reported as octet-stream, so a photo step never takes a picture without a file."""
-    if ctype.startswith("image/"):
-        ctype = "application/octet-stream"
-    return Media(path="", content_type=ctype, size=size or 0)
 
 
 def channel(settings: Settings, *, clock: Callable[[], datetime]) -> Channel:

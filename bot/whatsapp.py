@@ -17,7 +17,10 @@ WhatsApp only lets a business write freely within 24 hours of the person's last 
 (`OutRow.window_open`, by `flows.outbox.window_cutoff`); outside the window a message goes as
 an approved Content API template when one is configured for its key (WHATSAPP_TEMPLATES), or
 waits (`Hold`) for the person's next message. A media download that fails is answered through
-the engine like any reply ("file_failed"); nothing of that message is kept.
+the engine like any reply ("file_failed"); so is a file too large ("file_too_large") or one
+whose bytes are not a JPEG, PNG or PDF ("file_unsupported", bot/media.py); nothing of that
+message is kept. Bodies are read with a hard cap (`bot.web.read_body`); a signed post we
+cannot use (fields missing) is answered 200 and logged once, so Twilio never retries it.
 """
 
 from __future__ import annotations
@@ -37,13 +40,13 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+from urllib.parse import parse_qsl
 
 import httpx
 import requests
 from pydantic import ValidationError
 from requests.adapters import HTTPAdapter
-from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -58,7 +61,8 @@ from bot.channel import Channel
 from bot.delivery import Hold, OutRow, Permanent, ReceiptStatus, Retryable
 from bot.runtime import Runtime
 from bot.settings import Settings, WhatsAppTemplate
-from flows.parsing import normalize_phone
+from bot.web import BadBody, read_body, refuse
+from flows.parsing import clean_text, normalize_phone
 from flows.render import render, to_whatsapp
 from flows.types import Inbound, Media
 
@@ -80,7 +84,7 @@ MEDIA_PATH = "/media"
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 
 BODY_LIMIT = 1600  # Twilio's limit for one message body
-MAX_MEDIA = 10  # per message, both ways
+MAX_MEDIA = 10  # files per message in, per outbox row out (sent one file per message)
 MAX_FORM_BYTES = 256 * 1024
 TWILIO_API = "https://api.twilio.com"
 DOWNLOAD_TIMEOUT = 8.0  # Twilio waits at most 15 s for our answer
@@ -326,11 +330,17 @@ class WhatsAppSender:
         urls = self._media_urls(row.reply.media)
         if len(urls) < len(row.reply.media[:MAX_MEDIA]):
             body = f"{body}\n\n{render('whatsapp.media_skipped', row.locale)}"
+        # WhatsApp keeps one attachment per message: the text goes with the first file, each
+        # further file as its own message, in order; only the last one asks for a status
         parts = split_body(body)
-        for part in parts[:-1]:  # a long text: the first parts go plain
-            await self._create(body=part, from_=self.sender, to=row.address)
-        extra: dict[str, Any] = {"media_url": urls} if urls else {}
-        return await self._create(body=parts[-1], **extra, **common)
+        plain: dict[str, Any] = {"from_": self.sender, "to": row.address}
+        sends: list[dict[str, Any]] = [{"body": part} for part in parts]
+        if urls:
+            sends[-1]["media_url"] = [urls[0]]
+            sends += [{"media_url": [url]} for url in urls[1:]]
+        for one in sends[:-1]:
+            await self._create(**one, **plain)
+        return await self._create(**sends[-1], **common)
 
     def _template_for(self, row: OutRow, meta: dict[str, Any]) -> WhatsAppTemplate | None:
         """The row's own template (a broadcast's content SID), else the one configured for
@@ -376,30 +386,21 @@ class WhatsAppSender:
 
 
 class BadRequest(Exception):
-    """A signed post we cannot use (missing fields): 400, nothing stored."""
-
-
-def _params(form: FormData) -> dict[str, str]:
-    return {k: v for k, v in form.items() if isinstance(v, str)}
+    """A signed post we cannot use (fields missing or malformed): answered 200 and logged
+    once (a 4xx/5xx only makes Twilio report or retry it), nothing stored."""
 
 
 async def _read_form(request: Request) -> dict[str, str] | None:
-    """The posted form, or None when it is not one we can read."""
-    try:
-        declared = int(request.headers.get("content-length") or 0)
-    except ValueError:
-        return None
-    if declared > MAX_FORM_BYTES:
-        return None
+    """The posted form (the last value of a repeated field, as Starlette's form), or None when
+    it is not a form we can read. `bot.web.BodyTooLarge` past MAX_FORM_BYTES, sent with a
+    Content-Length or not: the body is counted as it arrives (`bot.web.read_body`)."""
     ctype = request.headers.get("content-type", "")
     if not ctype.startswith("application/x-www-form-urlencoded"):
         return None
+    body = await read_body(request, MAX_FORM_BYTES)
     try:
-        body = await request.body()
-        if len(body) > MAX_FORM_BYTES:
-            return None
-        return _params(await request.form())
-    except Exception:  # whatever a broken body does to the parser, it is the sender's fault
+        return dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
+    except (UnicodeDecodeError, ValueError):  # not a form Twilio would send
         return None
 
 
@@ -427,8 +428,12 @@ def _location(params: dict[str, str]) -> tuple[float, float] | None:
     return None
 
 
+Fetched = Media | Literal["too_large", "unsupported", "failed"]
+
+
 class MediaFetcher:
-    """Downloads what people send (Twilio media URLs need the account's Basic auth)."""
+    """Downloads what people send (Twilio media URLs need the account's Basic auth), streamed
+    to disk and judged by content (`bot.media.fetch`)."""
 
     def __init__(self, settings: Settings, *, clock: Callable[[], datetime],
                  transport: httpx.AsyncBaseTransport | None = None) -> None:
@@ -447,14 +452,20 @@ class MediaFetcher:
         ok = host in self.trusted or host.endswith(".twilio.com")
         return self.auth if ok else None
 
-    async def fetch_all(self, items: list[tuple[str, str]]) -> tuple[list[Media], int]:
-        """(media, how many failed) for [(url, declared content type)]."""
-        async def one(client: httpx.AsyncClient, url: str, ctype: str) -> Media | None:
+    async def fetch_all(self, items: list[tuple[str, str]]) -> list[Fetched]:
+        """What became of each of [(url, declared content type)], in order: a `Media` (a kept
+        file, or a voice note or video passed on without one), or why not."""
+        async def one(client: httpx.AsyncClient, url: str, ctype: str) -> Fetched:
             try:
                 return await self._fetch(client, url, ctype)
+            except media_store.TooLarge:
+                return "too_large"
+            except media_store.Unsupported as exc:
+                log.info("whatsapp media refused: %s", exc)
+                return "unsupported"
             except (httpx.HTTPError, OSError, ValueError) as exc:
                 log.warning("whatsapp media download failed: %s", type(exc).__name__)
-                return None
+                return "failed"
 
         # side by side, and all within one deadline: Twilio waits at most 15 s for our answer
         async with httpx.AsyncClient(timeout=DOWNLOAD_TIMEOUT, follow_redirects=True,
@@ -465,35 +476,17 @@ class MediaFetcher:
                 task.cancel()
             if pending:
                 await asyncio.wait(pending)
-        got = [t.result() for t in tasks if t in done and not t.cancelled()]
-        out = [m for m in got if m is not None]
-        return out, len(items) - len(out)
+        return [t.result() if t in done and not t.cancelled() else "failed" for t in tasks]
 
     async def _fetch(self, client: httpx.AsyncClient, url: str, declared: str) -> Media:
-        cap = self.settings.sijakon_max_media_bytes
-        ctype = declared.split(";")[0].strip().lower()
-        if ctype and ctype not in media_store.ALLOWED:
-            # not a kind we keep: no need to download it, the flow answers politely
-            return Media(path="", content_type=ctype)
-        auth = self._auth_for(url)
-        async with client.stream("GET", url, auth=auth) as resp:
-            resp.raise_for_status()
-            ctype = ctype or resp.headers.get("content-type", "").split(";")[0].strip().lower()
-            length = resp.headers.get("content-length", "")
-            if length.isdigit() and int(length) > cap:
-                return Media(path="", content_type="application/octet-stream", size=int(length))
-            data = bytearray()
-            async for chunk in resp.aiter_bytes():
-                data.extend(chunk)
-                if len(data) > cap:
-                    return Media(path="", content_type="application/octet-stream",
-                                 size=len(data))
-        try:
-            return await asyncio.to_thread(media_store.store, self.settings.media_dir,
-                                           bytes(data), ctype or "application/octet-stream",
-                                           max_bytes=cap, now=self.clock())
-        except media_store.MediaRejected:
-            return Media(path="", content_type="application/octet-stream", size=len(data))
+        kind = media_store.classify(declared)
+        if kind == "refuse":  # a vCard, a document of a type we never keep: not downloaded
+            raise media_store.Unsupported(media_store.bare_type(declared))
+        if kind == "not_a_file":  # a voice note or a video: the step answers it
+            return media_store.passed_on(declared)
+        return await media_store.fetch(client, url, self.settings.media_dir,
+                                       max_bytes=self.settings.sijakon_max_media_bytes,
+                                       now=self.clock(), auth=self._auth_for(url))
 
 
 def parse_inbound(params: dict[str, str]) -> tuple[Inbound, list[tuple[str, str]]]:
@@ -516,10 +509,10 @@ def parse_inbound(params: dict[str, str]) -> tuple[Inbound, list[tuple[str, str]
     # a pressed quick-reply button (ButtonPayload) or list item (ListId) is our choice payload;
     # a button without a payload still says its label, which matches the shown choices
     choice = (params.get("ButtonPayload") or params.get("ListId") or "").strip() or None
-    text = params.get("Body", "")
+    text = clean_text(params.get("Body", ""))
     if not text.strip() and choice is None:
-        text = params.get("ButtonText") or params.get("ListTitle") or text
-    profile = (params.get("ProfileName") or "").strip() or None
+        text = clean_text(params.get("ButtonText") or params.get("ListTitle") or "") or text
+    profile = clean_text(params.get("ProfileName") or "").strip() or None
     inbound = Inbound(channel=CHANNEL, address=sender, external_id=f"wa:{sid}", text=text,
                       choice=choice, phone=normalize_phone(sender),
                       location=_location(params), profile_name=profile)
@@ -556,31 +549,25 @@ class WhatsAppWeb:
         return f"{self.base}{STATUS_PATH}" + (f"?{query}" if query else "")
 
     async def inbound(self, request: Request) -> Response:
-        params = await _read_form(request)
+        try:
+            params = await _read_form(request)
+        except BadBody as exc:
+            log.warning("whatsapp webhook body refused: %s", type(exc).__name__)
+            return refuse(exc)
         if params is None:
             return PlainTextResponse("bad request", status_code=400)
         if not _signed(self.validator, request, params, self._inbound_url(request)):
             return PlainTextResponse("forbidden", status_code=403)
         try:
             inbound, to_fetch = parse_inbound(params)
-        except BadRequest as exc:
-            log.warning("whatsapp webhook refused: %s", exc)
-            return PlainTextResponse("bad request", status_code=400)
+        except BadRequest as exc:  # Twilio's, but not a message we can use: never retried
+            log.warning("whatsapp webhook dropped: %s", exc)
+            return _twiml()
         # a redelivery we already handled: do not download its media again
         if await self.rt.engine.already_handled(CHANNEL, inbound.external_id):
             return _twiml()
         if to_fetch:
-            media, failed = await self.fetcher.fetch_all(to_fetch)
-            cap = self.settings.sijakon_max_media_bytes
-            if any(not m.path and m.size > cap for m in media):
-                # told the size limit, as on Telegram: keep nothing of this message
-                media_store.discard(media)
-                inbound = dataclasses.replace(inbound, event="file_too_large", limit_bytes=cap)
-            elif failed:  # the person is told to send it again: keep nothing of this message
-                media_store.discard(media)
-                inbound = dataclasses.replace(inbound, event="file_failed")
-            else:
-                inbound = dataclasses.replace(inbound, media=tuple(media))
+            inbound = self._with_media(inbound, await self.fetcher.fetch_all(to_fetch))
         try:
             await self.rt.engine.handle(inbound)
         except Exception:
@@ -588,16 +575,37 @@ class WhatsAppWeb:
             return PlainTextResponse("try again", status_code=500)
         return _twiml()
 
+    def _with_media(self, inbound: Inbound, fetched: list[Fetched]) -> Inbound:
+        """The message with its files, or, when one of them cannot be kept, the event that
+        tells the person why (too large, then failed, then not a JPEG/PNG/PDF), with nothing
+        of the message kept: never some of the files, never a file-less "image"."""
+        kept = [f for f in fetched if isinstance(f, Media)]
+        cap = self.settings.sijakon_max_media_bytes
+        if "too_large" in fetched:  # told the size limit, as on Telegram
+            media_store.discard(kept)
+            return dataclasses.replace(inbound, event="file_too_large", limit_bytes=cap)
+        if "failed" in fetched:  # the person is told to send it again
+            media_store.discard(kept)
+            return dataclasses.replace(inbound, event="file_failed")
+        if "unsupported" in fetched:  # "kirim foto JPG/PNG atau PDF"
+            media_store.discard(kept)
+            return dataclasses.replace(inbound, event="file_unsupported")
+        return dataclasses.replace(inbound, media=tuple(kept))
+
     async def status(self, request: Request) -> Response:
-        params = await _read_form(request)
+        try:
+            params = await _read_form(request)
+        except BadBody as exc:
+            return refuse(exc)
         if params is None:
             return PlainTextResponse("bad request", status_code=400)
         if not _signed(self.validator, request, params, self._status_url(request)):
             return PlainTextResponse("forbidden", status_code=403)
         sid = params.get("MessageSid", "").strip()
         state = params.get("MessageStatus", "").strip().lower()
-        if not sid or not state:
-            return PlainTextResponse("bad request", status_code=400)
+        if not sid or not state:  # Twilio's, but nothing we can use: never retried
+            log.warning("whatsapp status callback without MessageSid/MessageStatus dropped")
+            return Response(status_code=204)
         code_text = params.get("ErrorCode", "").strip()
         receipt = _receipt(state, int(code_text) if code_text.isdigit() else None)
         if receipt is not None:
@@ -613,8 +621,10 @@ class WhatsAppWeb:
         if path is None:
             return PlainTextResponse("not found", status_code=404)
         ctype = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        # the extension is the type the content proved (bot/media.py); nosniff keeps it so
         return FileResponse(path, media_type=ctype,
-                            headers={"Cache-Control": "private, no-store"})
+                            headers={"Cache-Control": "private, no-store",
+                                     "X-Content-Type-Options": "nosniff"})
 
 
 def _twiml() -> Response:

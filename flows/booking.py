@@ -18,20 +18,20 @@ from sqlmodel import col, select
 
 from flows.context import Context, FlowConfig
 from flows.jobs import cancel_job
-from flows.offers import category_name, kecamatan_name, make_offer, pick_again
+from flows.offers import category_name, kecamatan_list, kecamatan_name, make_offer, pick_again
 from flows.outbox import Outgoing
 from flows.parsing import dmy, parse_date, row_id
 from flows.steps import (
     HOME,
     NEXT,
     PREV,
+    ChooseOne,
     Confirm,
     Guarded,
     GuardedChoice,
     Next,
     PagedChoice,
     Photos,
-    StrictChoice,
     Text,
     clip_telling,
     keyed,
@@ -104,15 +104,14 @@ async def _own_kecamatan(ctx: Context) -> str | None:
 
 
 async def _kecamatan_options(ctx: Context) -> list[Choice]:
-    rows = (await (await ctx.db()).execute(select(Kecamatan).order_by(Kecamatan.name))).scalars()
     own = await _own_kecamatan(ctx)
     first: list[Choice] = []
     rest: list[Choice] = []
-    for k in rows:
-        if k.code == own:
-            first.append(Choice(k.code, ctx.t("booking.kecamatan_own", name=k.name)))
+    for code, name in await kecamatan_list(await ctx.db(), ctx.now):
+        if code == own:
+            first.append(Choice(code, ctx.t("booking.kecamatan_own", name=name)))
         else:
-            rest.append(Choice(k.code, k.name))
+            rest.append(Choice(code, name))
     return first + rest
 
 
@@ -298,7 +297,7 @@ async def _cancel_option(ctx: Context) -> list[Choice]:
 
 
 @dataclass(kw_only=True)
-class PickTukang(Guarded, StrictChoice, PagedChoice):
+class PickTukang(Guarded, PagedChoice):
     """The list of tukang, a page at a time with each one's details; an empty list goes to the
     "none found" step instead.
 
@@ -536,17 +535,17 @@ async def jobs_notify_available(session: AsyncSession, now: datetime, out: Outgo
 
 def register(registry: Registry) -> None:
     registry.add(
-        StrictChoice(name="booking.category", key="booking.ask_category",
-                     options=_category_options, then=_begin, help="booking.category_help",
-                     goes_to=("booking.description",)),
+        ChooseOne(name="booking.category", key="booking.ask_category",
+                  options=_category_options, then=_begin, help="booking.category_help",
+                  goes_to=("booking.description",)),
         Text(name="booking.description", key="booking.ask_description",
              validate=_valid_description, then=_after_description,
              help="booking.description_help", goes_to=("booking.photos",)),
         Photos(name="booking.photos", key="booking.ask_photos", then=_after_photos,
                maximum=MAX_PHOTOS, help="booking.photos_help", goes_to=("booking.kecamatan",)),
-        StrictChoice(name="booking.kecamatan", key="booking.ask_kecamatan",
-                     options=_kecamatan_options, then=_after_kecamatan,
-                     help="booking.kecamatan_help", goes_to=("booking.address",)),
+        ChooseOne(name="booking.kecamatan", key="booking.ask_kecamatan",
+                  options=_kecamatan_options, then=_after_kecamatan,
+                  help="booking.kecamatan_help", goes_to=("booking.address",)),
         Text(name="booking.address", key="booking.ask_address", validate=_valid_address,
              then=_after_address, help="booking.address_help", goes_to=("booking.time",)),
         Text(name="booking.time", key="booking.ask_time", validate=_valid_date,

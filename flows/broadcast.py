@@ -163,6 +163,11 @@ def _user_filter(aud: Audience, *, opted_out: bool = False) -> list[ColumnElemen
         conds.append(col(User.role) == aud.role)
     if aud.skills:
         conds.append(col(User.role) == "tukang")
+    if aud.role == "tukang" or aud.skills:
+        # a tukang the Dinas suspended or removed is no longer addressed as a tukang
+        stopped = select(TukangProfile.user_id).where(
+            col(TukangProfile.status).in_(("suspended", "removed")))
+        conds.append(pk(User.id).not_in(stopped))
     if aud.kecamatan:
         conds.append(col(User.kecamatan_code).in_(aud.kecamatan))
     return conds

@@ -47,6 +47,16 @@ class FlowConfig:
     job_media_keep: timedelta = timedelta(days=180)
     complaint_media_keep: timedelta = timedelta(days=365)
     tukang_media_keep: timedelta = timedelta(days=365)
+    # the data administrator named while no `pdp` officer is active (SIJAKON_PDP_NAME/_CONTACT;
+    # flows.privacy.data_administrator); empty: the notice names the Dinas itself
+    pdp_name: str = ""
+    pdp_contact: str = ""
+    # Pasal 9 (flows/deadlines.py, flows/complaints.py): the Dinas's holiday override file,
+    # the officers' chat as (channel, address) for notifications, and the working days a
+    # removed tukang has to file a keberatan
+    holidays_file: Path | None = None
+    officer_chat: tuple[str, str] | None = None
+    objection_days: int = 10
 
 
 @dataclass(slots=True)
@@ -83,6 +93,8 @@ class Context:
     _user: User | None = None
     said: int = 0
     extras: dict[str, Any] = field(default_factory=dict)
+    # options a step's `enter` read for the prompt it is about to send (read once, not twice)
+    held: dict[str, list[Any]] = field(default_factory=dict)
 
     # --- data ----------------------------------------------------------------------------
     @property

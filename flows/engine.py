@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import re
 import time
 from collections.abc import Callable
@@ -41,10 +42,10 @@ from flows.context import Context, ConvState, FlowConfig
 from flows.outbox import PRIORITY_REPLY, Handed, Handoff, Outgoing, takes_typed_actions
 from flows.registry import HOME, START, Registry, load_flows
 from flows.render import LOCALES, render
-from flows.steps import Next, words
+from flows.steps import ALBUM_TAIL, Next, Photos, words
 from flows.types import Choice, Inbound, InboundEvent, Message, Reply, Reprompt
 from storage.clock import utcnow
-from storage.db import Database
+from storage.db import Database, contended
 from storage.hotpath import BatchWrites, ConvRow, HotPath, hot_path
 from storage.models import ProcessedUpdate
 from storage.sql import table
@@ -69,6 +70,7 @@ NOTICES: dict[InboundEvent, str] = {
     "group": "notice.private_only",
     "file_too_large": "notice.file_too_large",
     "file_failed": "notice.file_failed",
+    "file_unsupported": "notice.file_unsupported",
 }
 
 
@@ -105,6 +107,14 @@ def match_presented(text: str, presented: list[tuple[str, str]]) -> str | None:
     return starts[0] if len(starts) == 1 else None
 
 
+class _Contended(Exception):
+    """Another transaction was in the way (a deadlock, a serialization failure, a busy
+    file): the batch is rolled back and runs again as it was, nobody apologised to."""
+
+
+RETRIES = 4  # runs of a contended batch before it fails like a broken database
+
+
 class _StepFailed(Exception):
     """A step raised: the batch is rolled back and run again with this message apologised."""
 
@@ -127,6 +137,7 @@ class _Batch:
     touched: set[tuple[str, str]] = field(default_factory=set)
     wrote: set[tuple[str, str]] = field(default_factory=set)  # whoever wrote in the batch
     handed: list[Handed] = field(default_factory=list)  # for the worker, after the commit
+    unkept: list[str] = field(default_factory=list)  # files no step took: deleted after it
 
     async def session(self) -> AsyncSession:
         """The ORM session of this batch, joined to its transaction (it never commits it)."""
@@ -149,6 +160,7 @@ class Engine:
         batch_max: int = 64,
         on_output: Callable[[], None] | None = None,
         handoff: Handoff | None = None,
+        discard: Callable[[list[str]], object] | None = None,
         observe_batch: Callable[[int, float, list[str]], None] | None = None,
     ) -> None:
         self.db = db
@@ -158,6 +170,8 @@ class Engine:
         self.batch_max = batch_max
         self.on_output = on_output  # called after a commit that wrote outbox rows
         self.handoff = handoff  # replies to people who just wrote go straight to the worker
+        # deletes files a message brought that its step does not keep (bot.media.discard_paths)
+        self.discard = discard
         self.observe_batch = observe_batch  # metrics: size, seconds, channels of each commit
         self._queue: asyncio.Queue[tuple[Inbound, asyncio.Future[bool]]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
@@ -226,7 +240,9 @@ class Engine:
         """
         failed: dict[int, int] = {}  # index in batch -> 1: apologise with menu, 2: apology only
         now = self.clock()
+        runs = 0
         while True:
+            runs += 1
             try:
                 async with self.db.write() as conn:
                     b = _Batch(conn=conn, sql=await hot_path(conn), now=now)
@@ -241,6 +257,11 @@ class Engine:
                     finally:
                         if b.orm is not None:
                             await b.orm.close()
+                if b.unkept and self.discard is not None:
+                    try:  # after the commit: a failed one is redelivered and fetched again
+                        self.discard(b.unkept)
+                    except Exception:  # the media sweep removes what is left
+                        log.exception("discarding %d unkept files failed", len(b.unkept))
                 if b.handed and self.handoff is not None:
                     try:
                         self.handoff.take(b.handed)
@@ -256,6 +277,12 @@ class Engine:
                 failed[exc.index] = failed.get(exc.index, 0) + 1
                 if failed[exc.index] > 3:  # cannot even apologise: fail the batch, unacked
                     raise RuntimeError("apology failed repeatedly") from exc
+            except Exception as exc:
+                if not (isinstance(exc, _Contended) or contended(exc)) or runs >= RETRIES:
+                    raise
+                log.info("batch of %d contended (run %d); running it again", len(inbounds), runs)
+                # jittered, growing: two processes that deadlocked must not meet again
+                await asyncio.sleep(random.uniform(0.005, 0.03) * runs)
 
     async def _dedupe(self, b: _Batch, inbounds: list[Inbound]) -> list[bool]:
         keys = list(dict.fromkeys((ib.channel, ib.external_id) for ib in inbounds))
@@ -306,6 +333,15 @@ class Engine:
             return
         conv = b.convs[key]
         step_before = conv.step
+        if ib.media and not self._keeps_media(conv):
+            # nothing of a person is stored before consent or where no step takes files
+            b.unkept.extend(m.path for m in ib.media if m.path)
+            if conv.data.get(ALBUM_TAIL) and not ib.text and ib.choice is None:
+                # the rest of an album after the photo step filled up: acknowledged and
+                # dropped, never taken as the answer to the question that came next
+                self._notice(b, ib, "notice.media_not_needed")
+                return
+        conv.data.pop(ALBUM_TAIL, None)
 
         out = Outgoing()
         ctx = Context(conv=conv, now=b.now, out=out, config=self.config,
@@ -321,7 +357,9 @@ class Engine:
                     ctx.clear_flow_data()
                     conv.step = self._home(conv)
                     conv.flow = conv.step.split(".", 1)[0]
-        except Exception:
+        except Exception as exc:
+            if contended(exc):
+                raise _Contended from exc
             if failures == 0:
                 log.exception("step failed in conversation %s at %s", conv.id, conv.step)
             else:
@@ -331,6 +369,12 @@ class Engine:
         b.dirty.add(key)
         self._record(b, ib, conv, step_before)
         conv.updated_at = b.now
+
+    def _keeps_media(self, conv: ConvState) -> bool:
+        """Whether the step a message arrives at can keep its files: a photo/document step
+        (every one comes after the privacy notice was agreed to, so before consent none
+        does)."""
+        return isinstance(self.registry.steps.get(conv.step), Photos)
 
     def _notice(self, b: _Batch, ib: Inbound, key: str) -> None:
         """Answer an event with its notice, like any reply (an outbox row, paced, retried),
@@ -509,7 +553,8 @@ class Engine:
             outbox=[(r.channel, r.address, r.user_id, r.key, r.payload, r.priority,
                      lease if i in handed else None) for i, r in enumerate(b.out.rows)],
             audit=b.audit,
-            touched=sorted(b.touched)), b.now)
+            touched=sorted(b.touched),
+            owner=self.handoff.owner if self.handoff is not None else None), b.now)
         rows = [r for i, r in enumerate(b.out.rows) if i in handed]
         b.handed = [
             Handed(id_, r.channel, r.address, r.user_id, r.key,

@@ -20,6 +20,7 @@ from flows.table import MenuEntry, Registry
 from flows.types import Choice, Message, Reprompt
 from storage.clock import local
 from storage.models import InfoArticle
+from storage.reference import cached
 from storage.sql import pk
 
 TOPICS = "info.topics"
@@ -34,9 +35,11 @@ class Listing(PagedChoice):
     exits = (HOME,)
 
     async def enter(self, ctx: Context) -> Next:
-        if not await self.options(ctx):
+        options = await self.options(ctx)
+        if not options:
             ctx.say("info.none")
             return HOME
+        self.hold(ctx, options)
         return await super().enter(ctx)
 
 
@@ -49,9 +52,14 @@ def _published() -> ColumnElement[bool]:
 
 async def _topics(ctx: Context) -> list[tuple[str, int]]:
     s = await ctx.db()
-    rows = await s.execute(select(InfoArticle.topic, func.count()).where(_published())
-                           .group_by(col(InfoArticle.topic)).order_by(col(InfoArticle.topic)))
-    return [(r[0], r[1]) for r in rows]
+
+    async def load() -> list[tuple[str, int]]:
+        rows = await s.execute(select(InfoArticle.topic, func.count()).where(_published())
+                               .group_by(col(InfoArticle.topic))
+                               .order_by(col(InfoArticle.topic)))
+        return [(r[0], r[1]) for r in rows]
+
+    return await cached(s, "info.topics", ctx.now, load)
 
 
 async def _topic_options(ctx: Context) -> list[Choice]:
@@ -101,6 +109,13 @@ async def _title_vars(ctx: Context) -> dict[str, Any]:
 async def _title_chosen(ctx: Context, choice: Choice) -> Next:
     if choice.id == "_topics":
         return TOPICS
+    return await _title_gone(ctx, choice)
+
+
+async def _title_gone(ctx: Context, choice: Choice) -> Next:
+    """Open the article of a title: also one no longer listed (withdrawn since its button was
+    sent), for the article page says so (it shows only published articles), rather than the
+    list's help."""
     article = row_id(choice.id)
     if article is None:
         raise Reprompt("help.choose")
@@ -195,7 +210,7 @@ def register(registry: Registry) -> None:
                 goes_to=(HOME, TITLES)),
         Listing(name=TITLES, key="info.ask_title", vars=_title_vars, options=_title_options,
                 extras=_back_to_topics, store="info_title_page", then=_title_chosen,
-                goes_to=(TOPICS, ARTICLE)),
+                unlisted=_title_gone, goes_to=(TOPICS, ARTICLE)),
         ArticlePage(name=ARTICLE, key="info.article", vars=_article_vars,
                     options=_article_options, then=_article_chosen,
                     goes_to=(ARTICLE, TITLES, HOME)),

@@ -24,7 +24,7 @@ from flows.offers import (
     when,
 )
 from flows.parsing import clip
-from flows.steps import HOME, GuardedChoice, GuardedConfirm, Next, StrictChoice, Text
+from flows.steps import HOME, ChooseOne, GuardedChoice, GuardedConfirm, Next, Text
 from flows.table import MenuEntry, Registry
 from flows.types import Choice, Reprompt
 from storage.models import Job, Offer, Rating, TukangProfile, User
@@ -133,28 +133,34 @@ def _lost(ctx: Context, job: Job | None) -> Next:
 # --- warga: Pesanan saya ----------------------------------------------------------------------
 
 
-async def _my_jobs(ctx: Context) -> list[Job]:
+async def _my_jobs(ctx: Context) -> list[tuple[int, str, str]]:
+    """(id, code, status) of the person's newest jobs: columns, not ORM objects (a list shown
+    on every "Pesanan saya" need not build and track a Job each)."""
     s = await ctx.db()
-    return list((await s.execute(select(Job).where(Job.warga_id == ctx.conv.user_id)
-                                 .order_by(col(Job.id).desc()).limit(LIST_LIMIT))).scalars())
+    rows = await s.execute(select(pk(Job.id), Job.code, Job.status)
+                           .where(Job.warga_id == ctx.conv.user_id)
+                           .order_by(col(Job.id).desc()).limit(LIST_LIMIT))
+    return [(r[0], r[1], r[2]) for r in rows]
 
 
-class JobList(StrictChoice):
+class JobList(ChooseOne):
     """A list that says so and returns to the menu when there is nothing to list."""
 
     empty: str = "job.none_yet"
     exits = (HOME,)
 
     async def enter(self, ctx: Context) -> Next:
-        if not [c for c in await self.options(ctx) if c.id != "home"]:
+        options = await self.options(ctx)
+        if not [c for c in options if c.id != "home"]:
             ctx.say(self.empty)
             return HOME
+        self.hold(ctx, options)
         return await super().enter(ctx)
 
 
 async def _mine_options(ctx: Context) -> list[Choice]:
-    jobs = [Choice(str(j.id), f"{j.code} · {status_label(ctx, j.status)}")
-            for j in await _my_jobs(ctx)]
+    jobs = [Choice(str(job_id), f"{code} · {status_label(ctx, status)}")
+            for job_id, code, status in await _my_jobs(ctx)]
     return [*jobs, Choice("home", ctx.t("job.choice_home"))] if jobs else []
 
 
@@ -334,10 +340,21 @@ async def _work_vars(ctx: Context) -> dict[str, object]:
             "address": job.address if show else ""}
 
 
+async def _may_work(ctx: Context) -> bool:
+    """Only an active tukang acts on offers and jobs: the Dinas may have suspended or removed
+    them (their taken jobs went back to the warga then, flows.tukang_profile.take_back_jobs)."""
+    s = await ctx.db()
+    status = (await s.execute(select(TukangProfile.status).where(
+        TukangProfile.user_id == ctx.conv.user_id))).scalar()
+    return status == "active"
+
+
 async def _work_detail_options(ctx: Context) -> list[Choice]:
     opts: list[tuple[str, str]] = []
     pair = await _work_offer(ctx)
-    if pair is not None:
+    if not await _may_work(ctx):
+        pass  # a stopped tukang only looks
+    elif pair is not None:
         opts += [("accept", "offer.choice_accept"), ("decline", "offer.choice_decline")]
     else:
         job = await _job(ctx, "job", owner="tukang")
@@ -360,6 +377,9 @@ class WorkDetail(GuardedChoice):
 async def _work_detail_chosen(ctx: Context, choice: Choice) -> Next:
     if choice.id == "back":
         return "jobs.work"
+    if not await _may_work(ctx):
+        ctx.say("complaint.tukang_stopped")
+        return HOME
     pair = await _work_offer(ctx)
     if pair is not None:
         offer = pair[0]

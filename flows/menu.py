@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from flows.complaints import typed_at_menu
 from flows.context import Context
 from flows.steps import HOME, Next, Step
 from flows.table import MenuEntry, Registry
@@ -39,7 +40,12 @@ class Menu(Step):
 
     async def handle(self, ctx: Context, msg: Message) -> Next:
         if msg.choice is None:
-            raise Reprompt(self.help)
+            # a complaint code, "Tulis pernyataan", "keberatan": reachable whatever buttons
+            # were lost (flows/complaints.py)
+            typed = await typed_at_menu(ctx, msg.text) if msg.text.strip() else False
+            if typed is False:
+                raise Reprompt(self.help)
+            return typed if isinstance(typed, str) else None
         entry = self.entries.get(msg.choice.id)
         return entry.step if entry else HOME
 
@@ -59,7 +65,9 @@ class BackToMenu(Step):
 
 def register(registry: Registry) -> None:
     registry.add(
-        Menu(name=HOME, key="menu.home", entries=registry.menu),
+        Menu(name=HOME, key="menu.home", entries=registry.menu,
+             goes_to=("complaint.about_me", "complaint.statement_text",
+                      "complaint.objection_text")),
         BackToMenu(name="menu.bantuan", key="help.main"),
     )
     registry.menu_entry(MenuEntry("bantuan", "menu.item_bantuan", "menu.bantuan", position=80))

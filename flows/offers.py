@@ -25,6 +25,7 @@ from flows.table import Registry
 from flows.types import Choice, Reprompt
 from storage.clock import local
 from storage.models import Category, Conversation, Job, Kecamatan, Offer, TukangProfile, User
+from storage.reference import cached
 from storage.sql import pk, rowcount
 
 OPEN = ("open", "offered")  # a job still looking for its tukang
@@ -44,6 +45,17 @@ def when(value: datetime) -> str:
 async def category_name(session: AsyncSession, category_id: int) -> str:
     cat = await session.get(Category, category_id)
     return cat.name if cat else "-"
+
+
+async def kecamatan_list(session: AsyncSession, now: datetime) -> list[tuple[str, str]]:
+    """Every kecamatan as (code, name), by name (reference data, kept in memory)."""
+
+    async def load() -> list[tuple[str, str]]:
+        rows = await session.execute(select(Kecamatan.code, Kecamatan.name)
+                                     .order_by(col(Kecamatan.name)))
+        return [(r[0], r[1]) for r in rows]
+
+    return await cached(session, "kecamatan", now, load)
 
 
 async def kecamatan_name(session: AsyncSession, code: str | None) -> str:
@@ -216,6 +228,11 @@ async def _answer_offer(ctx: Context, offer_id: int, status: str,
     """The conditional update both answers share: this tukang's pending, unexpired offer
     becomes `status`; otherwise they are told why not (expired, cancelled, taken)."""
     s = await ctx.db()
+    # the lock order of docs/jobs.md: the job first, then its offers (a cancel takes them in
+    # that order too; offer-then-job deadlocked against it on PostgreSQL)
+    await s.execute(select(pk(Job.id)).where(
+        col(Job.id) == select(Offer.job_id).where(col(Offer.id) == offer_id).scalar_subquery())
+        .with_for_update())
     won = await s.execute(
         update(Offer).where(col(Offer.id) == offer_id, col(Offer.tukang_id) == ctx.conv.user_id,
                             col(Offer.status) == "pending", col(Offer.expires_at) > ctx.now,

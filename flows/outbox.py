@@ -76,6 +76,7 @@ class Handoff(Protocol):
     """
 
     lease: timedelta
+    owner: int | None  # the worker's id in the database (Worker), once it has one
 
     def accepts(self, channel: str, n: int) -> bool:
         """Whether `n` more rows of `channel` may be handed over now: the worker runs, has room

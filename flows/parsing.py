@@ -35,6 +35,22 @@ def mask_phone(phone: str | None) -> str:
     return phone[:6] + "****" + phone[-4:]
 
 
+# Characters that change how text is shown without being text: the bidi embeddings, overrides
+# and isolates (U+202A-U+202E, U+2066-U+2069) and marks (U+200E, U+200F, U+061C), which can make
+# "Budi" display as something else when echoed back to the person or to a tukang (CVE-2021-42574,
+# "Trojan Source"); C0/C1 controls and DEL except tab and newline; a byte-order mark.
+_INVISIBLE = re.compile("[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f"
+                        "\u202a-\u202e\u2066-\u2069\ufeff]")
+
+
+def clean_text(text: str) -> str:
+    """What a person typed, without the invisible characters that control how it is shown
+    (`_INVISIBLE`): every adapter passes names and free text through it before a flow sees
+    them. Line breaks become plain newlines (CR LF and CR too)."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return _INVISIBLE.sub("", text)
+
+
 def clean_name(text: str) -> str | None:
     """A person's name: 2-80 characters with at least two letters."""
     name = " ".join(text.split())

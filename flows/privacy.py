@@ -20,12 +20,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
+from flows.context import FlowConfig
 from storage.models import (
     AuditLog,
     ChannelAccount,
     Complaint,
     Conversation,
     Job,
+    Objection,
     Offer,
     Officer,
     Outbox,
@@ -42,6 +44,7 @@ ERASED_NAME = "(dihapus)"
 ERASED_TEXT = "(dihapus)"
 OPEN_JOB_STATUSES = ("open", "offered", "accepted", "in_progress")
 DECIDED_COMPLAINT_STATUSES = ("upheld", "dismissed")
+UNDECIDED_OBJECTION_STATUSES = ("submitted",)
 
 
 class ErasureRefused(Exception):
@@ -52,18 +55,21 @@ class ErasureRefused(Exception):
         self.reason = reason
 
 
-async def data_administrator(session: AsyncSession) -> dict[str, Any]:
+async def data_administrator(session: AsyncSession, config: FlowConfig) -> dict[str, Any]:
     """The data administrator residents may reach, as message variables `pdp_name` and
     `pdp_contact`: the active `pdp` officer (`sijakon-admin officer add NAME --role pdp`),
-    read at each use so a change by the Dinas shows at once. Both are empty when none is named;
-    the messages then name the Dinas itself."""
+    read at each use so a change by the Dinas shows at once; else SIJAKON_PDP_NAME and
+    SIJAKON_PDP_CONTACT (`config`), so a new installation can name one before any officer is
+    registered. Both are empty when neither names anyone; the messages then name the Dinas."""
     row = (await session.execute(
         select(Officer.display_name, Officer.contact)
         .where(Officer.role == "pdp", col(Officer.active).is_(True))
         .order_by(col(Officer.id)).limit(1))).first()
-    if row is None:
-        return {"pdp_name": "", "pdp_contact": ""}
-    return {"pdp_name": row[0], "pdp_contact": row[1]}
+    if row is not None:
+        return {"pdp_name": row[0], "pdp_contact": row[1]}
+    if config.pdp_name and config.pdp_contact:
+        return {"pdp_name": config.pdp_name, "pdp_contact": config.pdp_contact}
+    return {"pdp_name": "", "pdp_contact": ""}
 
 
 def _row(obj: SQLModel) -> dict[str, Any]:
@@ -104,6 +110,8 @@ async def export_user_data(session: AsyncSession, user_id: int) -> dict[str, Any
     complaints = await _all(session, select(Complaint).where(
         or_(col(Complaint.warga_id) == user_id, col(Complaint.tukang_id) == user_id))
         .order_by(col(Complaint.id)))
+    objections = await _all(session, select(Objection).where(Objection.tukang_id == user_id)
+                            .order_by(col(Objection.id)))
     surveys = await _all(session, select(SurveyResponse)
                          .where(SurveyResponse.user_id == user_id)
                          .order_by(col(SurveyResponse.id)))
@@ -124,6 +132,7 @@ async def export_user_data(session: AsyncSession, user_id: int) -> dict[str, Any
                     for r in ratings],
         "complaints": [{**_row(c), "role": "complainant" if c.warga_id == user_id
                         else "respondent"} for c in complaints],
+        "objections": [_row(o) for o in objections],
         "survey_responses": [_row(s) for s in surveys],
         "audit": [_row(a) for a in audit],
     }
@@ -151,17 +160,25 @@ async def erasure_blockers(session: AsyncSession, user_id: int) -> list[str]:
     ).scalars().all()
     if complaints:
         reasons.append("masih ada pengaduan yang belum diputus (" + ", ".join(complaints) + ")")
+    # like a complaint: the Dinas must be able to decide what is before it (Pasal 9)
+    objections = (await session.execute(select(Objection.code).where(
+        Objection.tukang_id == user_id,
+        col(Objection.status).in_(UNDECIDED_OBJECTION_STATUSES)).order_by(col(Objection.id)))
+    ).scalars().all()
+    if objections:
+        reasons.append("masih ada keberatan yang belum diputus (" + ", ".join(objections) + ")")
     return reasons
 
 
 async def erase_user(session: AsyncSession, user_id: int, now: datetime, *,
                      actor: str | None = None, channel: str | None = None) -> None:
     """Anonymise a person, keeping anonymous history; raises ErasureRefused while a job of
-    theirs is running or a complaint by or about them is undecided.
+    theirs is running or a complaint by or about them, or their objection, is undecided.
 
-    Files they sent (SKK photos, job photos, evidence) are deleted from disk once the rows are
-    flushed: if the transaction later fails the person's files are still gone, which errs on
-    the side of what they asked for. `actor` defaults to the person themselves.
+    Files they sent (SKK photos, job photos, evidence, statements, objections) are deleted
+    from disk once the rows are flushed: if the transaction later fails the person's files
+    are still gone, which errs on the side of what they asked for. `actor` defaults to the
+    person themselves.
     """
     user = await session.get(User, user_id)
     if user is None:
@@ -218,6 +235,10 @@ async def erase_user(session: AsyncSession, user_id: int, now: datetime, *,
         c.statement_media = []
         if c.statement is not None:
             c.statement = ERASED_TEXT
+    for o in await _all(session, select(Objection).where(Objection.tukang_id == user_id)):
+        files += list(o.media or [])
+        o.media = []
+        o.text = ERASED_TEXT
 
     await session.execute(update(Rating).where(col(Rating.warga_id) == user_id).values(comment=""))
     await session.execute(update(SurveyResponse).where(col(SurveyResponse.user_id) == user_id)

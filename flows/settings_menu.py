@@ -174,7 +174,8 @@ async def _show_data(ctx: Context) -> None:
     export = await export_user_data(session, user.id or 0)
     await ctx.audit("privacy.view", "user", user.id, by="self")
     parts = chunks(data_lines(ctx, export))
-    ctx.say("settings.data_intro", parts=len(parts), **await data_administrator(session))
+    ctx.say("settings.data_intro", parts=len(parts),
+            **await data_administrator(session, ctx.config))
     for part in parts:
         ctx.say("settings.data_part", lines=[{"heading": h, "text": x} for h, x in part])
 

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
-
 from flows.context import Context
+from flows.offers import kecamatan_list
 from flows.parsing import EXAMPLE_PHONE, clean_name, clip, normalize_phone
 from flows.people import (
     account_owner,
@@ -23,7 +22,6 @@ from flows.privacy import data_administrator
 from flows.steps import HOME, START, ChooseOne, Next, Text, keyed
 from flows.table import Registry
 from flows.types import Choice, Message, Reprompt
-from storage.models import Kecamatan
 
 TUKANG_REGISTRATION = "tukang_reg.begin"
 
@@ -73,7 +71,7 @@ class Welcome(ChooseOne):
 
 async def _administrator(ctx: Context) -> dict[str, Any]:
     """The notice names the data administrator and how to reach them (flows/privacy.py)."""
-    return await data_administrator(await ctx.db())
+    return await data_administrator(await ctx.db(), ctx.config)
 
 
 async def _consent(ctx: Context, choice: Choice) -> Next:
@@ -140,8 +138,7 @@ async def _after_phone(ctx: Context, value: tuple[str, bool]) -> Next:
 
 
 async def kecamatan_options(ctx: Context) -> list[Choice]:
-    rows = (await (await ctx.db()).execute(select(Kecamatan).order_by(Kecamatan.name))).scalars()
-    return [Choice(k.code, k.name) for k in rows]
+    return [Choice(code, name) for code, name in await kecamatan_list(await ctx.db(), ctx.now)]
 
 
 async def _after_kecamatan(ctx: Context, choice: Choice) -> Next:

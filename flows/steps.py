@@ -110,35 +110,44 @@ class Say(Step):
 
 @dataclass(kw_only=True)
 class ChooseOne(Step):
-    """Pick one option; typing its number or label works as well as pressing it."""
+    """Pick one option; typing its number or label works as well as pressing it.
+
+    Only an id among the options it shows now is accepted: a forged or outdated payload (or
+    one for an option that vanished since the buttons were sent) gets the step's help instead
+    of reaching `then`. Every choice step has this guard, so no step has to remember it (a
+    forged kecamatan once reached the user's creation and failed on the foreign key).
+    """
 
     options: OptionsFn
     then: Callable[[Context, Choice], Awaitable[Next]]
     help: str = "help.choose"
+    # what a choice not among the options now gets instead of `then`: the step's help, or
+    # this when the step can say better (an article withdrawn since its button was sent)
+    unlisted: Callable[[Context, Choice], Awaitable[Next]] | None = None
 
     async def choices(self, ctx: Context) -> list[Choice]:
-        return await self.options(ctx)
+        return await self.listed(ctx)
+
+    async def listed(self, ctx: Context) -> list[Choice]:
+        """The options: those `enter` already read for this prompt (`hold`), else read now."""
+        held = ctx.held.pop(self.name, None)
+        return held if held is not None else await self.options(ctx)
+
+    def hold(self, ctx: Context, options: list[Choice]) -> None:
+        """Options just read in `enter`, for the prompt that follows (one query, not two)."""
+        ctx.held[self.name] = options
 
     async def handle(self, ctx: Context, msg: Message) -> Next:
         if msg.choice is None:
             raise Reprompt(self.help)
+        if msg.choice.id not in {c.id for c in await self.choices(ctx)}:
+            if self.unlisted is None:
+                raise Reprompt(self.help)
+            return await self.unlisted(ctx, msg.choice)
         return await self.then(ctx, msg.choice)
 
 
-@dataclass(kw_only=True)
-class StrictChoice(ChooseOne):
-    """Choose one, accepting only an id among the buttons it shows now.
-
-    A forged or outdated payload (or one for an option that vanished since the buttons were
-    sent) gets the step's help instead of reaching `then`: DESIGN.md, "a choice step accepts
-    only what it offered".
-    """
-
-    async def handle(self, ctx: Context, msg: Message) -> Next:
-        if msg.choice is not None and msg.choice.id not in {c.id for c in
-                                                            await self.choices(ctx)}:
-            raise Reprompt(self.help)
-        return await super().handle(ctx, msg)
+StrictChoice = ChooseOne  # the name steps used when the guard was theirs to ask for
 
 
 PREV = "_prev"
@@ -185,7 +194,7 @@ class PagedChoice(ChooseOne):
                      wrap=self.wrap)
 
     async def choices(self, ctx: Context) -> list[Choice]:
-        shown, page, pages = self.page_of(ctx, await self.options(ctx))
+        shown, page, pages = self.page_of(ctx, await self.listed(ctx))
         ctx.data[self.store] = page
         if page > 0 and not self.wrap:
             shown.append(Choice(PREV, ctx.t(self.prev_label)))
@@ -289,6 +298,11 @@ class ChooseMany(Step):
         return None
 
 
+# set when a photo step filled up and moved on: more files arriving now are the rest of the
+# album the person sent, acknowledged and dropped by the engine, never the next answer
+ALBUM_TAIL = "_album_tail"
+
+
 @dataclass(kw_only=True)
 class Photos(Step):
     """Collect up to `maximum` pictures (PDF too when `allow_pdf`); "Selesai" goes on."""
@@ -323,6 +337,7 @@ class Photos(Step):
             ctx.data[self.store] = have
             if len(have) >= self.maximum:
                 ctx.say("photos.full", count=len(have), maximum=self.maximum)
+                ctx.conv.data[ALBUM_TAIL] = True  # the rest of an album may still be coming
                 return await self._finish(ctx)
             ctx.say("photos.received", count=len(have), maximum=self.maximum,
                     choices=await self.choices(ctx) or None)

@@ -4,7 +4,8 @@ Each timer is `async (session, now, out, config) -> int` (how many rows it handl
 `flows.table.Timer`); it runs in its own transaction and its messages go to the outbox with it.
 Flow modules register theirs in `register(registry)` with `registry.timer(name, fn)`; this
 module holds the ones that belong to no flow: retention (UU 27/2022) of the dedupe window, the
-outbox, and the rest of storage/retention.py (media of finished matters, idle conversations).
+outbox, and the rest of storage/retention.py (media of finished matters, idle conversations),
+and the media sweep (storage/media_sweep.py: files no row points at, hourly).
 
 The three retention timers run when due (`storage.retention.due`: every 6 hours, at once again
 while a backlog lasts) and each run leaves one audit row with its counts, so the officer sees
@@ -38,7 +39,7 @@ from flows.complaints import OPEN as UNDECIDED_COMPLAINT
 from flows.context import FlowConfig
 from flows.outbox import Outgoing
 from flows.table import Registry
-from storage import retention
+from storage import media_sweep, retention
 from storage.clock import as_utc
 from storage.models import Broadcast, Complaint, Outbox
 from storage.reports import DELIVERED
@@ -225,7 +226,25 @@ async def purge_once(session: AsyncSession, now: datetime,
     return counts, files, more or counts["outbox"] >= PRUNE_CHUNK
 
 
+def media_dir(config: FlowConfig) -> Path:
+    """Where the adapters save files: SIJAKON_DATA_DIR/media (bot.settings.Settings.media_dir)."""
+    return config.data_dir / "media"
+
+
+async def sweep_media(session: AsyncSession, now: datetime, out: Outgoing,
+                      config: FlowConfig) -> int:
+    """When due (every hour, `storage.retention.due`, at once again while files are left),
+    delete the media files no row points at and older than an hour (storage/media_sweep.py);
+    one audit row (`media.sweep`) with the counts. Returns the files deleted."""
+    if not await retention.due(session, now, media_sweep.ACTION, media_sweep.EVERY):
+        return 0
+    swept = await media_sweep.sweep(session, media_dir(config), now)
+    media_sweep.record(session, now, swept)
+    return swept.deleted
+
+
 def register(registry: Registry) -> None:
     registry.timer("prune_dedupe", prune_dedupe)
     registry.timer("prune_outbox", prune_outbox)
     registry.timer("retention", purge_personal)
+    registry.timer("media_sweep", sweep_media)

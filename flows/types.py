@@ -20,11 +20,12 @@ class Media:
         return self.content_type.startswith("image/")
 
 
-InboundEvent = Literal["edited", "group", "file_too_large", "file_failed"]
+InboundEvent = Literal["edited", "group", "file_too_large", "file_failed", "file_unsupported"]
 """Something a person did that is no message for a step; the engine answers it with a notice
 and leaves the step where it is: "edited" an earlier message; "group": a command in a group
 chat (the bot serves private chats only); "file_too_large": a file over the size limit;
-"file_failed": a file the platform would not give us."""
+"file_failed": a file the platform would not give us; "file_unsupported": a file whose content
+is not a JPEG, PNG or PDF (whatever it claimed to be), kept nowhere."""
 
 
 @dataclass(frozen=True, slots=True)

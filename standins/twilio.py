@@ -4,6 +4,9 @@ It records every request, answers `POST .../Messages.json` like Twilio (201 and 
 SID), can be told to refuse the next sends (429 with Retry-After, 500, 63016, 21610...), and
 serves inbound media behind HTTP Basic auth like Twilio's media URLs.
 
+A WhatsApp message (`To` starting with `whatsapp:`) with more than one `MediaUrl` is refused
+(400, kept in `refused`): WhatsApp keeps one attachment per message, so a test sees the loss.
+
 With `rate` it enforces a sender's throughput (80 messages a second by default at Twilio):
 at most `rate` accepted messages per `From` in any one-second window, measured when they
 arrive; one more is refused with 429, error 20429 and a Retry-After, so a bench counts every
@@ -88,6 +91,7 @@ class TwilioStandIn(Served):
         self.arrivals: list[float] = []  # time.monotonic() of every accepted message
         self._recent: dict[str, deque[float]] = defaultdict(deque)  # per From, in the window
         self.sent: list[Sent] = []
+        self.refused: list[Sent] = []  # WhatsApp messages with several files (see above)
         self.media_requests: list[tuple[str, bool]] = []
         self.failures: list[Failure] = []
         self.media: dict[str, tuple[bytes, str]] = {}
@@ -181,6 +185,14 @@ class TwilioStandIn(Served):
                         "message": f"refused for {form.get('To', ['?'])[0]}",
                         "more_info": f"https://www.twilio.com/docs/errors/{failure.code}"},
                        failure.headers)
+            return
+        if form.get("To", [""])[0].startswith("whatsapp:") and len(form.get("MediaUrl", [])) > 1:
+            with self._lock:
+                self.refused.append(Sent("", path, form, authorized))
+            self._json(handler, 400, {
+                "code": 21623, "status": 400,
+                "message": "WhatsApp messages carry one media file; send one per message",
+                "more_info": "https://www.twilio.com/docs/whatsapp/guidance-whatsapp-media-messages"})
             return
         if self.latency:
             time.sleep(self.latency)

@@ -17,8 +17,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import TextClause, bindparam, text
+
 from storage.db import Database
 from storage.hotpath import run_on_sqlite_thread, sqlite_read_time, sqlite_time
+from storage.models import Worker
+from storage.sql import rowcount, table
 
 
 @dataclass(slots=True)
@@ -57,13 +61,15 @@ _RECIPIENTS = ("a.id, a.reachable, a.last_inbound_at, u.locale, c.locale, c.upda
 
 # fixed SQL: the formatted parts are placeholders and column lists, values are parameters
 _SQLITE_CLAIM = (f"UPDATE outbox SET status = 'sending', claimed_until = ?, "  # nosec B608
-                 f"attempts = attempts + 1 WHERE id IN (SELECT id FROM outbox WHERE "
-                 f"{_DUE.format(ch='?', now='?', now2='?', limit='?')}) RETURNING {_RETURNING}")
+                 f"claimed_by = ?, attempts = attempts + 1 WHERE id IN (SELECT id FROM outbox "
+                 f"WHERE {_DUE.format(ch='?', now='?', now2='?', limit='?')}) "
+                 f"RETURNING {_RETURNING}")
 _SQLITE_RECIPIENTS = "SELECT o.id, " + _RECIPIENTS.format(src="outbox") + " WHERE o.id IN ({})"
 
 _PG_CLAIM = (f"WITH o AS (UPDATE outbox SET status = 'sending', claimed_until = $1, "  # nosec B608
-             f"attempts = attempts + 1 WHERE id IN (SELECT id FROM outbox WHERE "
-             f"{_DUE.format(ch='$2', now='$3', now2='$3', limit='$4')} FOR UPDATE SKIP LOCKED) "
+             f"claimed_by = $5, attempts = attempts + 1 WHERE id IN (SELECT id FROM outbox "
+             f"WHERE {_DUE.format(ch='$2', now='$3', now2='$3', limit='$4')} "
+             f"FOR UPDATE SKIP LOCKED) "
              f"RETURNING {_RETURNING}) "
              f"SELECT o.{_RETURNING.replace(', ', ', o.')}, "
              + _RECIPIENTS.format(src="o") + " ORDER BY o.priority, o.id")
@@ -85,9 +91,9 @@ def _row(r: Any, extra: Any, read_time: Any) -> Claimed:
 
 
 async def claim(db: Database, channel: str, limit: int, now: datetime,
-                until: datetime) -> list[Claimed]:
+                until: datetime, owner: int | None = None) -> list[Claimed]:
     """Take up to `limit` due rows of `channel` (queued and due, or sending with a lease run
-    out), in priority then arrival order, leased until `until`."""
+    out), in priority then arrival order, leased to worker `owner` until `until`."""
     # only the statements under the write lock; rows are made after the commit
     async with db.write() as conn:
         if db.is_sqlite:
@@ -95,8 +101,8 @@ async def claim(db: Database, channel: str, limit: int, now: datetime,
             at = sqlite_time(now)
 
             def run(sq: Any) -> tuple[list[Any], list[Any]]:
-                found = sq.execute(_SQLITE_CLAIM, (sqlite_time(until), channel, at, at,
-                                                   limit)).fetchall()
+                found = sq.execute(_SQLITE_CLAIM, (sqlite_time(until), owner, channel, at,
+                                                   at, limit)).fetchall()
                 if not found:
                     return [], []
                 ids = [r[0] for r in found]
@@ -106,7 +112,8 @@ async def claim(db: Database, channel: str, limit: int, now: datetime,
             found, recipients = await run_on_sqlite_thread(raw.driver_connection, run)
         else:
             # through SQLAlchemy's adapter: its first statement opens the transaction
-            result = await conn.exec_driver_sql(_PG_CLAIM, (until, channel, now, limit))
+            result = await conn.exec_driver_sql(_PG_CLAIM, (until, channel, now, limit,
+                                                            owner))
             return [_row(r[:10], r[10:], lambda v: v) for r in result.all()]
     extra = {r[0]: r[1:] for r in recipients}
     # a reply's rows share their times: each text parsed once per claim
@@ -130,10 +137,11 @@ class Outcome:
 # a status callback may have overtaken the send (delivered, or failed 63016 and so waiting):
 # keep the status it set, record only what we know
 _SENT = ("UPDATE outbox SET provider_id = {p1}, sent_at = {p2}, claimed_until = NULL, "
+         "claimed_by = NULL, "
          "last_error = CASE WHEN status = 'sending' THEN NULL ELSE last_error END, "
          "status = CASE WHEN status = 'sending' THEN 'sent' ELSE status END WHERE id = {p3}")
 _OTHER = ("UPDATE outbox SET status = {p1}, last_error = {p2}, next_attempt_at = {p3}, "
-          "claimed_until = NULL WHERE id = {p4} AND status = 'sending'")
+          "claimed_until = NULL, claimed_by = NULL WHERE id = {p4} AND status = 'sending'")
 _UNREACHABLE = ("UPDATE channelaccount SET reachable = {false}, unreachable_reason = {p1} "
                 "WHERE channel = {p2} AND address = {p3}")
 
@@ -171,3 +179,70 @@ async def record(db: Database, outcomes: list[Outcome], now: datetime,
             return
         for sql, params in statements:
             await conn.exec_driver_sql(sql, params)
+
+
+# --- the workers' lives ------------------------------------------------------------------------
+# Rows held by a worker go back to the queue ("given back": due now, no owner) when the
+# worker is known to be gone: a new life of the same name started, or its beat is stale.
+# `status IN ('queued', 'sending')` repeats the partial index's predicate: SQLite uses the
+# index only for a WHERE that contains it (it cannot infer it from `status = 'sending'`),
+# else each statement scans the whole history
+_HELD = "status IN ('queued', 'sending') AND status = 'sending'"
+_GIVE_BACK = ("UPDATE outbox SET status = 'queued', claimed_until = NULL, claimed_by = NULL, "  # nosec B608
+              f"next_attempt_at = :now WHERE {_HELD} AND claimed_by IN "
+              "(SELECT id FROM worker WHERE {which})")
+
+
+def _sql_at(sql: str, *times: str) -> TextClause:
+    """`sql` with its time parameters typed, so each database gets them in its own format."""
+    kind = table(Worker).c.beat_at.type  # the models' own (aware UTC in, per dialect out)
+    return text(sql).bindparams(*(bindparam(t, type_=kind) for t in times))
+
+
+async def start_worker(db: Database, name: str, now: datetime) -> tuple[int, int]:
+    """Register a worker's new life; the rows its earlier lives held are given back at once.
+    Returns the worker's id and how many rows were given back."""
+    async with db.transaction() as s:
+        prior = {"name": name}
+        back = await s.execute(_sql_at(_GIVE_BACK.format(
+            which="name = :name AND stopped_at IS NULL"), "now"), {"now": now, **prior})
+        await s.execute(_sql_at("UPDATE worker SET stopped_at = :now WHERE name = :name "
+                                "AND stopped_at IS NULL", "now"), {"now": now, **prior})
+        w = Worker(name=name, started_at=now, beat_at=now)
+        s.add(w)
+        await s.flush()
+        return int(w.id or 0), rowcount(back)
+
+
+async def beat(db: Database, worker: int, now: datetime, until: datetime,
+               stale_before: datetime) -> int:
+    """The worker is alive: its beat, the lease of every row it holds renewed to `until`
+    (a long pacing wait never outlives it), and the rows of workers whose beat is older than
+    `stale_before` given back. Returns how many were given back."""
+    async with db.transaction() as s:
+        await s.execute(_sql_at("UPDATE worker SET beat_at = :now WHERE id = :me", "now"),
+                        {"now": now, "me": worker})
+        await s.execute(_sql_at(f"UPDATE outbox SET claimed_until = :until WHERE {_HELD} "  # nosec B608
+                                "AND claimed_by = :me", "until"),
+                        {"until": until, "me": worker})
+        gone = {"now": now, "stale": stale_before, "me": worker}
+        back = await s.execute(_sql_at(_GIVE_BACK.format(
+            which="beat_at < :stale AND stopped_at IS NULL AND id <> :me"), "now", "stale"),
+            gone)
+        await s.execute(_sql_at("UPDATE worker SET stopped_at = :now WHERE beat_at < :stale "
+                                "AND stopped_at IS NULL AND id <> :me", "now", "stale"), gone)
+        return rowcount(back)
+
+
+async def stop_worker(db: Database, worker: int, now: datetime, unsent: list[int]) -> None:
+    """A clean stop: the rows still waiting in memory go back to the queue, the life ends."""
+    async with db.transaction() as s:
+        if unsent:
+            await s.execute(
+                _sql_at("UPDATE outbox SET status = 'queued', claimed_until = NULL, "
+                        "claimed_by = NULL, next_attempt_at = :now WHERE status = 'sending' "
+                        "AND claimed_by = :me AND id IN :ids", "now")
+                .bindparams(bindparam("ids", expanding=True)),
+                {"now": now, "me": worker, "ids": unsent})
+        await s.execute(_sql_at("UPDATE worker SET stopped_at = :now WHERE id = :me", "now"),
+                        {"now": now, "me": worker})

@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import NullPool
 
+from storage.reference import install as install_reference_events
 from storage.service import install as install_service_events
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -53,6 +54,32 @@ def _sqlite_hooks(engine: AsyncEngine, begin: str) -> None:
         # straight on the driver, one hop to aiosqlite's thread (SQLAlchemy's "awaitable-only
         # driver methods in events"); exec_driver_sql would take a cursor, run, close: three
         conn.connection.dbapi_connection.run_async(lambda driver: driver.execute(begin))
+
+
+# PostgreSQL: deadlock_detected, serialization_failure (PLATFORM-FACTS); SQLite: the busy
+# handler gave up (another process held the file's write lock past busy_timeout)
+_CONTENTION_CODES = frozenset({"40P01", "40001"})
+_CONTENTION_TEXTS = ("database is locked", "database is busy")
+
+
+def contended(exc: BaseException) -> bool:
+    """Whether `exc` (or what caused it) says another transaction was in the way: the whole
+    transaction may simply run again."""
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        for err in (cur, getattr(cur, "orig", None)):
+            if err is None:
+                continue
+            code = getattr(err, "pgcode", None) or getattr(err, "sqlstate", None)
+            if code in _CONTENTION_CODES:
+                return True
+            if type(err).__name__ == "OperationalError" and any(
+                    t in str(err) for t in _CONTENTION_TEXTS):
+                return True
+        cur = cur.__cause__ or cur.__context__
+    return False
 
 
 class Database:
@@ -85,6 +112,7 @@ class Database:
         self._read_sessions = async_sessionmaker(self.read_engine, expire_on_commit=False)
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
         install_service_events()  # every session keeps the matching table current
+        install_reference_events()  # and drops cached reference data it changes
 
 
     @property

@@ -230,10 +230,29 @@ class Complaint(SQLModel, table=True):
     statement_requested_at: datetime | None = None
     statement_due_at: datetime | None = None
     statement_at: datetime | None = None
+    statement_reminders: int = 0  # reminders sent before the statement deadline (0, 1, 2)
     decision_note: str | None = None
     decided_by: str | None = Field(default=None, max_length=80)
     decided_at: datetime | None = None
     created_at: datetime
+
+
+class Objection(SQLModel, table=True):
+    """A removed tukang's keberatan (Pasal 9): one per removal, decided by an officer."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=16, unique=True)
+    tukang_id: int = Field(foreign_key="user.id", index=True)
+    complaint_id: int | None = Field(default=None, foreign_key="complaint.id")
+    text: str
+    media: list[str] = _json(list)
+    status: str = Field(default="submitted", max_length=12, index=True)
+    # submitted | reinstated | kept
+    removed_at: datetime | None = None  # the removal objected to (TukangProfile.decided_at)
+    created_at: datetime
+    decision_note: str | None = None
+    decided_by: str | None = Field(default=None, max_length=80)
+    decided_at: datetime | None = None
 
 
 class SurveyResponse(SQLModel, table=True):
@@ -286,6 +305,8 @@ class Broadcast(SQLModel, table=True):
 
 
 LIVE_OUTBOX = text("status IN ('queued', 'sending')")
+_HAS_PROVIDER = text("provider_id IS NOT NULL")
+_HAS_BROADCAST = text("broadcast_id IS NOT NULL")
 
 
 # --- the message path -----------------------------------------------------------------------
@@ -303,6 +324,11 @@ class Outbox(SQLModel, table=True):
         # the claim's index holds live rows only, so it stays small however long the history
         Index("ix_outbox_claim", "channel", "priority", "id", sqlite_where=LIVE_OUTBOX,
               postgresql_where=LIVE_OUTBOX),
+        # replies have neither: kept out of these two, a reply's insert touches fewer indexes
+        Index("ix_outbox_provider_id", "provider_id", sqlite_where=_HAS_PROVIDER,
+              postgresql_where=_HAS_PROVIDER),
+        Index("ix_outbox_broadcast_id", "broadcast_id", sqlite_where=_HAS_BROADCAST,
+              postgresql_where=_HAS_BROADCAST),
         Index("ix_outbox_addr", "channel", "address", "status"),
         Index("ix_outbox_created", "created_at"),
     )
@@ -318,9 +344,10 @@ class Outbox(SQLModel, table=True):
     attempts: int = 0
     next_attempt_at: datetime
     claimed_until: datetime | None = None
+    claimed_by: int | None = None  # the DeliveryWorker holding a "sending" row
     last_error: str | None = None
-    provider_id: str | None = Field(default=None, max_length=64, index=True)
-    broadcast_id: int | None = Field(default=None, index=True)
+    provider_id: str | None = Field(default=None, max_length=64)
+    broadcast_id: int | None = None
     created_at: datetime
     sent_at: datetime | None = None
 
@@ -386,3 +413,18 @@ class Officer(SQLModel, table=True):
     is_demo: bool = False  # made by `demo seed`
     created_at: datetime
     disabled_at: datetime | None = None
+
+
+class Worker(SQLModel, table=True):
+    """A running delivery worker (one per bot process) and its heartbeat.
+
+    Rows it holds ("sending", `Outbox.claimed_by`) go back to the queue as soon as its beat is
+    stale, or as soon as a new life of the same `name` (host and data directory) starts: a
+    killed process's replies leave seconds after the restart, not when their lease ends.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=120, index=True)
+    started_at: datetime
+    beat_at: datetime
+    stopped_at: datetime | None = None

@@ -35,12 +35,21 @@ from sqlalchemy import delete as sa_delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.clock import as_utc
-from storage.models import AuditLog, Complaint, Conversation, Job, ProcessedUpdate, TukangProfile
+from storage.models import (
+    AuditLog,
+    Complaint,
+    Conversation,
+    Job,
+    Objection,
+    ProcessedUpdate,
+    TukangProfile,
+)
 from storage.sql import rowcount, table
 
 FINISHED_JOB = ("done", "cancelled", "expired")
 UNDECIDED_COMPLAINT = ("submitted", "awaiting_statement", "under_review")
 DECIDED_COMPLAINT = ("upheld", "dismissed")
+DECIDED_OBJECTION = ("reinstated", "kept")
 CLOSED_TUKANG = ("rejected", "removed")
 # At most this many rows per category and run: on SQLite the run holds the write lock. Media
 # rows carry files (a few each), conversations are single rows.
@@ -105,6 +114,14 @@ def complaint_media_due(now: datetime, keep: timedelta) -> ColumnElement[bool]:
                 or_(_nonempty(c.c.evidence), _nonempty(c.c.statement_media)))
 
 
+def objection_media_due(now: datetime, keep: timedelta) -> ColumnElement[bool]:
+    """Files of a keberatan decided `keep` ago: the same period as a complaint's files (the
+    `complaint_media` category and setting), an objection being the last step of one."""
+    o = table(Objection)
+    return and_(o.c.status.in_(DECIDED_OBJECTION), o.c.decided_at < now - keep,
+                _nonempty(o.c.media))
+
+
 def tukang_media_due(now: datetime, keep: timedelta) -> ColumnElement[bool]:
     """SKK photos of a tukang rejected or removed `keep` ago (an active or suspended one keeps
     them: the Dinas checks them again)."""
@@ -137,7 +154,13 @@ async def pending(session: AsyncSession, now: datetime, *, dedupe: timedelta,
         select(func.count(), func.sum(_length(c.c.evidence) + _length(c.c.statement_media)),
                func.min(c.c.decided_at))
         .where(complaint_media_due(now, complaint_media)))).one()
-    out["complaint_media"] = Pending(int(n), int(files or 0), oldest)
+    o = table(Objection)
+    on, ofiles, oldest_o = (await session.execute(
+        select(func.count(), func.sum(_length(o.c.media)), func.min(o.c.decided_at))
+        .where(objection_media_due(now, complaint_media)))).one()
+    out["complaint_media"] = Pending(int(n) + int(on), int(files or 0) + int(ofiles or 0),
+                                     min((t for t in (oldest, oldest_o) if t is not None),
+                                         key=as_utc, default=None))
     n, files, oldest = (await session.execute(
         select(func.count(), func.sum(_length(p.c.skk_media)),
                func.min(p.c.decided_at))
@@ -191,8 +214,15 @@ async def strip_job_media(session: AsyncSession, now: datetime, keep: timedelta,
 
 async def strip_complaint_media(session: AsyncSession, now: datetime, keep: timedelta,
                                 limit: int = MEDIA_CHUNK) -> tuple[int, list[str]]:
-    return await _strip(session, Complaint, ("evidence", "statement_media"),
-                        complaint_media_due(now, keep), limit)
+    """Evidence and statement files of decided complaints, then the files of decided
+    objections (one category, one period): up to `limit` rows in all."""
+    n, files = await _strip(session, Complaint, ("evidence", "statement_media"),
+                            complaint_media_due(now, keep), limit)
+    if n < limit:
+        more, extra = await _strip(session, Objection, ("media",),
+                                   objection_media_due(now, keep), limit - n)
+        n, files = n + more, files + extra
+    return n, files
 
 
 async def strip_tukang_media(session: AsyncSession, now: datetime, keep: timedelta,

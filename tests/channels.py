@@ -18,6 +18,7 @@ import re
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -27,6 +28,7 @@ from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
 from bot.delivery import DeliveryWorker, OutRow
+from bot.media import discard_paths
 from bot.runtime import Runtime, flow_config
 from bot.scheduler import Scheduler
 from bot.settings import Settings, load_settings
@@ -208,7 +210,8 @@ async def telegram(db: Database, data_dir: Path, *, mode: str = "polling",
     tg = TelegramChannel(settings, clock=clock, poll_timeout=1)
     worker = DeliveryWorker(db, [tg.sender], clock=clock)
     engine = Engine(db, clock=clock, config=config, registry=registry, on_output=worker.wake,
-                    handoff=worker)
+                    handoff=worker,
+                    discard=partial(discard_paths, media_dir=settings.media_dir))
     rt = Runtime(settings, db, engine, worker, Scheduler(db, config, clock=clock), clock)
     client = None
     if mode == "webhook":
@@ -378,7 +381,8 @@ async def whatsapp(db: Database, data_dir: Path, standin: TwilioStandIn, clock: 
     config = flow_config(settings)
     worker = DeliveryWorker(db, [sender], clock=clock)
     engine = Engine(db, registry=registry, clock=clock, config=config, on_output=worker.wake,
-                    handoff=worker)
+                    handoff=worker,
+                    discard=partial(discard_paths, media_dir=settings.media_dir))
     rt = Runtime(settings, db, engine, worker, Scheduler(db, config, clock=clock), clock)
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=build_app(rt, ch.routes(rt))),
                                base_url=APP_SEES)

@@ -177,15 +177,17 @@ async def make_officer(where: Where, name: str, role: str = "admin", *, contact:
         return int(o.id or 0)
 
 
-async def make_complaint(where: Where, job_id: int, *, status: str = "submitted") -> int:
-    """A complaint on a job (awaiting_statement: asked now, due in a week)."""
+async def make_complaint(where: Where, job_id: int, *, status: str = "submitted",
+                         evidence: list[str] | None = None) -> int:
+    """A complaint on a job with its `evidence` files (awaiting_statement: asked now, due in
+    a week)."""
     now = _now(where)
     async with _db(where).transaction() as s:
         job = await s.get(Job, job_id)
         assert job is not None and job.tukang_id is not None
         c = Complaint(code=f"P-2611-{next(_counter):04d}", job_id=job_id, warga_id=job.warga_id,
                       tukang_id=job.tukang_id, text="Tukang tidak datang dua kali tanpa kabar.",
-                      status=status, created_at=now)
+                      evidence=list(evidence or []), status=status, created_at=now)
         if status == "awaiting_statement":
             c.statement_requested_at = now
             c.statement_due_at = now + timedelta(days=7)
@@ -205,9 +207,11 @@ async def ask_statement(h: Harness, complaint_id: int) -> None:
         c.statement_requested_at = now
         c.statement_due_at = now + timedelta(days=7)
         job = await s.get(Job, c.job_id)
-        await out.notify(s, c.tukang_id, "complaint.ask_statement",
+        await out.notify(s, c.tukang_id, "admin.statement_requested",
                          actions=[Choice(f"complaint.statement:{c.id}", "choice.give_statement")],
-                         code=c.code, job=job.code if job else "-", text=c.text, due="30-11-2026")
+                         media=list(c.evidence or []), complaint_code=c.code,
+                         job_code=job.code if job else "-", text=c.text,
+                         deadline="30-11-2026 09:00 WIB", files=len(c.evidence or []))
         await out.write(s, now)
     await h.refresh()
 

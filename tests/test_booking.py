@@ -105,6 +105,13 @@ async def test_photos_refuse_other_files_and_stop_at_five(t: Harness) -> None:
     await t.send("budi", media=(PHOTO, PHOTO))
     assert "Jumlah maksimum tercapai" in t.got("budi", "maksimum").text
     await t.assert_step("budi", "booking.kecamatan")
+    t.replies("budi")
+    for _ in range(2):  # the album's 6th and 7th photos arrive after the step moved on
+        await t.send("budi", media=(PHOTO,))
+    texts = t.texts("budi")
+    assert len(texts) == 2 and all("tidak kami simpan" in x for x in texts)
+    assert not any("kecamatan" in x.casefold() for x in texts)  # never taken as the answer
+    await t.assert_step("budi", "booking.kecamatan")
 
 
 async def test_time_refuses_past_and_unreadable_dates(t: Harness) -> None:

@@ -17,6 +17,7 @@ from tests.factories import (
 from tests.harness import Harness, register_warga
 
 PHOTO = Media("/tmp/sijakon-test/bocor.jpg", "image/jpeg", 90_000)
+PDF = Media("/tmp/sijakon-test/kuitansi.pdf", "application/pdf", 40_000)
 VIDEO = Media("/tmp/sijakon-test/bocor.mp4", "video/mp4", 900_000)
 WHAT = "Tukang tidak datang di hari yang disepakati dan tidak bisa dihubungi."
 
@@ -43,11 +44,11 @@ async def test_warga_files_a_complaint_with_evidence(t: Harness) -> None:
     await t.assert_step("budi", "complaint.evidence")
     t.replies("budi")
     await t.send("budi", media=(VIDEO,))
-    assert "bukan foto" in t.texts("budi")[0]
+    assert "foto (JPG/PNG) atau file PDF" in t.texts("budi")[0]
     await t.send("budi", media=(PHOTO,))
     await t.press("budi", "Selesai")
     summary = t.last("budi").text
-    assert WHAT in summary and "Foto bukti: 1" in summary
+    assert WHAT in summary and "Bukti: 1 file" in summary
     assert "tidak menjadi pihak" in summary and "Pasal 9" in summary
     await t.press("budi", "Kirim")
     done = t.got("budi", "diterima dengan kode").text
@@ -58,14 +59,31 @@ async def test_warga_files_a_complaint_with_evidence(t: Harness) -> None:
     assert (c.code, c.status, c.job_id, c.warga_id, c.tukang_id) == (
         "P-2611-0001", "submitted", job, warga, tk)
     assert c.text == WHAT and c.evidence == [PHOTO.path] and c.created_at == t.clock()
-    # a second complaint on the same job while the first is open is refused
+    # "Pengaduan" now lists it with the next step; a second one on the same job is refused
     await t.press("budi", "Pengaduan")
+    mine = t.last("budi")
+    assert "Pengaduan saya" in mine.text and "P-2611-0001" in mine.text
+    assert "26-11-2026 09:00 WIB" in mine.text  # 3 working days after Monday 09:00
+    assert mine.labels == ["P-2611-0001 · diterima, menunggu verifikasi Dinas",
+                           "Buat pengaduan baru", "Kembali ke menu"]
+    await t.send("budi", "1")
+    detail = t.got("budi", "Status:").text
+    assert "Dinas memverifikasi pengaduan ini paling lambat 26-11-2026 09:00 WIB" in detail
+    await t.assert_step("budi", "menu.home")
+    await t.press("budi", "Pengaduan")
+    await t.press("budi", "Buat pengaduan baru")
     await t.press("budi", "J-2611-0042 · Andi Wijaya")
     assert "sudah punya pengaduan P-2611-0001" in t.got("budi", "sudah punya").text
+    # the code typed at the menu shows it too; someone else's code shows nothing
+    await t.send("budi", "p-2611-0001")
+    assert "Berikutnya: Dinas memverifikasi" in t.last("budi", ).text or \
+        "Berikutnya: Dinas memverifikasi" in t.got("budi", "Berikutnya").text
+    await t.send("budi", "P-2611-0099")
+    assert "tidak kami temukan" in t.got("budi", "P-2611-0099").text
 
 
-async def test_complaint_without_photos_and_help_at_every_step(t: Harness) -> None:
-    """Unknown input gets the step's help; photos can be skipped."""
+async def test_complaint_without_evidence_is_refused_politely(t: Harness) -> None:
+    """Unknown input gets the step's help; "Selesai" without evidence is refused (Pasal 9)."""
     await warga_with_job(t)
     await t.press("budi", "Pengaduan")
     t.replies("budi")
@@ -78,12 +96,18 @@ async def test_complaint_without_photos_and_help_at_every_step(t: Harness) -> No
     assert "sedikit lebih lengkap" in texts[0] and "J-2611-0042" in texts[1]
     await t.send("budi", "x" * 3000 + " tukang kabur")
     assert "2000 karakter pertama" in t.got("budi", "terlalu panjang").text
+    assert "paling sedikit 1" in t.last("budi").text.casefold()
+    assert t.last("budi").labels == []  # no "Lewati": evidence is required
     t.replies("budi")
     await t.send("budi", "hmm")
-    assert "Kirim foto" in t.texts("budi")[0]
-    await t.press("budi", "Lewati")
+    assert "foto atau file PDF" in t.texts("budi")[0]
+    await t.send("budi", "selesai")
+    assert "paling sedikit satu bukti" in t.texts("budi")[0]
+    await t.assert_step("budi", "complaint.evidence")
+    await t.send("budi", media=(PDF,))
+    await t.press("budi", "Selesai")
     await t.assert_step("budi", "complaint.confirm")
-    assert "Foto bukti: 0" in t.last("budi").text
+    assert "Bukti: 1 file" in t.last("budi").text
     t.replies("budi")
     await t.send("budi", "entahlah")
     assert "Jawab Ya atau Tidak" in t.texts("budi")[0]
@@ -243,7 +267,8 @@ async def test_complaint_statement_and_erasure_on_both_databases(any_db) -> None
     await t.press("budi", "Pengaduan")
     await t.send("budi", "1")
     await t.send("budi", WHAT)
-    await t.press("budi", "Lewati")
+    await t.send("budi", media=(PDF,))
+    await t.press("budi", "Selesai")
     await t.press("budi", "Kirim")
     async with any_db.read() as s:
         cid = (await s.execute(select(Complaint.id))).scalar_one()
@@ -281,9 +306,9 @@ async def test_statement_steps_answer_unknown_input_with_help(t: Harness) -> Non
     t.replies("andi")
     await t.send("andi", "🤷")
     texts = t.texts("andi")
-    assert "Kirim foto" in texts[0] and "foto pendukung" in texts[1]
+    assert "Kirim foto" in texts[0] and "dokumen (PDF) pendukung" in texts[1]
     await t.send("andi", media=(VIDEO,))
-    assert "bukan foto" in t.texts("andi")[0]
+    assert "atau file PDF" in t.texts("andi")[0]
     await t.press("andi", "Lewati")
     t.replies("andi")
     await t.send("andi", "terserah")

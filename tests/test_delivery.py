@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -11,9 +12,10 @@ from sqlalchemy import select, update
 from bot.delivery import DeliveryWorker, Hold, OutRow, Permanent, Retryable, TokenBucket
 from flows.outbox import PRIORITY_BROADCAST, PRIORITY_NOTIFY, PRIORITY_REPLY, Outgoing
 from flows.types import Inbound, Reply
+from storage.claims import start_worker
 from storage.clock import utcnow
 from storage.db import Database
-from storage.models import ChannelAccount, Outbox, User
+from storage.models import ChannelAccount, Outbox, User, Worker
 from tests.harness import Harness, StepClock, register_warga
 
 
@@ -193,14 +195,17 @@ async def test_expired_lease_is_claimed_again(db: Database) -> None:
 
 
 async def test_loop_guard_stops_identical_floods(db: Database) -> None:
-    """More than 20 identical messages to one address within a minute fail as a loop."""
+    """More than 20 identical messages to one address within a minute are a loop (two bots
+    answering each other, or a person repeating themselves): the first one over gets a polite
+    "tunggu sebentar" instead, so a person is never left without an answer; the rest fail."""
     await enqueue(db, [("a", "same", 1)] * 25)
     sender = RecordingSender()
     await DeliveryWorker(db, [sender]).drain()
-    assert len(sender.sent) == 20
+    assert [text for _, text in sender.sent[:20]] == ["same"] * 20
+    assert len(sender.sent) == 21 and "Tunggu sebentar" in sender.sent[20][1]
     async with db.read() as s:
         errors = (await s.execute(select(Outbox.last_error).where(Outbox.status == "failed")))
-        assert set(errors.scalars()) == {"loop guard"}
+        assert list(errors.scalars()) == ["loop guard"] * 4
 
 
 async def test_token_bucket_paces() -> None:
@@ -285,6 +290,7 @@ class LostHandover:
     """A worker that dies between the engine's commit and the handover."""
 
     lease: timedelta = timedelta(minutes=2)
+    owner: int | None = None
 
     def accepts(self, channel: str, n: int) -> bool:
         return True
@@ -314,7 +320,7 @@ async def test_the_worker_takes_replies_only_when_nothing_older_is_due(db: Datab
     worker refuses until a claim has found everything due, and while its window is full."""
     worker = DeliveryWorker(db, [RecordingSender()], window_seconds=0.01)  # 10 rows
     assert not worker.accepts("console", 1)  # not running
-    worker._running = True
+    worker._running, worker.owner = True, 1
     assert not worker.accepts("console", 1)  # nothing claimed yet since the start
     await enqueue(db, [("a", "older", 0)])
     await worker._fill("console")
@@ -323,3 +329,90 @@ async def test_the_worker_takes_replies_only_when_nothing_older_is_due(db: Datab
     assert not worker.accepts("console", 1)  # and now rows are queued behind the refusal
     assert not worker.accepts("telegram", 1)  # no such channel here
     worker._running = False
+
+
+@dataclass
+class StuckSender(RecordingSender):
+    """A sender whose first send never returns (a process frozen, then killed)."""
+
+    stuck: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def send(self, row: OutRow) -> str | None:
+        if not self.stuck.is_set():
+            self.stuck.set()
+            await asyncio.Event().wait()
+        return await super().send(row)
+
+
+async def _row_status(db: Database) -> list[tuple[str, int | None]]:
+    async with db.read() as s:
+        rows = await s.execute(select(Outbox.status, Outbox.claimed_by).order_by(Outbox.id))
+        return [(r.status, r.claimed_by) for r in rows]
+
+
+async def test_a_restarted_worker_sends_what_its_previous_life_held_at_once(
+        any_db: Database) -> None:
+    """Killed while a reply was claimed: the next life of the same worker (same name) sends it
+    as soon as it starts, not when the lease runs out."""
+    await enqueue(any_db, [("a", "held", 0)])
+    stuck = StuckSender()
+    first = DeliveryWorker(any_db, [stuck], name="bot-1")
+    task = asyncio.create_task(first.run())
+    await asyncio.wait_for(stuck.stuck.wait(), 5)
+    task.cancel()  # kill -9: no clean stop, the row stays "sending", held by the first life
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    assert await _row_status(any_db) == [("sending", first.owner)]
+    sender = RecordingSender()
+    second = DeliveryWorker(any_db, [sender], name="bot-1")  # lease 30 s: not waited for
+    task = asyncio.create_task(second.run())
+    try:
+        await _until(lambda: sender.sent, 3)
+        assert sender.sent == [("a", "held")]
+    finally:
+        second.stop()
+        await task
+
+
+async def test_a_worker_without_a_beat_loses_its_rows_to_the_others(db: Database) -> None:
+    """Another process holding rows stopped beating: after `stale_after`, a live worker's beat
+    gives them back and they go out."""
+    await enqueue(db, [("a", "orphan", 0)])
+    now = [utcnow()]
+    gone = DeliveryWorker(db, [RecordingSender()], name="bot-a", clock=lambda: now[0])
+    gone.owner, _ = await start_worker(db, "bot-a", now[0])
+    assert await gone._fill("console") == 1  # claimed; then the process dies
+    pump = gone.pumps["console"]
+    for t in pump.tasks.values():
+        t.cancel()
+    sender = RecordingSender()
+    live = DeliveryWorker(db, [sender], name="bot-b", clock=lambda: now[0],
+                          stale_after=timedelta(seconds=10))
+    task = asyncio.create_task(live.run())
+    try:
+        await asyncio.wait_for(live.idle.wait(), 5)
+        assert sender.sent == []  # a-'s beat is fresh: its row is left alone
+        now[0] += timedelta(seconds=11)
+        await _until(lambda: sender.sent, 5)
+        assert sender.sent == [("a", "orphan")]
+    finally:
+        live.stop()
+        await task
+
+
+async def test_a_clean_stop_gives_back_what_waits_in_memory(db: Database) -> None:
+    """SIGTERM: what was sent is recorded, what still waits for its turn goes back to the
+    queue at once (no lease to wait out), within `stop_wait`."""
+    await enqueue(db, [("a", f"m{i}", 0) for i in range(5)])
+    slow = RecordingSender(rate=2.0)  # one message every half second
+    worker = DeliveryWorker(db, [slow], name="bot-1", stop_wait=0.2)
+    task = asyncio.create_task(worker.run())
+    await _until(lambda: slow.sent, 5)
+    worker.stop()
+    await asyncio.wait_for(task, 2)
+    statuses = await _row_status(db)
+    sent = sum(1 for st, _ in statuses if st == "sent")
+    assert sent == len(slow.sent) and sent < 5
+    assert all(row == ("queued", None) for row in statuses if row[0] != "sent")
+    async with db.read() as s:
+        assert (await s.execute(select(Worker.stopped_at))).scalar_one() is not None

@@ -7,10 +7,11 @@ import pytest
 from sqlalchemy import select
 
 from storage.models import ChannelAccount, User
+from tests import media_samples as samples
 from tests.factories import BATAM_KOTA, book, category_id, job_of, make_tukang
 from tests.harness import Harness
 
-JPEG = b"\xff\xd8\xff\xe0" + b"dinding" * 300 + b"\xff\xd9"
+JPEG = samples.JPEG  # a real one: files are judged by their bytes (bot/media.py)
 
 
 async def test_a_new_warga_registers_and_reaches_the_menu(any_channel: Harness) -> None:

@@ -145,3 +145,18 @@ async def test_a_refused_account_is_reachable_again_when_its_person_writes(
         in ([(True, None)], [(1, None)])
     assert "Menu utama" in t.last("budi").text
     await t.engine.stop()
+
+
+async def test_the_workers_beat_reads_live_outbox_rows_only(db: Database) -> None:
+    """Every second each worker renews its leases and looks for rows of gone workers: through
+    the partial index over live rows, never a scan of the whole history."""
+    from storage.claims import _GIVE_BACK, _HELD
+
+    statements = [_GIVE_BACK.format(which="beat_at < 0"),
+                  f"UPDATE outbox SET claimed_until = :until WHERE {_HELD} AND claimed_by = 1"]
+    async with db.write() as conn:
+        for sql in statements:
+            sql = sql.replace(":now", "0").replace(":until", "0")
+            plan = [r[-1] for r in await conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}")]
+            assert "SCAN outbox USING INDEX ix_outbox_claim" in plan, plan
+            assert "SCAN outbox" not in plan, plan

@@ -27,6 +27,7 @@ from sqlalchemy import select
 from admin_cli.report_quarterly import num, render_html
 from bot.delivery import DeliveryWorker, OutRow, Permanent
 from bot.scheduler import Scheduler
+from flows.types import Media
 from storage.clock import WIB, local
 from storage.db import Database
 from storage.models import (
@@ -47,6 +48,8 @@ from tests.admin.test_pasal9 import register_tukang_in_bot
 from tests.factories import book
 from tests.factories import make_tukang as make_person_tukang
 from tests.harness import Harness, StepClock, register_warga
+
+EVIDENCE = Media("/tmp/sijakon-test/bukti.jpg", "image/jpeg", 90_000)
 
 BUDI_SCORES = ["4 · Sangat sesuai", "4 · Sangat mudah", "3 · Cepat", "4 · Gratis", "3 · Sesuai",
                "4 · Sangat kompeten", "4 · Sangat sopan dan ramah", "3 · Baik",
@@ -246,7 +249,8 @@ async def test_quarter_built_through_the_bot_and_cli(db: Database, tmp_path: Pat
     job4 = (await _jobs(db))[-1]
     await t.press("budi", f"{job4.code} · Joko Susilo")
     await t.send("budi", "Sudah dibayar uang muka tapi tukang tidak pernah datang.")
-    await t.press("budi", "Lewati")
+    await t.send("budi", media=(EVIDENCE,))  # a complaint needs evidence (Pasal 9)
+    await t.press("budi", "Selesai")
     await t.press("budi", "Kirim")
     complaint_at = clock.now
     # Sari complains about Andi (job 2); the Dinas dismisses it without a statement
@@ -254,7 +258,8 @@ async def test_quarter_built_through_the_bot_and_cli(db: Database, tmp_path: Pat
     job2 = (await _jobs(db))[1]
     await t.press("sari", f"{job2.code} · Andi")
     await t.send("sari", "Ada sisa cat di lantai yang tidak dibersihkan.")
-    await t.press("sari", "Lewati")
+    await t.send("sari", media=(EVIDENCE,))
+    await t.press("sari", "Selesai")
     await t.press("sari", "Kirim")
     async with db.read() as s:
         codes = [c.code for c in (await s.execute(select(Complaint).order_by(Complaint.id)))
@@ -324,15 +329,16 @@ async def test_quarter_built_through_the_bot_and_cli(db: Database, tmp_path: Pat
     assert andi
     assert rep["tukang_now"]["active"] == 2 and rep["tukang_now"]["removed"] == 1
 
-    # jobs: 4 booked; done 2, cancelled 1, accepted 1 (Joko's, complained about)
+    # jobs: 4 booked; done 2, cancelled 1, open 1 (Joko's: accepted, then taken back from him
+    # when the complaint was upheld and he was removed, for Budi to choose another tukang)
     jb = cur["jobs"]
     assert jb["total"] == 4 and sum(jb["by_month"].values()) == 4
     assert {k: v for k, v in jb["by_status"].items() if v} == {"done": 2, "cancelled": 1,
-                                                               "accepted": 1}
+                                                               "open": 1}
     assert jb["by_category"] == {"Pengecatan": 4}
     assert jb["by_kecamatan"] == {"Batam Kota": 4}
-    assert jb["accepted"] == 3
-    assert jb["accept_hours"]["mean"] == pytest.approx((30 + 90 + 60) / 3 / 60)
+    assert jb["accepted"] == 2  # Joko's acceptance ended with the take-back
+    assert jb["accept_hours"]["mean"] == pytest.approx((30 + 90) / 2 / 60)
     assert jb["accept_hours"]["median"] == pytest.approx(1.0)
     assert jb["completion_rate"] == pytest.approx(2 / 4)
     assert jb["cancellation_rate"] == pytest.approx(1 / 4)

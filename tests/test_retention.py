@@ -33,6 +33,7 @@ from storage.models import (
     Complaint,
     Conversation,
     Job,
+    Objection,
     ProcessedUpdate,
     Rating,
     SurveyResponse,
@@ -374,6 +375,37 @@ async def test_dry_run_shows_and_the_run_deletes(db: Database, tmp_path: Path) -
 
 
 # --- the settings -----------------------------------------------------------------------------
+
+
+async def test_objection_files_go_with_the_complaint_period(db: Database,
+                                                          tmp_path: Path) -> None:
+    """A keberatan's files go a complaint-media period (365 days) after the Dinas decided it;
+    a younger decision and an objection still waiting keep theirs, and the text stays."""
+    config = config_for(tmp_path)
+    tk = await make_tukang(db, "andi", status="removed")
+    files = {k: [media(tmp_path, f"keberatan-{k}")] for k in ("old", "young", "waiting")}
+    ids: dict[str, int] = {}
+    async with db.transaction() as s:
+        for n, (key, status, decided) in enumerate((
+                ("old", "kept", NOW - 366 * DAY), ("young", "reinstated", NOW - 364 * DAY),
+                ("waiting", "submitted", None)), 1):
+            o = Objection(code=f"K-RET-{n:04d}", tukang_id=tk, text="Saya keberatan",
+                          media=files[key], status=status, created_at=NOW - 400 * DAY,
+                          decided_at=decided, decided_by="admin:siti" if decided else None)
+            s.add(o)
+            await s.flush()
+            ids[key] = int(o.id or 0)
+    async with db.read() as s:
+        before = await pending(s, NOW, config)
+    assert (before["complaint_media"].rows, before["complaint_media"].files) == (1, 1)
+    assert before["complaint_media"].oldest == NOW - 366 * DAY
+
+    await tick(db, NOW, config)
+    kept = {k: await column(db, Objection, "media", i) for k, i in ids.items()}
+    assert kept == {"old": [], "young": files["young"], "waiting": files["waiting"]}
+    assert exists(files["old"] + files["young"] + files["waiting"]) == [False, True, True]
+    assert await column(db, Objection, "text", ids["old"]) == "Saya keberatan"
+    assert (await runs(db))[-1][2]["deleted"]["complaint_media"] == 1
 
 
 @pytest.mark.parametrize(("name", "value"), [

@@ -75,8 +75,8 @@ async def test_show_has_job_parties_text_evidence(db: Database, t: Harness,
 
 async def test_request_statement_notifies_both(db: Database, t: Harness,
                                                admin: Admin) -> None:
-    """The complaint waits for a statement; the tukang gets the text and a button, the warga
-    the deadline."""
+    """The complaint waits for a statement (working days); the tukang gets the text and a
+    button, the warga the deadline."""
     _, job_id = await setup(db, t)
     cid, code = await make_complaint(db, job_id)
     r = await admin("complaints", "request-statement", code, "--days", "5", "--yes",
@@ -85,7 +85,8 @@ async def test_request_statement_notifies_both(db: Database, t: Harness,
     c = await complaint(db, cid)
     assert c.status == "awaiting_statement" and c.statement_requested_at is not None
     assert c.statement_due_at is not None
-    assert (c.statement_due_at - c.statement_requested_at) == timedelta(days=5)
+    # five working days from Monday 09:00: the next Monday 09:00
+    assert (c.statement_due_at - c.statement_requested_at) == timedelta(days=7)
     await t.refresh()
     to_tukang = t.got("dodi", code)
     assert "Tukang tidak datang" in to_tukang.text and to_tukang.labels == ["Tulis pernyataan"]

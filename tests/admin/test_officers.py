@@ -7,12 +7,15 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 from typer.core import TyperGroup
 from typer.main import get_command
 
 from admin_cli.app import RULES, app
 from admin_cli.common import Access, rule_for
+from bot.runtime import flow_config
+from bot.settings import SettingsError, load_settings
 from storage.db import Database
 from storage.models import AuditLog, Officer
 from tests.admin.conftest import Admin
@@ -168,6 +171,13 @@ async def test_a_viewer_can_change_nothing(db: Database, admin: Admin,
                 refused(r, "'yusuf' berperan pdp", "butuh peran admin")
     refused(await viewer("users", "find", "budi", "--reveal"), "--reveal")
     assert (await pdp("users", "find", "budi", "--reveal")).exit_code == 0
+    # copying files out is a data administrator's act, like --reveal
+    assert rule_for("complaints evidence", RULES).access == Access.PRIVACY
+    refused(await viewer("tukang", "show", "1", "--photos", str(tmp_path / "skk")),
+            "'rina' berperan viewer", "--photos", "pdp atau admin")
+    assert "Ditolak: petugas" not in (await viewer("tukang", "show", "1")).output
+    r = await pdp("tukang", "show", "1", "--photos", str(tmp_path / "skk"))
+    assert "Ditolak: petugas" not in r.output, r.output
 
 
 async def test_before_any_officer_only_the_bootstrap_commands_run(
@@ -254,3 +264,52 @@ async def test_the_privacy_notice_names_the_data_administrator(t: Harness,
     assert (await admin("officer", "disable", "yusuf")).exit_code == 0
     await t.send("dedi", "halo")
     assert "pengelola data pribadi" not in t.last("dedi").text
+
+
+async def test_the_settings_name_the_data_administrator_until_a_pdp_officer_is_active(
+        db: Database, clock: StepClock, admin: Admin, tmp_path: Path) -> None:
+    """SIJAKON_PDP_NAME and SIJAKON_PDP_CONTACT reach the notice through `flow_config` while
+    no pdp officer is active; an active pdp officer wins over them; one without the other
+    stops start-up with one line naming them."""
+    settings = load_settings(sijakon_data_dir=tmp_path, sijakon_pdp_name=" Rina Lestari ",
+                             sijakon_pdp_contact="pdp@batam.go.id")
+    t = Harness.console(db, clock=clock, config=flow_config(settings))
+    try:
+        await t.send("sari", "halo")
+        assert ("Penanggung jawab data: Dinas Cipta Karya dan Tata Ruang Kota Batam; pengelola "
+                "data pribadi: Rina Lestari (pdp@batam.go.id).") in t.last("sari").text
+        await t.press("sari", "Baca kebijakan data")
+        assert ("Pengelola data pribadi (Perwako Batam 65/2021): Rina Lestari, Dinas Cipta Karya "
+                "dan Tata Ruang Kota Batam. Hubungi: pdp@batam.go.id.") \
+            in t.got("sari", "Kebijakan data").text
+
+        r = await admin("officer", "add", "yusuf", "--role", "pdp", "--display",
+                        "Yusuf Hamdani", "--contact", "0778-462000")
+        assert r.exit_code == 0, r.output
+        await t.send("budi", "halo")
+        assert "pengelola data pribadi: Yusuf Hamdani (0778-462000)." in t.last("budi").text
+        assert (await admin("officer", "disable", "yusuf")).exit_code == 0
+        await t.send("dedi", "halo")
+        assert "pengelola data pribadi: Rina Lestari (pdp@batam.go.id)." in t.last("dedi").text
+    finally:
+        await t.close()
+
+    with pytest.raises(SettingsError, match="SIJAKON_PDP_NAME dan SIJAKON_PDP_CONTACT"):
+        load_settings(sijakon_data_dir=tmp_path, sijakon_pdp_name="Rina Lestari")
+
+
+async def test_db_stats_counts_the_officers(admin: Admin) -> None:
+    """`db stats` lists the officer table beside the others, disabled officers included."""
+    assert (await admin("officer", "disable", "rina")).exit_code == 0
+    stats = await admin.json("db", "stats")
+    assert stats["tables"]["officer"] == 2
+    assert "officer" in (await admin("db", "stats")).stdout
+
+
+def test_every_rule_names_a_command_that_exists() -> None:
+    """A rule for a command or group the tool does not have (such as "db migrate" for
+    `db upgrade`) is a mistake: it protects nothing and misleads whoever reads the table."""
+    everything = commands()
+    groups = {" ".join(path.split()[:n]) for path in everything
+              for n in range(1, len(path.split()))}
+    assert sorted(set(RULES) - set(everything) - groups) == []

@@ -14,6 +14,7 @@ from tests.admin.conftest import Admin, make_job, user_id_of
 from tests.harness import Harness, register_warga
 
 SKK_PHOTO = Media("/tmp/sijakon-test/skk-joko.jpg", "image/jpeg", 120_000)
+RECEIPT = Media("/tmp/sijakon-test/kuitansi-dp.pdf", "application/pdf", 30_000)
 
 
 async def register_tukang_in_bot(t: Harness, who: str) -> None:
@@ -58,7 +59,10 @@ async def test_pasal9_complaint_statement_decision_removal(db: Database, t: Harn
     await t.press("budi", "Pengaduan")
     await t.press("budi", f"{job_code} · Joko Susilo")
     await t.send("budi", "Sudah dibayar uang muka tapi tukang tidak pernah datang.")
-    await t.press("budi", "Lewati")
+    await t.send("budi", "selesai")  # no evidence yet: refused, politely
+    assert "paling sedikit satu bukti" in t.got("budi", "satu bukti").text
+    await t.send("budi", media=(RECEIPT,))
+    await t.press("budi", "Selesai")
     await t.press("budi", "Kirim")
     async with db.read() as s:
         complaint = (await s.execute(select(Complaint))).scalar_one()
@@ -76,6 +80,7 @@ async def test_pasal9_complaint_statement_decision_removal(db: Database, t: Harn
     await t.refresh()
     request = t.got("joko", code)
     assert "tidak pernah datang" in request.text and request.labels == ["Tulis pernyataan"]
+    assert request.media == [RECEIPT.path]  # the evidence he is asked to answer
     assert "pernyataan dari tukang" in t.got("budi", "sedang diproses").text
 
     # Joko answers in the bot, from wherever he is, with the button

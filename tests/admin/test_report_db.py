@@ -96,7 +96,7 @@ def test_db_backup_of_an_unreachable_database_stops_at_the_officer(tmp_path: Pat
         "SIJAKON_DATABASE_URL": "postgresql+asyncpg://x:rahasia@127.0.0.1:1/none",
         "SIJAKON_DATA_DIR": str(tmp_path), "SIJAKON_ADMIN": "siti"})
     r = runner.invoke(app, ["db", "backup", str(tmp_path / "x.db")])
-    assert r.exit_code == 1 and "SIJAKON_DATABASE_URL" in r.stderr
+    assert r.exit_code == 2 and "SIJAKON_DATABASE_URL" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1 and "rahasia" not in r.output
     assert not (tmp_path / "x.db").exists()
 

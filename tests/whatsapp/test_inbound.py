@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from bot.whatsapp import EMPTY_TWIML, parse_inbound
@@ -74,13 +75,20 @@ async def test_unsigned_and_forged_webhooks_are_refused(h: Harness) -> None:
     assert h.driver.standin.sent == []
 
 
-async def test_malformed_signed_posts_get_400(h: Harness) -> None:
-    """A signed post without a sender or with nonsense fields is refused, never a crash."""
+async def test_malformed_signed_posts_are_acknowledged_and_logged_once(
+        h: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    """A signed post without a sender or with nonsense fields is Twilio's own: answered 200
+    with empty TwiML (a 4xx only makes Twilio report it) and logged in one line, nothing
+    stored; a body that is not a form at all is no Twilio post: 400."""
     for params in ({"Body": "halo"},
                    {"MessageSid": "SM" + "2" * 32, "From": "+6281234567890", "Body": "x"},
                    {"MessageSid": "SM" + "3" * 32, "From": wa(BUDI), "NumMedia": "dua"}):
+        caplog.clear()
         resp = await h.deliver(params)  # signed as Twilio would
-        assert resp.status_code == 400, params
+        assert (resp.status_code, resp.text) == (200, EMPTY_TWIML), params
+        dropped = [r for r in caplog.records if r.name == "bot.whatsapp"]
+        assert len(dropped) == 1 and "dropped" in dropped[0].getMessage(), params
+        assert dropped[0].exc_info is None  # one line, no traceback
     resp = await h.driver.client.post("/twilio/whatsapp", content=b'{"Body": "halo"}',
                                       headers={"Content-Type": "application/json",
                                                "X-Twilio-Signature": "x"})

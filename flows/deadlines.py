@@ -1,0 +1,206 @@
+"""Working days in Batam and the Pasal 9 deadlines: the one copy of the rule.
+
+A working day is Monday to Friday (WIB) that is not an Indonesian national holiday nor a cuti
+bersama (the `holidays` package, categories public and government), with the Dinas's own
+changes from an override file (SIJAKON_HOLIDAYS_FILE, docs/admin-guide.md "Hari libur"): one
+date a line, `YYYY-MM-DD` with an optional `,keterangan`; a line `-YYYY-MM-DD` makes a listed
+day a working day again (a cuti bersama the government moved); `#` starts a comment.
+
+The officers' list (`sijakon-admin complaints`), the overdue gauge (bot/metrics.py), the
+statement reminders and the objection period all ask here, so they never disagree.
+
+The file is checked at start-up (bot/settings.py) and read again whenever it changes. A bad
+edit while the bot runs (a typo, the file gone) must not break conversations: the last good
+calendar stays in use and one warning names the line, until the file is fixed.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import holidays
+
+from storage.clock import as_utc, local
+
+log = logging.getLogger(__name__)
+
+VERIFY_WORKING_DAYS = 3  # a new complaint is verified within 3 working days (SP4N-LAPOR)
+STATEMENT_WORKING_DAYS = 5  # the tukang's statement, unless the officer says otherwise
+FOLLOW_UP_WORKING_DAYS = 5  # the decision after the statement
+REMIND_BEFORE = (2, 1)  # working days before the statement deadline
+OPEN = ("submitted", "awaiting_statement", "under_review")
+
+# What is due next, as stable codes (`--json`, the gauge); people read `NEXT_LABELS`.
+NEXT_LABELS = {"verify": "verifikasi", "statement": "pernyataan tukang",
+               "decision": "keputusan"}
+
+_LINE = re.compile(r"^(-?)\s*(\d{4})-(\d{2})-(\d{2})\s*(?:[,;]\s*(.*))?$")
+
+
+class HolidayFileError(ValueError):
+    """The override file has a line that is not a date; the message names the line."""
+
+
+@dataclass(frozen=True, slots=True)
+class Calendar:
+    """Which days are not working days: the national list plus `extra`, minus `removed`."""
+
+    extra: frozenset[date] = frozenset()
+    removed: frozenset[date] = frozenset()
+
+    def holiday(self, day: date) -> str | None:
+        """The name of the holiday on `day` (national or the Dinas's own), else None."""
+        if day in self.removed:
+            return None
+        if day in self.extra:
+            return "libur daerah"
+        return _national(day.year).get(day)
+
+    def working(self, day: date) -> bool:
+        return day.weekday() < 5 and self.holiday(day) is None
+
+    def add(self, start: datetime, days: int) -> datetime:
+        """`days` working days after `start`, at the same time of day (WIB); aware UTC."""
+        at = local(as_utc(start))
+        left = days
+        while left > 0:
+            at += timedelta(days=1)
+            if self.working(at.date()):
+                left -= 1
+        return at.astimezone(UTC)
+
+    def before(self, end: datetime, days: int) -> datetime:
+        """`days` working days before `end`, at the same time of day (WIB); aware UTC."""
+        at = local(as_utc(end))
+        left = days
+        while left > 0:
+            at -= timedelta(days=1)
+            if self.working(at.date()):
+                left -= 1
+        return at.astimezone(UTC)
+
+    def skipped(self, start: datetime, end: datetime) -> list[tuple[date, str]]:
+        """The holidays on weekdays between `start` and `end` (what a deadline stepped over)."""
+        out = []
+        day = local(as_utc(start)).date() + timedelta(days=1)
+        last = local(as_utc(end)).date()
+        while day <= last:
+            name = self.holiday(day)
+            if name and day.weekday() < 5:
+                out.append((day, name))
+            day += timedelta(days=1)
+        return out
+
+
+_NATIONAL: dict[int, holidays.HolidayBase] = {}
+
+
+def _national(year: int) -> holidays.HolidayBase:
+    """Indonesia's holidays and cuti bersama of `year` (made once per year per process)."""
+    found = _NATIONAL.get(year)
+    if found is None:
+        found = _NATIONAL[year] = holidays.country_holidays(
+            "ID", years=year, categories=("public", "government"), language="id")
+    return found
+
+
+def parse_holidays(lines: Iterable[str]) -> Calendar:
+    """A calendar from the override file's lines; a malformed line raises HolidayFileError."""
+    extra: set[date] = set()
+    removed: set[date] = set()
+    for n, raw in enumerate(lines, start=1):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        m = _LINE.match(line)
+        try:
+            if m is None:
+                raise ValueError
+            day = date(int(m[2]), int(m[3]), int(m[4]))
+        except ValueError:
+            raise HolidayFileError(f"baris {n}: {raw.strip()!r} bukan tanggal YYYY-MM-DD") \
+                from None
+        (removed if m[1] else extra).add(day)
+    return Calendar(frozenset(extra), frozenset(removed))
+
+
+# per path: the version (mtime) last read and its calendar, or the error it had
+_READ: dict[str, tuple[float | None, Calendar | HolidayFileError]] = {}
+_GOOD: dict[str, Calendar] = {}  # per path: the last calendar read without error
+
+
+def _read(path: Path) -> tuple[float | None, Calendar | HolidayFileError]:
+    try:
+        stamp = path.stat().st_mtime
+    except FileNotFoundError:
+        return None, HolidayFileError(f"file hari libur {path} tidak ada")
+    except OSError as exc:
+        return None, HolidayFileError(f"file hari libur {path} tidak bisa dibaca: {exc.strerror}")
+    seen = _READ.get(str(path))
+    if seen is not None and seen[0] == stamp:
+        return seen
+    try:
+        return stamp, parse_holidays(path.read_text(encoding="utf-8").splitlines())
+    except HolidayFileError as exc:
+        return stamp, exc
+    except (OSError, UnicodeDecodeError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) else "bukan teks UTF-8"
+        return stamp, HolidayFileError(f"file hari libur {path} tidak bisa dibaca: {why}")
+
+
+def calendar(path: Path | None = None) -> Calendar:
+    """The working-day calendar: national holidays, with the override file at `path` if any
+    (read again when it changes, so an edit needs no restart).
+
+    Raises HolidayFileError when the file is bad and no good version of it was read before in
+    this process (start-up, the CLI). Afterwards a bad version keeps the last good calendar
+    and is logged once, naming the line."""
+    if path is None:
+        return Calendar()
+    key = str(path)
+    seen = _READ.get(key)
+    stamp, found = _read(path)
+    if seen is None or seen[0] != stamp or not (
+            seen[1] is found or str(seen[1]) == str(found)):  # the file gone: a new error each call
+        _READ[key] = (stamp, found)
+        if isinstance(found, HolidayFileError) and key in _GOOD:
+            log.warning("SIJAKON_HOLIDAYS_FILE: %s; the last good calendar stays in use until "
+                        "the file is fixed", found)
+    if isinstance(found, Calendar):
+        _GOOD[key] = found
+        return found
+    good = _GOOD.get(key)
+    if good is None:
+        raise found
+    return good
+
+
+def complaint_next(status: str, created_at: datetime, requested_at: datetime | None,
+                   statement_due_at: datetime | None, statement_at: datetime | None,
+                   cal: Calendar) -> tuple[str, datetime | None]:
+    """(what the Dinas does next, by when) for a complaint; ("", None) once decided.
+
+    A new complaint is verified (statement requested, or decided) within 3 working days; the
+    statement is awaited until its deadline; after the statement (or its deadline) the Dinas
+    decides within 5 working days."""
+    if status == "submitted":
+        return "verify", cal.add(created_at, VERIFY_WORKING_DAYS)
+    if status == "awaiting_statement" and statement_at is None and statement_due_at:
+        return "statement", as_utc(statement_due_at)
+    if status in ("under_review", "awaiting_statement"):
+        base = statement_at or statement_due_at or requested_at or created_at
+        return "decision", cal.add(base, FOLLOW_UP_WORKING_DAYS)
+    return "", None
+
+
+def complaint_due(status: str, created_at: datetime, requested_at: datetime | None,
+                  statement_due_at: datetime | None, statement_at: datetime | None,
+                  cal: Calendar | None = None) -> datetime | None:
+    """When the Dinas's next step on a complaint is due; None once decided."""
+    return complaint_next(status, created_at, requested_at, statement_due_at, statement_at,
+                          cal or Calendar())[1]
