@@ -38,7 +38,7 @@ from typing import Any, Literal, Protocol
 
 from sqlalchemy import text
 
-from flows.outbox import PRIORITY_REPLY, Handed, window_cutoff
+from flows.outbox import PRIORITY_REPLY, Sendable, window_cutoff
 from flows.render import DEFAULT_LOCALE, render
 from flows.types import Reply
 from storage.claims import Outcome, beat, claim, record, start_worker, stop_worker
@@ -85,25 +85,7 @@ class Sender(Protocol):
         """Send one message; return the provider's id. Raise a SendError subclass on failure."""
 
 
-@dataclass(slots=True)
-class OutRow:
-    """A claimed outbox row, with what the sender needs to know about its recipient: their
-    language, and whether they wrote within WhatsApp's 24-hour window
-    (`flows.outbox.window_cutoff`; their account's last inbound message, or for someone still
-    registering, their conversation's last change)."""
-
-    id: int
-    channel: str
-    address: str
-    user_id: int | None
-    key: str
-    reply: Reply
-    priority: int
-    attempts: int
-    broadcast_id: int | None
-    locale: str = DEFAULT_LOCALE
-    window_open: bool = False
-    digest: int = 0  # the same message again has the same digest (the loop guard)
+OutRow = Sendable  # the senders' name for a row to send (flows/outbox.py)
 
 
 class TokenBucket:
@@ -300,12 +282,9 @@ class DeliveryWorker:
         pump.refusals += 1
         return False
 
-    def take(self, rows: list[Handed]) -> None:
-        for h in rows:
-            pump = self.pumps[h.channel]
-            self._enqueue(pump, OutRow(h.id, h.channel, h.address, h.user_id, h.key, h.reply,
-                                       h.priority, 1, None, locale=h.locale, window_open=True,
-                                       digest=h.digest))
+    def take(self, rows: list[OutRow]) -> None:
+        for row in rows:
+            self._enqueue(self.pumps[row.channel], row)
         self.idle.clear()
 
     async def receipt(self, channel: str, provider_id: str, status: ReceiptStatus, *,

@@ -39,7 +39,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from flows.context import Context, ConvState, FlowConfig
-from flows.outbox import PRIORITY_REPLY, Handed, Handoff, Outgoing, takes_typed_actions
+from flows.outbox import PRIORITY_REPLY, Handoff, Outgoing, Sendable, takes_typed_actions
 from flows.registry import HOME, START, Registry, load_flows
 from flows.render import LOCALES, render
 from flows.steps import ALBUM_TAIL, Next, Photos, words
@@ -136,7 +136,7 @@ class _Batch:
         field(default_factory=list)
     touched: set[tuple[str, str]] = field(default_factory=set)
     wrote: set[tuple[str, str]] = field(default_factory=set)  # whoever wrote in the batch
-    handed: list[Handed] = field(default_factory=list)  # for the worker, after the commit
+    handed: list[Sendable] = field(default_factory=list)  # for the worker, after the commit
     unkept: list[str] = field(default_factory=list)  # files no step took: deleted after it
 
     async def session(self) -> AsyncSession:
@@ -557,9 +557,11 @@ class Engine:
             owner=self.handoff.owner if self.handoff is not None else None), b.now)
         rows = [r for i, r in enumerate(b.out.rows) if i in handed]
         b.handed = [
-            Handed(id_, r.channel, r.address, r.user_id, r.key,
-                   r.reply or Reply.from_payload(r.payload), r.priority,
-                   self._locale(b, r.channel, r.address), digest)
+            # attempt 1, no broadcast, and the person just wrote: WhatsApp's window is open
+            Sendable(id_, r.channel, r.address, r.user_id, r.key,
+                     r.reply or Reply.from_payload(r.payload), r.priority, 1, None,
+                     locale=self._locale(b, r.channel, r.address), window_open=True,
+                     digest=digest)
             for r, (id_, digest) in zip(rows, ids, strict=True)]
 
     def _to_hand(self, b: _Batch) -> set[int]:

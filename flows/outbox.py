@@ -14,7 +14,7 @@ from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from flows.render import render, to_plain
+from flows.render import DEFAULT_LOCALE, render, to_plain
 from flows.types import Reply
 from storage.models import ChannelAccount, Conversation, Outbox, User
 
@@ -50,9 +50,12 @@ class OutRow:
 
 
 @dataclass(slots=True)
-class Handed:
-    """A reply the engine wrote already leased to this process's delivery worker (status
-    "sending"): its id, and what the worker would otherwise read back with a claim."""
+class Sendable:
+    """An outbox row leased to a delivery worker, with what the sender needs to know about its
+    recipient: their language, and whether they wrote within WhatsApp's 24-hour window
+    (`window_cutoff`; their account's last inbound message, or for someone still
+    registering, their conversation's last change). The worker's claim makes these; so does
+    the engine for a reply it hands over (`Handoff`)."""
 
     id: int
     channel: str
@@ -61,8 +64,11 @@ class Handed:
     key: str
     reply: Reply
     priority: int
-    locale: str
-    digest: int  # hash of the stored payload text, as the claim computes it
+    attempts: int
+    broadcast_id: int | None
+    locale: str = DEFAULT_LOCALE
+    window_open: bool = False
+    digest: int = 0  # hash of the stored payload text: the same message again (loop guard)
 
 
 class Handoff(Protocol):
@@ -83,7 +89,7 @@ class Handoff(Protocol):
         and has nothing due in the database for the channel (else order could break); a
         refusal lasts until the worker has claimed what is due."""
 
-    def take(self, rows: list[Handed]) -> None:
+    def take(self, rows: list[Sendable]) -> None:
         """The committed rows, to send."""
 
 
