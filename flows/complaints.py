@@ -61,6 +61,7 @@ JOBS_SHOWN = 10
 MINE_SHOWN = 8
 PDF = "application/pdf"
 CODE = re.compile(r"^\s*P-\d{4}-\d{4}\s*$", re.IGNORECASE)
+SHOW_ACTION = "complaint.show"  # a typed complaint code, at any step (Registry.code)
 STATEMENT_ACTION = "complaint.statement"
 OBJECTION_ACTION = "complaint.objection"
 DIGEST_HOUR_WIB = 8  # the officers' daily digest goes at the first tick after 08:00 WIB
@@ -373,23 +374,10 @@ async def _about_chosen(ctx: Context, choice: Choice) -> Next:
 
 
 async def typed_at_menu(ctx: Context, text: str) -> Next | bool:
-    """What the menu understands beyond its entries: a complaint code (shown to its warga or
-    its tukang), "Tulis pernyataan" (the statement, or the list when there are several), and
-    "keberatan" (a removed tukang's objection). False: not ours, the menu gives its help."""
+    """What the menu understands beyond its entries: "Tulis pernyataan" (the statement, or the
+    list when there are several) and "keberatan" (a removed tukang's objection). A complaint
+    code is understood at every step (`show_code`). False: not ours, the menu gives its help."""
     said = words(text)
-    if CODE.match(text):
-        s = await ctx.db()
-        c = (await s.execute(select(Complaint).where(
-            Complaint.code == text.strip().upper()))).scalar_one_or_none()
-        me = ctx.conv.user_id
-        if c is None or me not in (c.warga_id, c.tukang_id) or (
-                me == c.tukang_id and c.status == "submitted"):
-            ctx.say("complaint.code_unknown", code=text.strip().upper())
-            return HOME
-        tukang = me == c.tukang_id
-        ctx.say("complaint.detail", c=await shown(ctx, c), tukang=tukang)
-        # the tukang's list holds "Tulis pernyataan" and the evidence
-        return "complaint.about_me" if tukang and c.status in OPEN else HOME
     if said in (words(ctx.t("choice.give_statement")), "pernyataan"):
         awaiting = [c for c in await _about_me(ctx) if c.status == "awaiting_statement"]
         if len(awaiting) == 1:
@@ -398,6 +386,23 @@ async def typed_at_menu(ctx: Context, text: str) -> Next | bool:
     if said in ("keberatan", words(ctx.t("complaint.choice_objection"))):
         return await begin_objection(ctx)
     return False
+
+
+async def show_code(ctx: Context, text: str) -> Next:
+    """A complaint code typed at any step (`Registry.code`): the complaint, to its warga or
+    its tukang; anyone else, or a code not (yet) theirs, is told it is not known."""
+    s = await ctx.db()
+    c = (await s.execute(select(Complaint).where(
+        Complaint.code == text.strip().upper()))).scalar_one_or_none()
+    me = ctx.conv.user_id
+    if c is None or me not in (c.warga_id, c.tukang_id) or (
+            me == c.tukang_id and c.status == "submitted"):
+        ctx.say("complaint.code_unknown", code=text.strip().upper())
+        return HOME
+    tukang = me == c.tukang_id
+    ctx.say("complaint.detail", c=await shown(ctx, c), tukang=tukang)
+    # the tukang's list holds "Tulis pernyataan" and the evidence
+    return "complaint.about_me" if tukang and c.status in OPEN else HOME
 
 
 # --- the tukang's statement ------------------------------------------------------------------
@@ -722,6 +727,8 @@ def register(registry: Registry) -> None:
                 yes_label="complaint.send", goes_to=(HOME, "complaint.objection_text")),
     )
     registry.action("complaint.new", _new_action, goes_to=(HOME, "complaint.text"))
+    registry.action(SHOW_ACTION, show_code, goes_to=(HOME, "complaint.about_me"))
+    registry.code(CODE, SHOW_ACTION)
     registry.action(STATEMENT_ACTION, _statement_action,
                     goes_to=(HOME, "complaint.statement_text"))
     registry.action(OBJECTION_ACTION, _objection_action,

@@ -419,6 +419,8 @@ class Engine:
             return
         if command is not None:
             await self._command(ctx, command, ib)
+        elif (code := self._typed_code(ctx, ib, text)) is not None:
+            await self._action(ctx, code)
         else:
             payload = ib.choice or match_presented(text, ctx.presented())
             msg = Message(text=text, choice=None, media=ib.media, phone=ib.phone,
@@ -478,6 +480,17 @@ class Engine:
         if clear:
             ctx.clear_flow_data()
         await self._follow(ctx, name)
+
+    def _typed_code(self, ctx: Context, ib: Inbound, text: str) -> str | None:
+        """An item's code typed as the whole message by someone registered (a complaint's
+        P-…): the action that opens it (`Registry.code`), whatever the step asks."""
+        if ib.choice is not None or ib.media or ctx.conv.user_id is None:
+            return None
+        said = text.strip()
+        for pattern, action in self.registry.codes:
+            if pattern.fullmatch(said):
+                return f"{action}:{said}"
+        return None
 
     async def _action(self, ctx: Context, payload: str) -> None:
         name, _, arg = payload.partition(":")

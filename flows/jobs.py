@@ -374,6 +374,15 @@ class WorkDetail(GuardedChoice):
         return await super().enter(ctx)
 
 
+async def _work_detail_unlisted(ctx: Context, choice: Choice) -> Next:
+    """A work button no longer shown (the screen shows a stopped tukang no actions): the
+    reason, rather than the list's help."""
+    if not await _may_work(ctx):
+        ctx.say("complaint.tukang_stopped")
+        return HOME
+    raise Reprompt("help.choose")
+
+
 async def _work_detail_chosen(ctx: Context, choice: Choice) -> Next:
     if choice.id == "back":
         return "jobs.work"
@@ -494,7 +503,7 @@ def register(registry: Registry) -> None:
                  goes_to=(HOME, "jobs.work_detail")),
         WorkDetail(name="jobs.work_detail", key="job.work_detail", vars=_work_vars,
                    options=_work_detail_options, then=_work_detail_chosen,
-                   check=_offer_or_job,
+                   unlisted=_work_detail_unlisted, check=_offer_or_job,
                    goes_to=(HOME, "jobs.work", "jobs.work_detail", "offer.decline_reason",
                             "jobs.work_done_confirm", "jobs.work_cancel_reason")),
         GuardedConfirm(name="jobs.work_done_confirm", key="job.done_confirm",

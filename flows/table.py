@@ -10,6 +10,7 @@ breaking a conversation later.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -50,6 +51,9 @@ class Registry:
     menu: dict[str, MenuEntry] = field(default_factory=dict)
     timers: dict[str, Timer] = field(default_factory=dict)
     action_targets: dict[str, frozenset[str]] = field(default_factory=dict)
+    # typed codes (a complaint's P-…): (pattern, action) — the whole message matching the
+    # pattern runs the action with the text as its argument, at any step
+    codes: list[tuple[re.Pattern[str], str]] = field(default_factory=list)
 
     def add(self, *steps: Step) -> None:
         for step in steps:
@@ -62,6 +66,11 @@ class Registry:
         _fresh(self.actions, name, "action")
         self.actions[name] = fn
         self.action_targets[name] = frozenset(goes_to)
+
+    def code(self, pattern: re.Pattern[str], action: str) -> None:
+        """A code a person may type anywhere (an item's code from a message they got): it
+        opens the item through `action` (registered with `action`), whatever the step asks."""
+        self.codes.append((pattern, action))
 
     def start_payload(self, payload: str, step: str) -> None:
         """`/start <payload>` (a deep link) leads to `step` once the person is known."""
@@ -84,7 +93,8 @@ class Registry:
         built, so the shared registry is never changed by a test."""
         copy = Registry(steps=dict(self.steps), actions=dict(self.actions),
                         start_payloads=dict(self.start_payloads), menu=dict(self.menu),
-                        timers=dict(self.timers), action_targets=dict(self.action_targets))
+                        timers=dict(self.timers), action_targets=dict(self.action_targets),
+                        codes=list(self.codes))
         copy.add(*steps)
         for name, fn in (actions or {}).items():
             copy.action(name, fn)
@@ -104,6 +114,8 @@ class Registry:
         registered."""
         bad = [f"{source} -> {target!r}" for source, targets in self.edges().items()
                for target in sorted(targets) if target not in self.steps]
+        bad += [f"code {pattern.pattern!r} -> action {action!r}" for pattern, action in self.codes
+                if action not in self.actions]
         if bad:
             raise RegistryError("unknown step names: " + "; ".join(bad))
 

@@ -316,3 +316,25 @@ async def test_statement_steps_answer_unknown_input_with_help(t: Harness) -> Non
     await t.send("andi", "menu")
     await t.assert_step("andi", "menu.home")
     assert (await get(t.db, Complaint, cid)).status == "awaiting_statement"
+
+
+async def test_a_complaint_code_typed_at_any_step_shows_it(t: Harness) -> None:
+    """Half-way through a booking (a question asking for text) and at a choice step, the
+    warga's own complaint code shows the complaint; someone else's code shows nothing."""
+    _, _, job = await warga_with_job(t)
+    cid = await make_complaint(t, job)
+    async with t.db.read() as s:
+        code = (await s.execute(select(Complaint.code).where(Complaint.id == cid))).scalar_one()
+    await t.press("budi", "Pesan tukang")
+    await t.press("budi", "Pengecatan")
+    await t.assert_step("budi", "booking.description")
+    t.replies("budi")
+    await t.send("budi", code.lower())  # typed as people type, at a question asking for text
+    shown = t.got("budi", code)
+    assert "Pengaduan" in shown.text and "diterima, menunggu verifikasi Dinas" in shown.text
+    await t.assert_step("budi", "menu.home")
+    await t.press("budi", "Pesan tukang")  # at a choice step too
+    await t.send("budi", code)
+    assert code in t.got("budi", code).text
+    await t.send("budi", "P-2611-0999")  # not theirs: nothing about anyone else
+    assert "tidak kami temukan" in t.got("budi", "P-2611-0999").text

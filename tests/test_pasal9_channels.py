@@ -181,3 +181,24 @@ async def _profile(h: Harness, uid: int) -> TukangProfile:
     async with h.db.read() as s:
         return (await s.execute(select(TukangProfile).where(
             TukangProfile.user_id == uid))).scalar_one()
+
+
+async def test_a_complaint_without_evidence_is_refused_politely(any_channel: Harness) -> None:
+    """On every channel: "Selesai" with no photo or PDF is refused with the reason, the step
+    stays, and a PDF then counts as the evidence."""
+    h = any_channel
+    warga = await make_person(h, "budi", name="Budi Santoso")
+    andi = await make_tukang(h, "andi", name="Andi Wijaya")
+    await make_job(h, warga, tukang_id=andi, code="J-2611-0042")
+    await h.send("budi", "halo")  # at the menu (WhatsApp's window open)
+    await h.press("budi", "Pengaduan")
+    await h.send("budi", "1")
+    await h.send("budi", "Tukang tidak datang di hari yang disepakati dan tidak bisa dihubungi.")
+    h.replies("budi")
+    await h.send("budi", "selesai")
+    assert "paling sedikit satu bukti" in h.texts("budi")[0]
+    await h.assert_step("budi", "complaint.evidence")
+    await h.photo("budi", PDF, content_type="application/pdf")
+    await h.send("budi", "selesai")
+    await h.assert_step("budi", "complaint.confirm")
+    assert "Bukti: 1 file" in h.last("budi").text
