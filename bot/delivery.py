@@ -34,9 +34,7 @@ from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any, Literal, Protocol
-
-from sqlalchemy import text
+from typing import Literal, Protocol
 
 from flows.outbox import PRIORITY_REPLY, Sendable, window_cutoff
 from flows.render import DEFAULT_LOCALE, render
@@ -502,15 +500,3 @@ class DeliveryWorker:
 
 def _backoff(attempts: int) -> float:
     return min(300.0, 2.0 ** max(0, attempts - 1)) * random.uniform(0.8, 1.2)
-
-
-async def queue_depth(db: Database) -> dict[str, Any]:
-    """Queued rows per channel (for /healthz and `db stats`)."""
-    async with db.read() as s:
-        rows = await s.execute(text(
-            "SELECT channel, status, count(*) AS n FROM outbox "
-            "WHERE status IN ('queued','sending','waiting') GROUP BY channel, status"))
-        out: dict[str, Any] = {}
-        for r in rows:
-            out.setdefault(r.channel, {})[r.status] = r.n
-        return out

@@ -40,7 +40,6 @@ from flows.steps import (
     Confirm,
     Next,
     Photos,
-    StrictChoice,
     Text,
     clip_telling,
     words,
@@ -280,7 +279,7 @@ async def _mine(ctx: Context) -> list[Complaint]:
         .order_by(col(Complaint.id).desc()).limit(MINE_SHOWN))).scalars())
 
 
-class MyComplaints(StrictChoice):
+class MyComplaints(ChooseOne):
     """The warga's complaints; without any, straight to choosing a job to complain about."""
 
     exits = ("complaint.pick",)
@@ -326,7 +325,7 @@ async def _about_me(ctx: Context) -> list[Complaint]:
         .order_by(col(Complaint.id)).limit(MINE_SHOWN))).scalars())
 
 
-class AboutMe(StrictChoice):
+class AboutMe(ChooseOne):
     """The tukang's open complaints with their deadlines; "Tulis pernyataan" for each one
     awaiting a statement, and its evidence on request."""
 

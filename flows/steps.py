@@ -147,8 +147,6 @@ class ChooseOne(Step):
         return await self.then(ctx, msg.choice)
 
 
-StrictChoice = ChooseOne  # the name steps used when the guard was theirs to ask for
-
 
 PREV = "_prev"
 NEXT = "_next"
@@ -176,7 +174,7 @@ class PagedChoice(ChooseOne):
     page enters the step again, so the old page's buttons go stale; `then` never sees a page
     turn. "Sebelumnya"/"Berikutnya" stop at either end; with `wrap` a single
     `next_label` button comes round to the first page after the last (booking's "Lainnya").
-    Mix in `StrictChoice` first to refuse what the current page does not show.
+    Like every `ChooseOne`, it refuses what the current page does not show.
     """
 
     store: str
@@ -390,7 +388,7 @@ class Guarded(_Mixin):
 
     Without it (the job vanished, or the conversation was moved here by hand) the step never
     fails: entering or answering it goes to the menu, asking it says the job is gone. Mixed in
-    before a kind, e.g. `class GuardedChoice(Guarded, StrictChoice)`.
+    before a kind, e.g. `class GuardedChoice(Guarded, ChooseOne)`.
     """
 
     check: CheckFn
@@ -416,7 +414,7 @@ class Guarded(_Mixin):
 
 
 @dataclass(kw_only=True)
-class GuardedChoice(Guarded, StrictChoice):
+class GuardedChoice(Guarded, ChooseOne):
     """A strict choice about a job that may vanish meanwhile (its details, its rating)."""
 
 

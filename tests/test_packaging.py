@@ -75,7 +75,7 @@ def test_the_wheel_holds_every_message_template(wheel_files: set[str]) -> None:
     assert beside_flows == flows.render.MESSAGES_DIR
 
 
-def test_the_wheel_holds_the_migrations_and_the_report_template(
+def test_the_wheel_holds_the_migrations_and_the_admin_templates(
         wheel_files: set[str]) -> None:
     """Alembic's environment and every revision (the bot and the tool migrate on start), and
     the quarterly report's HTML template."""
