@@ -7,7 +7,7 @@ so they never appear in a repr, a log line or an error message.
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import time, timedelta
 from functools import lru_cache
 from pathlib import Path
 
@@ -37,6 +37,20 @@ RETENTION_DAYS: dict[str, tuple[int, int, int]] = {
     "sijakon_complaint_media_retention_days": (365, 90, 3650),
     "sijakon_tukang_media_retention_days": (365, 90, 3650),
 }
+
+
+def parse_waking_hours(value: str) -> tuple[time, time]:
+    """(start, end) of "HH:MM-HH:MM"; ValueError unless start comes before end on one day."""
+    m = re.fullmatch(r"\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*", value)
+    if m is None:
+        raise ValueError("use HH:MM-HH:MM, e.g. 06:00-21:00")
+    h1, m1, h2, m2 = (int(g) for g in m.groups())
+    if not (h1 < 24 and h2 < 24 and m1 < 60 and m2 < 60):
+        raise ValueError("hours are 00-23, minutes 00-59")
+    start, end = time(h1, m1), time(h2, m2)
+    if start >= end:
+        raise ValueError("the start must come before the end on the same day")
+    return start, end
 
 
 def officer_address(value: str) -> tuple[str, str] | None:
@@ -111,6 +125,14 @@ class Settings(BaseSettings):
     sijakon_holidays_file: Path | None = None
     sijakon_officer_chat: str = ""
     sijakon_objection_days: int = Field(default=10, ge=1, le=60)
+    # the Dinas's own contact, named in help and wherever the bot cannot help further (empty:
+    # left out of the message)
+    sijakon_dinas_address: str = Field(default="", max_length=200)
+    sijakon_dinas_phone: str = Field(default="", max_length=40)
+    sijakon_dinas_hours: str = Field(default="", max_length=120)
+    # waking hours (local time, "HH:MM-HH:MM"): offer deadlines count only inside them, and
+    # offers, reminders and surveys wait for them unless the person is talking to the bot
+    sijakon_waking_hours: str = "06:00-21:00"
 
     telegram_bot_token: SecretStr | None = None
     telegram_base_url: str | None = None
@@ -180,6 +202,12 @@ class Settings(BaseSettings):
         except (HolidayFileError, OSError) as exc:
             raise ValueError(str(exc)) from None
         return v
+
+    @field_validator("sijakon_waking_hours")
+    @classmethod
+    def _waking_hours(cls, v: str) -> str:
+        parse_waking_hours(v)
+        return v.strip()
 
     @field_validator("sijakon_officer_chat")
     @classmethod
@@ -258,6 +286,11 @@ class Settings(BaseSettings):
             raise ValueError("SIJAKON_PDP_NAME dan SIJAKON_PDP_CONTACT harus diisi keduanya "
                              "atau dikosongkan keduanya")
         return self
+
+    @property
+    def waking_hours(self) -> tuple[time, time]:
+        """(start, end) of SIJAKON_WAKING_HOURS, local time."""
+        return parse_waking_hours(self.sijakon_waking_hours)
 
     @property
     def officer_chat(self) -> tuple[str, str] | None:
