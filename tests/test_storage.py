@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
+import pytest
 from alembic.script import ScriptDirectory
 from sqlalchemy import func, select, text
 
@@ -39,14 +40,29 @@ async def test_seed_data(any_db: Database) -> None:
 
 
 async def test_codes_count_per_month(any_db: Database) -> None:
-    """Job codes look like J-2611-0001 and restart every month (Batam time)."""
+    """Job codes look like J-2611-0001 with the month in Batam time; SQLite counts each month
+    from 1, PostgreSQL takes the numbers from a sequence per prefix (no hot row, Step 4)."""
     nov = datetime(2026, 11, 23, 2, tzinfo=UTC)
     dec = datetime(2026, 11, 30, 18, tzinfo=UTC)  # already 1 December in WIB
     async with any_db.transaction() as s:
         assert await next_code(s, "J", nov) == "J-2611-0001"
         assert await next_code(s, "J", nov) == "J-2611-0002"
-        assert await next_code(s, "J", dec) == "J-2612-0001"
+        december = "J-2612-0001" if any_db.is_sqlite else "J-2612-0003"
+        assert await next_code(s, "J", dec) == december
         assert await next_code(s, "P", nov) == "P-2611-0001"
+
+
+async def test_postgres_codes_take_no_row_lock(any_db: Database) -> None:
+    """Two transactions take job numbers at once without waiting for each other (a counter
+    row would make the second wait for the first's commit), and never the same number."""
+    if any_db.is_sqlite:
+        pytest.skip("SQLite has one writer at a time: a second transaction waits by design")
+    now = datetime(2026, 11, 23, 2, tzinfo=UTC)
+    async with any_db.transaction() as first:
+        a = await next_code(first, "J", now)
+        async with any_db.transaction() as second:
+            b = await asyncio.wait_for(next_code(second, "J", now), timeout=5)
+    assert a != b and {a[:7], b[:7]} == {"J-2611-"}
 
 
 async def test_sqlite_connection_settings(db: Database) -> None:
