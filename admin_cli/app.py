@@ -24,6 +24,7 @@ from admin_cli import (
     officer,
     privacy,
     report,
+    skk,
     tukang,
     users,
 )
@@ -46,7 +47,7 @@ RULES: dict[str, Rule] = {
         "catalog categories", "catalog skills", "catalog areas",
         "users find", "users show", "users history",
         "audit", "report summary", "report quarterly", "db stats", "officer list",
-        "media orphans",
+        "media orphans", "skk status",
     ], READ),
     # the data administrator's acts on a person's data: pdp and admin. Copying files out
     # (evidence here, `tukang show --photos` checked in the command) is one: like --reveal,
@@ -58,6 +59,8 @@ RULES: dict[str, Rule] = {
     # deletes files no row points at (`--dry-run` only lists; any role may list them with
     # `media orphans`): an admin's change
     "media sweep": Rule(Access.WRITE),
+    # replaces the SKK holder list every activation is checked against: an admin's change
+    "skk import": Rule(Access.WRITE),
     # run without an officer while none is registered; afterwards by an admin
     "officer add": BOOTSTRAP,
     "demo": BOOTSTRAP,
@@ -89,6 +92,7 @@ def root(ctx: typer.Context, as_: AsOpt = None) -> None:
 
 
 app.add_typer(tukang.app, name="tukang")
+app.add_typer(skk.app, name="skk")
 app.add_typer(complaints.app, name="complaints")
 app.add_typer(info.app, name="info")
 app.add_typer(broadcast.app, name="broadcast")

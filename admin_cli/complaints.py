@@ -486,9 +486,12 @@ def decide(
 
 
 def _flow_config(config: Settings) -> FlowConfig:
-    """The flows' view of the settings the objection period needs."""
+    """The flows' view of the settings the objection period and the notices need."""
     return FlowConfig(holidays_file=config.sijakon_holidays_file,
-                      objection_days=config.sijakon_objection_days)
+                      objection_days=config.sijakon_objection_days,
+                      dinas_address=config.sijakon_dinas_address,
+                      dinas_phone=config.sijakon_dinas_phone,
+                      dinas_hours=config.sijakon_dinas_hours)
 
 
 # --- keberatan (objections of removed tukang) ------------------------------------------------

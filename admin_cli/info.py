@@ -1,7 +1,8 @@
 """`sijakon-admin info`: the construction information warga browse in the bot.
 
 The body is Markdown written by the Dinas (from `--file` or stdin). An article is a draft
-until `publish`; `unpublish` hides it again without losing it.
+until `publish`; `unpublish` hides it again without losing it. `show` previews it as people
+read it in the bot (Markdown rendered, no `**`; `--source` for the Markdown itself).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from admin_cli.common import (
     JsonOpt,
     Refused,
     audit,
+    console,
     emit,
     emit_json,
     emit_record,
@@ -26,6 +28,9 @@ from admin_cli.common import (
     run,
     say,
 )
+from flows.info import topic_title
+from flows.render import markdown_html, render, to_plain
+from storage.clock import local
 from storage.db import Database
 from storage.models import InfoArticle
 
@@ -204,17 +209,32 @@ def list_(
          as_json=json_, title="Informasi konstruksi", empty="Belum ada artikel.")
 
 
-@app.command("show")
-def show(article_id: IdArg, json_: JsonOpt = False) -> None:
-    """Satu artikel dengan isinya."""
+def reader_view(a: InfoArticle, locale: str = "id") -> str:
+    """The article as the bot's console shows it (flows/info.py): title, date, topic and the
+    Markdown body rendered, so the officer checks what warga will read."""
+    when = a.published_at or a.updated_at
+    text = render("info.article", locale, title=a.title, date=local(when).strftime("%d-%m-%Y"),
+                  part=1, parts=1, body=markdown_html(a.body))
+    return f"[{topic_title(a.topic, locale)}]\n" + to_plain(text)
 
-    async def go(db: Database) -> dict[str, Any]:
+
+@app.command("show")
+def show(article_id: IdArg, json_: JsonOpt = False,
+         source: Annotated[bool, typer.Option("--source",
+                                              help="Isi Markdown apa adanya, bukan "
+                                                   "tampilannya di bot.")] = False) -> None:
+    """Satu artikel: data dan isinya seperti dibaca warga di bot."""
+
+    async def go(db: Database) -> tuple[dict[str, Any], str]:
         async with db.read() as s:
             a = await _get(s, article_id)
-            return {**_row(a), "isi": a.body}
+            return {**_row(a), "isi": a.body}, reader_view(a)
 
-    rec = run(go)
+    rec, view = run(go)
     if json_:
-        emit_json(rec)
-    else:
-        emit_record(rec, title=f"Artikel #{article_id}")
+        emit_json({**rec, "tampilan": view})
+        return
+    body = rec.pop("isi")
+    emit_record(rec, title=f"Artikel #{article_id}")
+    console.rule("Isi (Markdown)" if source else "Tampilan di bot")
+    say(body if source else view)

@@ -24,7 +24,8 @@ from typing import Annotated, Any
 import typer
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from admin_cli.common import AsOpt, audit, now, reader, run, say
+from admin_cli.common import AsOpt, audit, now, reader, run, say, settings
+from flows.deadlines import Waking
 from storage.clock import local
 from storage.db import Database
 from storage.reports import ELEMENTS, GRADE_NAMES, Quarter, quarterly_report
@@ -80,6 +81,22 @@ def change(cur: float | int | None, prev: float | int | None) -> str:
     if prev:
         text += f" ({sign}{num(diff / prev * 100, 1)}%)"
     return text
+
+
+def change_hours(cur: float | None, prev: float | None) -> str:
+    """The difference of two durations, in hours ("-1,5 jam": faster than last quarter)."""
+    if cur is None or prev is None:
+        return "–"
+    diff = cur - prev
+    return ("+" if diff > 0 else "") + num(diff, 1) + " jam"
+
+
+def change_points(cur: float | None, prev: float | None) -> str:
+    """The difference of two shares, in percentage points ("+12,5 poin")."""
+    if cur is None or prev is None:
+        return "–"
+    diff = (cur - prev) * 100
+    return ("+" if diff > 0 else "") + num(diff, 1) + " poin"
 
 
 # --- tables (shown in the page and written as CSV) --------------------------------------------
@@ -152,6 +169,12 @@ def build_tables(report: dict[str, Any], quarter: Quarter) -> dict[str, Table]:
         summary_row("Nilai IKM (konversi)", lambda d: d["survey"]["ikm_unit"]),
     ]
     kinds = ["dec" if r[0].startswith(("Rata-rata", "Nilai IKM")) else "int" for r in rows]
+    mc, mp = cur["match"], prev["match"]
+    rows[6:6] = [["Median waktu sampai dapat tukang", mc["median_hours"], mp["median_hours"],
+                  change_hours(mc["median_hours"], mp["median_hours"])],
+                 ["Dapat tukang dalam 3 jam bangun", mc["fast_rate"], mp["fast_rate"],
+                  change_points(mc["fast_rate"], mp["fast_rate"])]]
+    kinds[6:6] = ["dur", "pct"]
     t["ringkasan"] = Table("ringkasan", "Ringkasan dan perbandingan dengan triwulan lalu",
                            ["Butir", f"Triwulan {ROMAN[quarter.q]}",
                             f"Triwulan {ROMAN[quarter.previous().q]} (lalu)", "Perubahan"],
@@ -216,6 +239,24 @@ def build_tables(report: dict[str, Any], quarter: Quarter) -> dict[str, Table]:
             ["Tingkat pembatalan (dibatalkan / pesanan)", jb["cancellation_rate"],
              jp["cancellation_rate"]],
         ], row_fmt=["int", "int", "dur", "dur", "pct", "pct"])
+
+    t["waktu_dapat_tukang"] = Table(
+        "waktu_dapat_tukang", "Waktu sampai dapat tukang (pesanan dibuat → tukang menerima)",
+        ["Ukuran", "Triwulan ini", "Triwulan lalu", "Perubahan"], [
+            ["Pesanan", mc["requested"], mp["requested"], change(mc["requested"],
+                                                                 mp["requested"])],
+            ["Dapat tukang", mc["matched"], mp["matched"], change(mc["matched"],
+                                                                  mp["matched"])],
+            ["Median waktu sampai dapat tukang", mc["median_hours"], mp["median_hours"],
+             change_hours(mc["median_hours"], mp["median_hours"])],
+            ["Median waktu, jam bangun saja", mc["median_waking_hours"],
+             mp["median_waking_hours"],
+             change_hours(mc["median_waking_hours"], mp["median_waking_hours"])],
+            ["Dapat tukang dalam 3 jam bangun", mc["fast"], mp["fast"],
+             change(mc["fast"], mp["fast"])],
+            ["Bagian pesanan yang dapat tukang dalam 3 jam bangun", mc["fast_rate"],
+             mp["fast_rate"], change_points(mc["fast_rate"], mp["fast_rate"])],
+        ], row_fmt=["int", "int", "dur", "dur", "int", "pct"])
 
     rt, rp = cur["ratings"], prev["ratings"]
     t["penilaian"] = Table("penilaian", "Sebaran penilaian tukang oleh warga (1–5)",
@@ -447,8 +488,11 @@ def environment() -> Environment:
     return env
 
 
-def render_html(report: dict[str, Any], quarter: Quarter, *, made_at: Any) -> str:
-    """The whole report as one HTML string (charts inline, CSS inline)."""
+def render_html(report: dict[str, Any], quarter: Quarter, *, made_at: Any,
+                hours: Waking | None = None) -> str:
+    """The whole report as one HTML string (charts inline, CSS inline); `hours` are the
+    waking hours the time-to-match note names."""
+    hours = hours or Waking()
     tables = build_tables(report, quarter)
     last_day = (local(quarter.end) - timedelta(days=1)).date()
     first_day = local(quarter.start).date()
@@ -461,6 +505,7 @@ def render_html(report: dict[str, Any], quarter: Quarter, *, made_at: Any) -> st
         made=f"{made_at.day} {MONTHS[made_at.month]} {made_at.year}, "
              f"{made_at:%H.%M} WIB",
         r=report, cur=cur, previous=report["previous"], t=tables,
+        waking=f"{hours.start:%H.%M}–{hours.end:%H.%M}",
         charts=build_charts(report, quarter), elements=ELEMENTS, grade_names=GRADE_NAMES,
     )
 
@@ -476,9 +521,9 @@ def write_csv(tables: dict[str, Table], directory: Path) -> list[Path]:
 
 
 def write_files(report: dict[str, Any], quarter: Quarter, out: Path, csv_dir: Path | None,
-                made_at: Any) -> None:
+                made_at: Any, hours: Waking | None = None) -> None:
     """The HTML file (and the CSV tables): blocking work, run in a thread."""
-    html = render_html(report, quarter, made_at=made_at)
+    html = render_html(report, quarter, made_at=made_at, hours=hours)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(html, encoding="utf-8")
     if csv_dir is not None:
@@ -488,9 +533,10 @@ def write_files(report: dict[str, Any], quarter: Quarter, out: Path, csv_dir: Pa
 async def make_report(db: Database, quarter: Quarter, out: Path, csv_dir: Path | None,
                       who: str) -> dict[str, Any]:
     """Read the figures, write the HTML (and CSV), record who made it; returns the figures."""
+    hours = Waking(*settings().waking_hours)  # the night rule offers keep (flows/deadlines.py)
     async with db.read() as s:
-        report = await quarterly_report(s, quarter)
-    await asyncio.to_thread(write_files, report, quarter, out, csv_dir, local(now()))
+        report = await quarterly_report(s, quarter, waking_time=hours.between)
+    await asyncio.to_thread(write_files, report, quarter, out, csv_dir, local(now()), hours)
     async with db.transaction() as s:
         audit(s, who, "report.quarterly", "report", None, quarter=quarter.label,
               out=str(out), csv=str(csv_dir) if csv_dir else None)

@@ -20,8 +20,10 @@ from admin_cli.common import (
     emit_json,
     parse_date,
     run,
+    settings,
     today_wib,
 )
+from flows.deadlines import Waking
 from storage.db import Database
 from storage.reports import Period, summary
 
@@ -41,7 +43,7 @@ def in_indonesian(data: dict[str, Any]) -> dict[str, Any]:
     """The figures of `storage.reports.summary` under the names officers read."""
     period: Period = data["period"]
     tk, jobs, ratings, cc = data["tukang"], data["jobs"], data["ratings"], data["complaints"]
-    accept = jobs["accept_hours"]
+    accept, match = jobs["accept_hours"], data["match"]
     return {
         "periode": {"dari": period.first.isoformat(), "sampai": period.last.isoformat()},
         "pendaftaran": {"warga": tk["warga_registered"],
@@ -64,6 +66,13 @@ def in_indonesian(data: dict[str, Any]) -> dict[str, Any]:
             "jumlah": accept["n"],
             "median": _round(accept["median"], 1),
             "rata_rata": _round(accept["mean"], 1),
+        },
+        "dapat_tukang": {
+            "pesanan": match["requested"],
+            "dapat_tukang": match["matched"],
+            "median_jam": _round(match["median_hours"], 1),
+            "dalam_3_jam_bangun": match["fast"],
+            "bagian_dalam_3_jam_bangun": _round(match["fast_rate"], 3),
         },
         "rating": {
             "jumlah": ratings["n"],
@@ -97,8 +106,9 @@ def flatten(data: dict[str, Any]) -> list[dict[str, Any]]:
 
 async def summarize(db: Database, period: Period) -> dict[str, Any]:
     """Every count of the summary for `period`, under its Indonesian names."""
+    hours = Waking(*settings().waking_hours)  # the night rule of offers (flows/deadlines.py)
     async with db.read() as s:
-        return in_indonesian(await summary(s, period))
+        return in_indonesian(await summary(s, period, waking_time=hours.between))
 
 
 def report_summary(
@@ -109,7 +119,8 @@ def report_summary(
     json_: JsonOpt = False,
     csv_: Annotated[bool, typer.Option("--csv", help="Keluaran CSV.")] = False,
 ) -> None:
-    """Ringkasan angka: pendaftaran, aktivasi, pekerjaan, waktu terima, rating, pengaduan."""
+    """Ringkasan angka: pendaftaran, aktivasi, pekerjaan, waktu terima, waktu sampai dapat
+    tukang (termasuk bagian dalam 3 jam bangun), rating, pengaduan."""
     if json_ and csv_:
         raise typer.BadParameter("pilih salah satu: --json atau --csv")
     today = today_wib()

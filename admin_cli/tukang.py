@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,6 +28,7 @@ from admin_cli.common import (
     audit,
     audit_view,
     confirm,
+    console,
     day,
     emit,
     emit_json,
@@ -59,7 +61,9 @@ from admin_cli.lookup import (
 )
 from flows.complaints import objection_window
 from flows.outbox import Outgoing
+from flows.privacy import dinas_contact
 from flows.types import Choice
+from storage import skk
 from storage.db import Database
 from storage.models import ChannelAccount, Complaint, TukangProfile, User
 
@@ -93,6 +97,36 @@ def _summary(u: User, p: TukangProfile, kec: dict[str, str], skills: dict[str, s
     }
 
 
+async def skk_check(s: AsyncSession, u: User, p: TukangProfile) -> dict[str, Any]:
+    """The tukang's SKK number, name and expiry against the imported registry list
+    (storage/skk.py): `cocok` only when all three match; never a decision by itself."""
+    found = await skk.check(s, p.skk_number, u.name, p.skk_valid_until, today_wib())
+    h = found.holder
+    return {"cocok": found.ok, "masalah": [text for _, text in found.problems],
+            "kode": [code for code, _ in found.problems],
+            "daftar": None if h is None else {
+                "nomor": h.number, "nama": h.name, "jabatan_kerja": h.jabatan,
+                "jenjang": h.jenjang, "berlaku_sd": h.valid_until}}
+
+
+def skk_text(check: dict[str, Any]) -> str:
+    """The check as an officer reads it: "cocok dengan daftar SKK (...)" or a warning."""
+    if check["cocok"]:
+        d = check["daftar"]
+        return (f"cocok dengan daftar SKK ({d['jabatan_kerja'] or '-'}, "
+                f"jenjang {d['jenjang'] or '-'})")
+    return "PERINGATAN: " + "; ".join(check["masalah"])
+
+
+def skk_short(check: dict[str, Any]) -> str:
+    """The check in a list's narrow column: "cocok" or "PERINGATAN: nama beda, ..."."""
+    if check["cocok"]:
+        return "cocok"
+    if list(check["kode"]) == ["no_list"]:
+        return "-"  # nothing imported yet: no warning about this tukang (`skk status` says so)
+    return "PERINGATAN: " + ", ".join(skk.PROBLEMS.get(c, c) for c in check["kode"])
+
+
 def human(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Rows as an officer reads them: statuses in Indonesian, skills by name with their code,
     expired SKK marked. `--json` keeps the codes."""
@@ -101,6 +135,8 @@ def human(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         h = {**r, "status": word(TUKANG_STATUS, r["status"]), "keahlian": r["nama_keahlian"]}
         if r["skk_kedaluwarsa"]:
             h["berlaku_sd"] = f"{day(r['berlaku_sd'])} (KEDALUWARSA)"
+        if "cek_skk" in r:
+            h["cek_skk"] = skk_short(r["cek_skk"])
         out.append(h)
     return out
 
@@ -116,7 +152,8 @@ def pending(as_: AsOpt = None, json_: JsonOpt = False, reveal: RevealOpt = False
                                     .join(TukangProfile, TukangProfile.user_id == User.id)
                                     .where(TukangProfile.status == "pending")
                                     .order_by(TukangProfile.submitted_at, User.id))).all()
-        out = [_summary(u, p, kec, skills, reveal) for u, p in rows]
+            out = [_summary(u, p, kec, skills, reveal) | {"cek_skk": await skk_check(s, u, p)}
+                   for u, p in rows]
         if out:
             await audit_view(db, reader(as_), "tukang.pending", reveal=reveal,
                              user_ids=[r["id"] for r in out])
@@ -125,8 +162,8 @@ def pending(as_: AsOpt = None, json_: JsonOpt = False, reveal: RevealOpt = False
     rows = run(go)
     if not json_:
         rows = human(rows)
-    emit(rows, ["id", "nama", "hp", "skk", "jenjang", "berlaku_sd", "keahlian", "wilayah",
-                "menunggu_hari"], as_json=json_, title="Antrean aktivasi tukang",
+    emit(rows, ["id", "nama", "hp", "skk", "jenjang", "berlaku_sd", "cek_skk", "keahlian",
+                "wilayah", "menunggu_hari"], as_json=json_, title="Antrean aktivasi tukang",
          empty="Tidak ada tukang yang menunggu aktivasi.")
 
 
@@ -209,6 +246,7 @@ def show(user_id: IdArg, as_: AsOpt = None, json_: JsonOpt = False,
             win = await objection_window(s, user_id, now(), _flow_config(settings()))
             rec = _summary(u, p, kec, skills, reveal)
             rec.update({
+                "cek_skk": await skk_check(s, u, p),
                 "keahlian": [f"{c} {skills.get(c, '?')}" for c in p.skills or []],
                 "foto_skk": list(p.skk_media or []),
                 "foto_skk_file": [{"file": f, "ukuran": file_size(f)}
@@ -241,6 +279,7 @@ def show(user_id: IdArg, as_: AsOpt = None, json_: JsonOpt = False,
         emit_json(rec)
         return
     rec["status"] = word(TUKANG_STATUS, rec["status"])
+    rec["cek_skk"] = skk_text(rec["cek_skk"])
     rec["foto_skk"] = [f"{f['file']} ({size_text(f['ukuran'])})" for f in rec.pop("foto_skk_file")]
     if "salinan_skk" in rec:
         rec["salinan_skk"] = [r["salinan"] or f"{r['file']} (hilang)" for r in rec["salinan_skk"]]
@@ -302,6 +341,7 @@ async def _decide(db: Database, user_id: int, who: str, *, allowed: tuple[str, .
                 actions = [Choice("complaint.objection:0", "complaint.choice_objection")]
         if key in ("admin.tukang_rejected", "admin.tukang_suspended", "admin.tukang_removed"):
             vars_["reason"] = reason or "-"
+            vars_ |= dinas_contact(_flow_config(settings()))  # someone to turn to
         if extra and "complaint_code" in extra:
             vars_["complaint_code"] = extra["complaint_code"]
         await out.notify(s, user_id, key, actions=actions, **vars_)
@@ -319,14 +359,39 @@ def _need_reason(reason: str | None, opt: str = "--reason") -> str:
 ReasonOpt = Annotated[str | None, typer.Option("--reason", help="Alasan, dikirim ke tukang.")]
 
 
+async def _check_before(db: Database, user_id: int, who: str) -> dict[str, Any]:
+    """The SKK check an officer sees before deciding (a read of personal data: audited)."""
+    async with db.read() as s:
+        u, p = await load(s, user_id)
+        found = await skk_check(s, u, p)
+    await audit_view(db, who, "tukang.skk_check", "user", user_id, cocok=found["cocok"],
+                     masalah=found["masalah"])
+    return found
+
+
+def _say_check(check: dict[str, Any]) -> None:
+    """Show the check; a mismatch warns in red on its own lines, and the officer still
+    decides (the list may be older than the tukang's new certificate)."""
+    if check["cocok"]:
+        say(f"Cek SKK: {skk_text(check)}.")
+        return
+    for problem in check["masalah"]:
+        console.print(f"[bold red]PERINGATAN SKK:[/bold red] {escape(problem)}")
+    say("Periksa foto SKK (tukang show --photos) atau registri SKK sebelum memutuskan; "
+        "keputusan tetap di tangan petugas.")
+
+
 @app.command("activate")
 def activate(user_id: IdArg, as_: AsOpt = None, yes: YesOpt = False) -> None:
-    """Setujui pendaftaran tukang (ditolak bila SKK sudah kedaluwarsa); tukang diberi tahu."""
+    """Setujui pendaftaran tukang (ditolak bila SKK sudah kedaluwarsa); tukang diberi tahu.
+    Sebelumnya SKK tukang dicocokkan dengan daftar SKK yang diimpor (`skk import`)."""
     who = operator(as_)
+    check = run(lambda db: _check_before(db, user_id, who))
+    _say_check(check)
     confirm(f"Aktifkan tukang #{user_id} dan kirim pemberitahuan?", yes)
     u = run(lambda db: _decide(db, user_id, who, allowed=("pending",), to="active",
                                action="tukang.activate", key="admin.tukang_activated",
-                               check_skk=True))
+                               check_skk=True, extra={"skk_check": check["masalah"]}))
     say(f"Tukang #{user_id} {u.name} aktif; pemberitahuan masuk antrean kirim.")
 
 
@@ -360,10 +425,12 @@ def suspend(user_id: IdArg, reason: ReasonOpt = None, as_: AsOpt = None,
 def reinstate(user_id: IdArg, as_: AsOpt = None, yes: YesOpt = False) -> None:
     """Aktifkan kembali tukang yang dinonaktifkan sementara; tukang diberi tahu."""
     who = operator(as_)
+    check = run(lambda db: _check_before(db, user_id, who))
+    _say_check(check)
     confirm(f"Aktifkan kembali tukang #{user_id} dan kirim pemberitahuan?", yes)
     u = run(lambda db: _decide(db, user_id, who, allowed=("suspended",), to="active",
                                action="tukang.reinstate", key="admin.tukang_reinstated",
-                               check_skk=True))
+                               check_skk=True, extra={"skk_check": check["masalah"]}))
     say(f"Tukang #{user_id} {u.name} aktif kembali; pemberitahuan masuk antrean kirim.")
 
 

@@ -50,6 +50,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from sqlalchemy import text as sql_text
+
 from bench.postgres import PG_HOST, PG_PORT, pg_answers
 from bench.rawpath import (
     PgTarget,
@@ -128,9 +130,11 @@ async def register(url: str, names: list[str]) -> None:
 
 async def engine_run(url: str, workload: str, names: list[str], per_user: int,
                      think: tuple[float, float], max_seconds: float | None, *,
-                     deliver: bool = True) -> Run:
+                     deliver: bool = True, settle: float = 0.0) -> Run:
     """One measured run of the engine, with the delivery worker running beside it (unless
-    `deliver` is off: to see what the worker costs the engine)."""
+    `deliver` is off: to see what the worker costs the engine). `settle`: afterwards, wait up
+    to this many seconds for the outbox to have nothing left to send (bench/processes.py:
+    another process's rows may still be on their way), and count that time in `drained`."""
     rss_mb(reset=True)
     db = Database(url)
     sink = ConsoleSink()
@@ -154,10 +158,16 @@ async def engine_run(url: str, workload: str, names: list[str], per_user: int,
             await engine.handle(Inbound("console", names[u], f"{tag}-{u}-warm{j}", text=text))
 
     try:
+        if task is not None:
+            await worker.ready.wait()  # as `sijakon-bot run` takes no update before it
         await closed_loop(warm, len(names), 1)
         settle_heap()  # as `sijakon-bot run` does once it has started
         run = await closed_loop(send, len(names), per_user, think=think,
                                 max_seconds=max_seconds)
+        began = time.perf_counter()
+        while settle and time.perf_counter() - began < settle and await _unsent(db):  # noqa: ASYNC110
+            await asyncio.sleep(0.02)  # another process's rows: no event of ours says when
+        run.drained = time.perf_counter() - began
     finally:
         await engine.stop()
         if task is not None:
@@ -167,6 +177,12 @@ async def engine_run(url: str, workload: str, names: list[str], per_user: int,
     run.rss_mb = rss_mb()
     run.sent = sink.sent
     return run
+
+
+async def _unsent(db: Database) -> int:
+    async with db.read() as s:
+        return int((await s.execute(sql_text(
+            "SELECT count(*) FROM outbox WHERE status IN ('queued', 'sending')"))).scalar_one())
 
 
 @dataclass

@@ -119,6 +119,7 @@ class Run:
     cpu: float
     rss_mb: float = 0.0
     sent: int = 0  # outbox rows the delivery worker sent during the run
+    drained: float = 0.0  # seconds after the last message until nothing was left to send
 
     @property
     def n(self) -> int:

@@ -13,9 +13,18 @@ with a small burst. Errors are sorted once (DESIGN.md "Errors sorted once"):
 - `Hold` (WhatsApp's 24-hour window closed, no template): the row waits for the next inbound.
 
 A row is claimed with a lease; if the process dies, rows whose lease ran out are claimed again,
-so at most the rows in flight at a crash can go twice and none is lost. The claim also reads
-what a sender needs to know about the recipient (`OutRow.locale`, `OutRow.window_open`), so
-the adapters never read the database.
+so at most the rows in flight at a crash can go twice and none is lost.
+
+Several bot processes on one database (docs/scale.md): each channel has one sender, the
+worker holding the channel's lease (storage/leader.py); the others claim nothing on it, write
+their replies queued and wake the sender (PostgreSQL NOTIFY). So the platform's limits hold
+for the whole deployment and one person's rows leave in order from one place. A standby takes
+the lease within a beat of the sender's death and sends at once what the dead one held.
+Replies are handed straight over (`accepts`) only by a sender alone on the database: with
+others writing, a reply handed over could overtake an older row another process queued.
+
+The claim also reads what a sender needs to know about the recipient (`OutRow.locale`,
+`OutRow.window_open`), so the adapters never read the database.
 
 The worker is also the adapters' way back to the outbox: `wake()` when rows became due (the
 engine calls it after a commit that wrote replies), `receipt()` for a platform's word on a sent
@@ -39,9 +48,18 @@ from typing import Literal, Protocol
 from flows.outbox import PRIORITY_REPLY, Sendable, window_cutoff
 from flows.render import DEFAULT_LOCALE, render
 from flows.types import Reply
-from storage.claims import Outcome, beat, claim, record, start_worker, stop_worker
+from storage.claims import (
+    Outcome,
+    beat,
+    claim,
+    record,
+    start_worker,
+    stop_worker,
+    take_over,
+)
 from storage.clock import as_utc, utcnow
 from storage.db import Database
+from storage.leader import Leases
 from storage.outbox import apply_receipt
 
 ReceiptStatus = Literal["sent", "delivered", "read", "failed", "undelivered", "waiting"]
@@ -52,7 +70,10 @@ MAX_WINDOW = 500
 
 
 class SendError(Exception):
-    """A send failed; subclasses say whether to try again."""
+    """A send failed; subclasses say whether to try again. `parts_done`: a message sent in
+    several parts stopped after that many were delivered (recorded; a retry sends the rest)."""
+
+    parts_done: int | None = None
 
 
 class Retryable(SendError):
@@ -134,6 +155,7 @@ class _Result:
     error: str | None = None
     delay: float = 0.0
     unreachable: bool = False
+    parts_done: int | None = None
 
 
 @dataclass
@@ -173,8 +195,13 @@ class DeliveryWorker:
         claim_gap: float = 0.01,
         locale: str = DEFAULT_LOCALE,
         observe: Callable[[str, str, str | None], None] | None = None,
+        leases: Leases | None = None,
     ) -> None:
         self.db = db
+        # which channels this process sends (one sender per channel on a database)
+        self.leases = leases if leases is not None else Leases(db.url)
+        self.leading: set[str] = set()
+        self.alone = True  # no other live worker on the database (from the last beat)
         self.clock = clock
         self.locale = locale  # for a recipient whose language we do not know
         self.observe = observe  # metrics: (channel, status, error) of each send answered
@@ -205,28 +232,69 @@ class DeliveryWorker:
         # set while run() waits with nothing claimed or left to record: caught up until a
         # wake() or the next poll (for health checks and tests)
         self.idle = asyncio.Event()
+        self.ready = asyncio.Event()  # registered, leases taken: the process may take updates
         self._recent: dict[tuple[str, str, int], deque[float]] = defaultdict(deque)
         self._slowed: dict[tuple[str, str], float] = {}  # when each address was told to wait
         self._stopping = False
         self._running = False
         self._due = True  # rows may be due in the database: claim
+        self._notifying: set[asyncio.Future[None]] = set()
+        self._notify_pending: set[str] = set()
+        self._started: datetime | None = None  # this life's start, on `clock`
+        self._unaware = 0  # other live workers that have not beaten since we started
 
     # --- running ---------------------------------------------------------------------------
     async def run(self, poll: float = 0.25) -> None:
         """Until `stop()`: claim, send, record. Unsent rows stay queued for the next start."""
         last_record = last_claim = last_beat = time.monotonic()
-        self.owner, back = await start_worker(self.db, self.name, self.clock())
+        self._started = self.clock()
+        self.owner, back = await start_worker(self.db, self.name, self._started)
         if back:
             log.info("%d messages held by this worker's previous life go out again", back)
-        self._running = True
-        self._due = True
+        try:
+            await self.leases.listen(self._notified)
+            await self._beat()
+            await self._lead()
+            # a sender learns of us at its next beat; until then it may still hand its replies
+            # straight over, which our rows must not be written beside: while another process
+            # sends a channel, updates wait until every live worker has beaten since we started
+            # (or gone stale)
+            waited = 0.0
+            while (self._unaware and len(self.leading) < len(self.pumps)
+                   and waited < self.stale_after.total_seconds()):
+                await asyncio.sleep(self.beat_every / 4)
+                waited += self.beat_every / 4
+                await self._beat()
+                await self._lead()
+            self.ready.set()
+            self._running = True
+            self._due = True
+            await self._loop(poll, last_record, last_claim, last_beat)
+        finally:
+            self._running = False
+            for channel in list(self.pumps):
+                self._lose(channel)  # nothing goes out once the lease is given up
+            for task in list(self._notifying):
+                task.cancel()
+            await self.leases.close()  # a cancelled run lets a standby take over, as a kill would
+
+    async def _loop(self, poll: float, last_record: float, last_claim: float,
+                    last_beat: float) -> None:
         while not self._stopping:
+            # record first: what went out is written down before this pass's beat and claim
+            # (on SQLite both wait for the engine's batches): the window a kill can repeat
+            pending = sum(len(p.results) for p in self.pumps.values())
+            if pending >= 64 or (pending and time.monotonic() - last_record >= self.record_every):
+                await self._record()
+                last_record = time.monotonic()
             if time.monotonic() - last_beat >= self.beat_every:
                 last_beat = time.monotonic()
-                now = self.clock()
-                if await beat(self.db, self.owner, now, now + self.lease,
-                              now - self.stale_after):
-                    self._due = True  # a gone worker's rows are due again
+                await self._beat()
+                await self.leases.alive()
+                for channel in [c for c in self.leading
+                                if not self.leases.holds(f"sender:{c}")]:
+                    self._lose(channel)  # the database dropped the lease with the connection
+                await self._lead()
             self._wakeup.clear()  # before claiming: a wake from here on ends the idle wait
             busy = 0
             # claim when rows were queued (`wake`), when the last claim left rows due, and at
@@ -241,13 +309,10 @@ class DeliveryWorker:
                 last_claim = time.monotonic()
                 for channel, pump in self.pumps.items():
                     # refill in batches, not one row per send: one claim per half window
-                    if pump.in_memory <= self.window[channel] // 2:
+                    if channel in self.leading and pump.in_memory <= self.window[channel] // 2:
                         busy += await self._fill(channel)
-                self._due = self._due or not all(p.caught_up for p in self.pumps.values())
-            pending = sum(len(p.results) for p in self.pumps.values())
-            if pending >= 64 or (pending and time.monotonic() - last_record >= self.record_every):
-                await self._record()
-                last_record = time.monotonic()
+                self._due = self._due or not all(self.pumps[c].caught_up for c in self.leading)
+            pending = sum(len(p.results) for p in self.pumps.values())  # recorded next pass
             if not busy:
                 if not pending and not any(p.in_memory for p in self.pumps.values()):
                     self.idle.set()  # nothing claimed, nothing in flight, nothing to record
@@ -256,14 +321,74 @@ class DeliveryWorker:
                                            self.record_every if pending else
                                            min(poll, self.beat_every))
                 self.idle.clear()
-        self._running = False
         await self._finish()
+
+    async def _beat(self) -> None:
+        now = self.clock()
+        assert self.owner is not None
+        result = await beat(self.db, self.owner, now, now + self.lease, now - self.stale_after,
+                            self._started)
+        if result.given_back:
+            self._due = True  # a gone worker's rows are due again
+        if result.others == 0 and not self.alone:
+            # alone again: rows the others queued may still wait; a claim must catch up
+            # before replies are handed straight over (they could overtake those rows)
+            for pump in self.pumps.values():
+                pump.caught_up = False
+            self._due = True
+        self.alone = result.others == 0
+        self._unaware = result.unaware
+
+    def _lose(self, channel: str) -> None:
+        """This process no longer sends `channel`: what waits here stops (the rows stay
+        leased to us; the new sender gives them back when it takes the lease)."""
+        self.leading.discard(channel)
+        pump = self.pumps[channel]
+        for task in list(pump.tasks.values()):
+            task.cancel()
+        pump.tasks.clear()
+        pump.queues.clear()
+        pump.held.clear()
+        pump.in_memory = 0
+        pump.caught_up = False
+
+    async def _lead(self) -> None:
+        """Take the sender lease of every channel nobody sends; what the previous sender held
+        goes back to the queue at once (it is gone: its lease went with it)."""
+        for channel in self.pumps:
+            if channel in self.leading or not await self.leases.take(f"sender:{channel}"):
+                continue
+            self.leading.add(channel)
+            assert self.owner is not None
+            back = await take_over(self.db, channel, self.owner, self.clock())
+            log.info("sending %s from this process%s", channel,
+                     f"; {back} messages of the previous sender go out again" if back else "")
+            self._due = True
+
+    def _notified(self, payload: str) -> None:
+        if payload in self.leading:  # another process wrote rows we send: claim, tell nobody
+            self._due = True
+            self._wakeup.set()
 
     def wake(self) -> None:
         """Rows became due (the engine committed replies, the scheduler wrote notifications):
-        claim now rather than at the next poll."""
+        claim now rather than at the next poll; on channels another process sends, wake it."""
         self._due = True
         self._wakeup.set()
+        if self._running and len(self.leading) < len(self.pumps):
+            for channel in self.pumps:
+                if channel not in self.leading and channel not in self._notify_pending:
+                    # one NOTIFY on its way per channel: a burst of commits is one wake-up
+                    self._notify_pending.add(channel)
+                    task = asyncio.ensure_future(self._notify(channel))
+                    self._notifying.add(task)
+                    task.add_done_callback(self._notifying.discard)
+
+    async def _notify(self, channel: str) -> None:
+        try:
+            await self.leases.notify(channel)
+        finally:
+            self._notify_pending.discard(channel)
 
     def stop(self) -> None:
         self._stopping = True
@@ -273,6 +398,8 @@ class DeliveryWorker:
     def accepts(self, channel: str, n: int) -> bool:
         pump = self.pumps.get(channel)
         if pump is None or not self._running or self._stopping or self.owner is None:
+            return False
+        if channel not in self.leading or not self.alone:
             return False
         if pump.caught_up and pump.in_memory + n <= self.window[channel]:
             return True
@@ -367,7 +494,7 @@ class DeliveryWorker:
                                r.broadcast_id,
                                locale=r.user_locale or r.conv_locale or self.locale,
                                window_open=last is not None and as_utc(last) > cutoff,
-                               digest=r.digest))
+                               digest=r.digest, parts_sent=r.parts_sent))
         pump = self.pumps[channel]
         keep = []
         for row in rows:
@@ -386,7 +513,9 @@ class DeliveryWorker:
         queue = pump.queues[address]
         sender = pump.sender
         try:
-            while queue:
+            # stopping: the send under way finishes, nothing more is taken (what waits goes
+            # back to the queue in `_finish`, never half-sent)
+            while queue and not self._stopping:
                 row = queue.popleft()
                 if self._looping(row):
                     if not self._told_to_wait(row):
@@ -442,12 +571,12 @@ class DeliveryWorker:
             if exc.whole_channel:
                 self.pumps[sender.channel].bucket.pause(delay)
             if exc.retry_after is None and row.attempts >= self.max_attempts:
-                return _Result(row, "failed", error=f"gave up: {exc}")
-            return _Result(row, "retry", error=str(exc), delay=delay)
+                return _Result(row, "failed", error=f"gave up: {exc}", parts_done=exc.parts_done)
+            return _Result(row, "retry", error=str(exc), delay=delay, parts_done=exc.parts_done)
         except Permanent as exc:
             return _Result(row, "failed", error=str(exc), unreachable=True)
         except Hold as exc:
-            return _Result(row, "waiting", error=str(exc))
+            return _Result(row, "waiting", error=str(exc), parts_done=exc.parts_done)
         except Exception as exc:  # a bug in a sender must not kill the worker
             log.exception("sender %s failed on outbox row %s", sender.channel, row.id)
             if row.attempts >= self.max_attempts:
@@ -489,7 +618,8 @@ class DeliveryWorker:
         await record(self.db, [
             Outcome(r.row.id, "queued" if r.status == "retry" else r.status,
                     provider_id=r.provider_id, error=r.error,
-                    next_at=now + timedelta(seconds=r.delay) if r.status != "sent" else None)
+                    next_at=now + timedelta(seconds=r.delay) if r.status != "sent" else None,
+                    parts_sent=r.parts_done)
             for r in results],
             now, {(r.row.channel, r.row.address): r.error for r in results if r.unreachable})
         for r in results:

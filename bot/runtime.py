@@ -31,6 +31,10 @@ def flow_config(settings: Settings) -> FlowConfig:
                       holidays_file=settings.sijakon_holidays_file,
                       officer_chat=settings.officer_chat,
                       objection_days=settings.sijakon_objection_days,
+                      dinas_address=settings.sijakon_dinas_address,
+                      dinas_phone=settings.sijakon_dinas_phone,
+                      dinas_hours=settings.sijakon_dinas_hours,
+                      waking_hours=settings.waking_hours,
                       **settings.retention_keep())
 
 

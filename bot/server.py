@@ -24,7 +24,7 @@ from bot.channel import Channel
 from bot.heap import settle_heap
 from bot.runtime import build_runtime, setup_logging
 from bot.settings import Settings
-from bot.startup import bind_http
+from bot.startup import StartupError, bind_http
 from bot.web import build_app
 from storage.clock import utcnow
 
@@ -58,11 +58,38 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None,
     except BaseException:
         sock.close()
         raise
+    try:
+        polls_elsewhere = settings.telegram_enabled and not settings.telegram_webhook_url \
+            and not await rt.worker.leases.take("poller:telegram")
+    except BaseException:
+        polls_elsewhere = None
+    if polls_elsewhere is not False:
+        sock.close()
+        await rt.worker.leases.close()
+        await rt.close()
+        if polls_elsewhere is None:
+            raise
+        raise StartupError("proses bot lain sudah mengambil pesan Telegram (long polling) dari "
+                           "basis data ini; Telegram hanya melayani satu: hentikan yang lain, "
+                           "atau atur TELEGRAM_WEBHOOK_URL di semua proses (docs/scale.md)")
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):  # not the main thread
             loop.add_signal_handler(sig, stop.set)
+    background = [asyncio.create_task(rt.worker.run(), name="delivery")]
+    # updates (and timers) only once the worker is registered and the other processes know
+    # of it (Step 4: until then one of them may hand its replies straight over)
+    ready = asyncio.create_task(rt.worker.ready.wait())
+    await asyncio.wait([ready, background[0]], return_when=asyncio.FIRST_COMPLETED)
+    if not ready.done():
+        ready.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
+        sock.close()
+        await rt.close()
+        background[0].result()  # the worker's start-up error
+        raise StartupError("pengirim pesan berhenti saat mulai")
+    background.append(asyncio.create_task(rt.scheduler.run(), name="scheduler"))
     inbound: list[asyncio.Task[None]] = [
         asyncio.create_task(c.run(rt), name=f"channel-{c.sender.channel}")
         for c in channels if c.run is not None]
@@ -73,11 +100,16 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None,
                                            log_level="warning", lifespan="off"))
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     inbound.append(asyncio.create_task(server.serve(sockets=[sock]), name="web"))
-    background = [asyncio.create_task(rt.worker.run(), name="delivery"),
-                  asyncio.create_task(rt.scheduler.run(), name="scheduler")]
     settle_heap()
     log.info("SIJAKON bot running on %s", ", ".join(c.sender.channel for c in channels))
-    await stop.wait()
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait([stopping, *inbound, background[0]], return_when=asyncio.FIRST_COMPLETED)
+    # a channel that ended by itself could not start (a webhook in the way, a token refused),
+    # or the delivery worker failed: the process stops with that line rather than serving on
+    # without it (a supervisor restarts it)
+    failed = next((t.exception() for t in (*inbound, background[0]) if t.done()
+                   and not t.cancelled() and t.exception() is not None), None)
+    stopping.cancel()
     log.info("stopping: no new updates; finishing the one in hand")
     server.should_exit = True
     for task in inbound:
@@ -88,3 +120,5 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None,
     rt.worker.stop()
     await asyncio.gather(*background, return_exceptions=True)
     await rt.close()
+    if failed is not None:
+        raise failed

@@ -82,6 +82,7 @@ from bot.channel import Channel
 from bot.delivery import OutRow, Permanent, Retryable, SendError
 from bot.runtime import Runtime
 from bot.settings import Settings
+from bot.startup import StartupError
 from bot.web import BadBody, read_body, refuse
 from flows.engine import Engine, pick_locale
 from flows.parsing import clean_text, normalize_phone
@@ -575,7 +576,15 @@ class TelegramChannel:
                                                secret_token=self._secret.decode(),
                                                allowed_updates=ALLOWED_UPDATES)
                 else:
-                    await self.bot.delete_webhook()
+                    # a webhook set is one that webhook processes serve: polling would
+                    # delete it from under them (Step 4), so say so and stop instead
+                    webhook = (await self.bot.get_webhook_info()).url
+                    if webhook:
+                        raise StartupError(
+                            f"webhook Telegram masih terpasang ({webhook}); long polling akan "
+                            "menghapusnya dari proses yang melayaninya. Atur "
+                            "TELEGRAM_WEBHOOK_URL di proses ini juga, atau hapus webhook itu "
+                            "dulu bila memang tidak dipakai lagi (docs/telegram.md)")
                 break
             except InvalidToken:
                 log.error("Telegram rejected TELEGRAM_BOT_TOKEN; check it with @BotFather")

@@ -58,7 +58,7 @@ from twilio.rest import Client
 
 from bot import media as media_store
 from bot.channel import Channel
-from bot.delivery import Hold, OutRow, Permanent, ReceiptStatus, Retryable
+from bot.delivery import Hold, OutRow, Permanent, ReceiptStatus, Retryable, SendError
 from bot.runtime import Runtime
 from bot.settings import Settings, WhatsAppTemplate
 from bot.web import BadBody, read_body, refuse
@@ -338,9 +338,17 @@ class WhatsAppSender:
         if urls:
             sends[-1]["media_url"] = [urls[0]]
             sends += [{"media_url": [url]} for url in urls[1:]]
-        for one in sends[:-1]:
-            await self._create(**one, **plain)
-        return await self._create(**sends[-1], **common)
+        # a retry sends only what did not go before (`parts_sent`, recorded on the row)
+        done = min(row.parts_sent, len(sends) - 1)
+        try:
+            for i, one in enumerate(sends[done:-1], start=done):
+                await self._create(**one, **plain)
+                done = i + 1
+            return await self._create(**sends[-1], **common)
+        except SendError as exc:
+            if len(sends) > 1:
+                exc.parts_done = done
+            raise
 
     def _template_for(self, row: OutRow, meta: dict[str, Any]) -> WhatsAppTemplate | None:
         """The row's own template (a broadcast's content SID), else the one configured for

@@ -8,19 +8,24 @@ message once one becomes available (a timer over `Job.notify_when_available`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from flows.context import Context, FlowConfig
+from flows.context import DRAFT, Context, FlowConfig
+from flows.deadlines import waking
 from flows.jobs import cancel_job
-from flows.offers import category_name, kecamatan_list, kecamatan_name, make_offer, pick_again
-from flows.outbox import Outgoing
-from flows.parsing import dmy, parse_date, row_id
+from flows.offers import category_name, kecamatan_name, make_offer, pick_again
+from flows.outbox import PRIORITY_NOTIFY, Outgoing, window_cutoff
+from flows.parsing import clip, dmy, parse_date, row_id
+from flows.privacy import dinas_contact
+from flows.render import render
+from flows.start import kecamatan_options
 from flows.steps import (
     HOME,
     NEXT,
@@ -29,16 +34,18 @@ from flows.steps import (
     Confirm,
     Guarded,
     GuardedChoice,
+    GuardedConfirm,
     Next,
     PagedChoice,
     Photos,
     Text,
     clip_telling,
     keyed,
+    part_chosen,
     words,
 )
 from flows.table import MenuEntry, Registry
-from flows.types import Choice, Reprompt
+from flows.types import Choice, Message, Reply, Reprompt
 from storage.clock import local
 from storage.codes import next_code
 from storage.matching import (
@@ -48,7 +55,7 @@ from storage.matching import (
     is_eligible,
     offered_for_job,
 )
-from storage.models import AuditLog, Category, Job, Kecamatan, Skill
+from storage.models import AuditLog, Category, Conversation, Job, Kecamatan, Skill
 from storage.sql import rowcount
 
 DESCRIPTION_MIN_CHARS = 15
@@ -57,8 +64,12 @@ DESCRIPTION_MAX = 1000
 ADDRESS_MIN = 5
 ADDRESS_MAX = 300
 MAX_PHOTOS = 5
+PHOTO_TYPES = ("image/jpeg", "image/png")  # a photo, not a sticker (image/webp)
 FARTHEST_DATE = timedelta(days=180)
+RESUME_AFTER = timedelta(hours=20)  # "the next day", still inside WhatsApp's 24-hour window
+REMINDED = "resume_reminded"
 WAIT_FOR_TUKANG = timedelta(days=14)  # "tell me when one is available" gives up after this
+CANCEL_CONFIRM = "booking.cancel_confirm"  # cancelling while choosing: asked once more
 PICK_PAGE = "pick_page"  # the conversation-data key of the page of tukang shown
 
 
@@ -72,10 +83,152 @@ async def _category_options(ctx: Context) -> list[Choice]:
     return [Choice(str(c.id), c.name) for c in rows]
 
 
+# --- starting, resuming, editing -------------------------------------------------------------
+
+# the answers of a booking, kept as a draft when the warga leaves half-way (Registry.draft)
+ANSWERS = ("category_id", "description", "photos", "kecamatan", "address", "time")
+QUESTIONS = ("booking.category", "booking.description", "booking.photos", "booking.kecamatan",
+             "booking.address", "booking.time", "booking.confirm", "booking.edit")
+EDITING = "editing"  # set while one field is changed from the summary ("Ubah")
+PARTS = (("booking.category", "booking.part_category"),
+         ("booking.description", "booking.part_description"),
+         ("booking.photos", "booking.part_photos"),
+         ("booking.kecamatan", "booking.part_kecamatan"),
+         ("booking.address", "booking.part_address"),
+         ("booking.time", "booking.part_time"))
+
+
+def _draft(ctx: Context) -> dict[str, Any] | None:
+    """The booking this warga left half-way, if any (flows.engine keeps it)."""
+    draft = ctx.data.get(DRAFT)
+    if isinstance(draft, dict) and draft.get("flow") == "booking" \
+            and isinstance(draft.get("data"), dict):
+        return draft
+    return None
+
+
+def _next(ctx: Context, following: str) -> Next:
+    """The question after an answer: the summary again when one field was being changed."""
+    return "booking.confirm" if ctx.data.pop(EDITING, False) else following
+
+
+def _back(previous: str | None) -> Callable[[Context], Awaitable[Next]]:
+    """"kembali": the previous question (None: the menu, the draft kept), or the list of
+    fields while changing one."""
+
+    async def back(ctx: Context) -> Next:
+        return "booking.edit" if ctx.data.get(EDITING) else previous
+
+    return back
+
+
+class BeginBooking(ChooseOne):
+    """"Pesan tukang": a fresh booking, or, with a draft kept from last time, the choice to go
+    on with it (at the question where it was left) or start anew."""
+
+    exits = ("booking.category",)
+
+    async def enter(self, ctx: Context) -> Next:
+        draft = _draft(ctx)
+        ctx.clear_flow_data()
+        if draft is None:
+            return "booking.category"
+        ctx.data[DRAFT] = draft
+        return await super().enter(ctx)
+
+
+async def _resume_vars(ctx: Context) -> dict[str, object]:
+    answers = (_draft(ctx) or {}).get("data", {})
+    s = await ctx.db()
+    category = await category_name(s, int(answers.get("category_id") or 0)) \
+        if answers.get("category_id") else "-"
+    return {"category": category, "description": clip(answers.get("description", ""), 80)}
+
+
+async def _resumed(ctx: Context, choice: Choice) -> Next:
+    draft = ctx.data.pop(DRAFT, None)
+    if choice.id != "resume" or not isinstance(draft, dict):
+        return "booking.category"
+    ctx.data.update({k: v for k, v in draft["data"].items() if k in ANSWERS})
+    step = draft.get("step")
+    return step if step in QUESTIONS else "booking.category"
+
+
 async def _begin(ctx: Context, choice: Choice) -> Next:
-    ctx.clear_flow_data()
+    ctx.data.pop(DRAFT, None)  # answering again: the old draft is this booking now
     ctx.data["category_id"] = int(choice.id)
-    return "booking.description"
+    # a description told already (typed at this question, or kept from before) is not asked
+    # again: the summary shows it, with Ubah
+    return _next(ctx, "booking.photos" if ctx.data.get("description") else "booking.description")
+
+
+# words that name a kind of job (category slug -> words), for a description typed where the
+# kind is asked: a guess the summary shows (Ubah corrects it), never a silent decision
+GUESS_WORDS: dict[str, tuple[str, ...]] = {
+    "atap": ("atap", "genteng", "talang", "seng"),
+    "plafon": ("plafon", "plafond", "gypsum", "langit"),
+    "listrik": ("listrik", "lampu", "saklar", "kabel", "stopkontak", "mcb", "korslet"),
+    "pipa": ("pipa", "keran", "kran", "wc", "kloset", "closet", "saluran", "mampet",
+             "wastafel", "toilet"),
+    "cat": ("cat", "mengecat", "dicat", "pengecatan", "mengelupas"),
+    "keramik": ("keramik", "ubin", "lantai"),
+    "bata": ("bata", "plester", "acian", "tembok"),
+    "kayu": ("kayu", "pintu", "jendela", "kusen", "lemari"),
+    "las": ("las", "kanopi", "teralis", "besi"),
+    "baja-ringan": ("baja",),
+    "waterproofing": ("waterproofing", "rembes", "merembes", "lembab"),
+    "renovasi": ("renovasi", "bongkar"),
+}
+
+
+async def guess_category(ctx: Context, text: str) -> int | None:
+    """The active category a description names most clearly, or None (no word, or a tie)."""
+    said = set(words(text).split())
+    scores = {slug: len(said & set(hints)) for slug, hints in GUESS_WORDS.items()}
+    best = max(scores.values())
+    top = [slug for slug, score in scores.items() if score == best]
+    if best == 0 or len(top) != 1:
+        return None
+    found = (await (await ctx.db()).execute(select(Category.id).where(
+        Category.slug == top[0], col(Category.active).is_(True)))).scalar()
+    return int(found) if found is not None else None
+
+
+@dataclass(kw_only=True)
+class AskCategory(ChooseOne):
+    """The kind of job, or the job told straight away (typed, or as a photo's caption): its
+    kind is then guessed (`guess_category`) and the description question skipped. With no
+    clear guess the description is kept and the kind asked from the list."""
+
+    keeps_media: ClassVar[bool] = True
+
+    async def handle(self, ctx: Context, msg: Message) -> Next:
+        if msg.choice is not None:
+            return await super().handle(ctx, msg)
+        pictures = [m.path for m in msg.media if m.content_type in PHOTO_TYPES]
+        text = " ".join(msg.text.split())
+        if len(text) < DESCRIPTION_MIN_CHARS or len(text.split()) < DESCRIPTION_MIN_WORDS:
+            if pictures:  # a photo first: kept for the photo question
+                ctx.data["photos"] = [*ctx.data.get("photos", []), *pictures][:MAX_PHOTOS]
+                ctx.say("booking.photo_kept_kind", count=len(ctx.data["photos"]))
+                await self.prompt(ctx)
+                return None
+            return await super().handle(ctx, msg)  # the list's help
+        if pictures:
+            ctx.data["photos"] = [*ctx.data.get("photos", []), *pictures][:MAX_PHOTOS]
+        ctx.data["description"] = await _valid_description(ctx, text)
+        guessed = await guess_category(ctx, text)
+        if guessed is None:
+            raise Reprompt("booking.no_guess")
+        ctx.data.pop(DRAFT, None)
+        ctx.data["category_id"] = guessed
+        ctx.say("booking.guessed", category=await category_name(await ctx.db(), guessed))
+        return _next(ctx, "booking.photos")
+
+
+async def _edit_options(ctx: Context) -> list[Choice]:
+    return [*(Choice(step, ctx.t(key)) for step, key in PARTS),
+            Choice("summary", ctx.t("booking.part_done"))]
 
 
 async def _valid_description(ctx: Context, text: str) -> str:
@@ -85,14 +238,33 @@ async def _valid_description(ctx: Context, text: str) -> str:
     return clip_telling(ctx, text, DESCRIPTION_MAX, "booking.description_cut")
 
 
+@dataclass(kw_only=True)
+class Describe(Text):
+    """The description, which may come as a photo with a caption: that one message answers
+    this question and the first photo (docs/conversations.md, fewer messages). A photo
+    without a caption is kept for the photo question and the description asked again."""
+
+    keeps_media: ClassVar[bool] = True
+
+    async def handle(self, ctx: Context, msg: Message) -> Next:
+        pictures = [m.path for m in msg.media if m.content_type in PHOTO_TYPES]
+        if not pictures:  # text, or a sticker where words are expected
+            return await super().handle(ctx, msg)
+        ctx.data["photos"] = [*ctx.data.get("photos", []), *pictures][:MAX_PHOTOS]
+        if not msg.text.strip():
+            ctx.say("booking.photo_kept", count=len(ctx.data["photos"]))
+            return None
+        return await super().handle(ctx, replace(msg, media=()))
+
+
 async def _after_description(ctx: Context, text: str) -> Next:
     ctx.data["description"] = text
-    return "booking.photos"
+    return _next(ctx, "booking.photos")
 
 
 async def _after_photos(ctx: Context, paths: list[str]) -> Next:
     ctx.data["photos"] = paths
-    return "booking.kecamatan"
+    return _next(ctx, "booking.kecamatan")
 
 
 # --- where ------------------------------------------------------------------------------------
@@ -104,20 +276,13 @@ async def _own_kecamatan(ctx: Context) -> str | None:
 
 
 async def _kecamatan_options(ctx: Context) -> list[Choice]:
-    own = await _own_kecamatan(ctx)
-    first: list[Choice] = []
-    rest: list[Choice] = []
-    for code, name in await kecamatan_list(await ctx.db(), ctx.now):
-        if code == own:
-            first.append(Choice(code, ctx.t("booking.kecamatan_own", name=name)))
-        else:
-            rest.append(Choice(code, name))
-    return first + rest
+    # the same numbers for everyone; the person's own is marked in its place
+    return await kecamatan_options(ctx, own=await _own_kecamatan(ctx))
 
 
 async def _after_kecamatan(ctx: Context, choice: Choice) -> Next:
     ctx.data["kecamatan"] = choice.id
-    return "booking.address"
+    return _next(ctx, "booking.address")
 
 
 async def _valid_address(ctx: Context, text: str) -> str:
@@ -129,18 +294,54 @@ async def _valid_address(ctx: Context, text: str) -> str:
     return address
 
 
+async def _last_address(ctx: Context) -> str | None:
+    """The address of this warga's newest job in the kecamatan just chosen: a returning
+    warga is offered it instead of typing it again."""
+    kecamatan = ctx.data.get("kecamatan")
+    if ctx.conv.user_id is None or not kecamatan:
+        return None
+    s = await ctx.db()
+    found = (await s.execute(
+        select(Job.address).where(Job.warga_id == ctx.conv.user_id,
+                                  Job.kecamatan_code == kecamatan)
+        .order_by(col(Job.id).desc()).limit(1))).scalar()
+    return str(found) if found else None
+
+
+async def _address_options(ctx: Context) -> list[Choice]:
+    last = await _last_address(ctx)
+    return [Choice("last", ctx.t("booking.use_last_address", address=clip(last, 40)))] \
+        if last else []
+
+
+async def _address_choice(ctx: Context, choice: Choice) -> Next:
+    last = await _last_address(ctx) if choice.id == "last" else None
+    if last is None:
+        raise Reprompt("booking.address_help")
+    return await _after_address(ctx, last)
+
+
 async def _after_address(ctx: Context, address: str) -> Next:
     ctx.data["address"] = address
-    return "booking.time"
+    return _next(ctx, "booking.time")
 
 
 # --- when -------------------------------------------------------------------------------------
 
 
+def _example(ctx: Context) -> str:
+    """A date to show as an example: a week from today, never one already past."""
+    return dmy(ctx.today + timedelta(days=7))
+
+
+async def _time_vars(ctx: Context) -> dict[str, object]:
+    return {"example": _example(ctx)}
+
+
 async def _valid_date(ctx: Context, text: str) -> str:
     day = parse_date(text)
     if day is None:
-        raise Reprompt("booking.time_invalid")
+        raise Reprompt("booking.time_invalid", example=_example(ctx))
     if day < ctx.today:
         raise Reprompt("booking.time_past")
     if day > ctx.today + FARTHEST_DATE:
@@ -150,6 +351,7 @@ async def _valid_date(ctx: Context, text: str) -> str:
 
 async def _after_time(ctx: Context, value: str) -> Next:
     ctx.data["time"] = value
+    ctx.data.pop(EDITING, None)
     return "booking.confirm"
 
 
@@ -193,6 +395,7 @@ async def _create_job(ctx: Context) -> Next:
     await s.flush()
     await ctx.audit("job.create", "job", job.id, code=job.code)
     ctx.clear_flow_data()
+    ctx.data.pop(DRAFT, None)
     ctx.data["job_id"] = job.id
     ctx.say("booking.created", code=job.code)
     return "booking.pick"
@@ -200,8 +403,13 @@ async def _create_job(ctx: Context) -> Next:
 
 async def _not_sent(ctx: Context) -> Next:
     ctx.clear_flow_data()
+    ctx.data.pop(DRAFT, None)
     ctx.say("booking.not_sent")
     return HOME
+
+
+async def _to_edit(ctx: Context) -> Next:
+    return "booking.edit"
 
 
 # --- choosing a tukang ------------------------------------------------------------------------
@@ -362,7 +570,7 @@ async def _picked(ctx: Context, choice: Choice) -> Next:
         ctx.say("job.not_found")
         return HOME
     if choice.id == "cancel":
-        return await _cancel_and_leave(ctx, job)
+        return CANCEL_CONFIRM
     tukang_id = row_id(choice.id[1:]) if choice.id.startswith("t") else None
     if tukang_id is None:
         raise Reprompt("help.choose")
@@ -391,7 +599,13 @@ async def _none_vars(ctx: Context) -> dict[str, object]:
     if job is None:
         raise LookupError("job gone")
     s = await ctx.db()
-    return {"code": job.code, "kecamatan": await kecamatan_name(s, _search_area(ctx, job))}
+    return {"code": job.code, "kecamatan": await kecamatan_name(s, _search_area(ctx, job)),
+            "neighbours": any(c.id.startswith("k") for c in await _none_options(ctx))}
+
+
+async def _none_help_vars(ctx: Context) -> dict[str, object]:
+    """The help names the neighbouring kecamatan only while some are left to try."""
+    return {"neighbours": any(c.id.startswith("k") for c in await _none_options(ctx))}
 
 
 async def _none_options(ctx: Context) -> list[Choice]:
@@ -441,8 +655,25 @@ async def _none_chosen(ctx: Context, choice: Choice) -> Next:
         ctx.clear_flow_data()
         return HOME
     if choice.id == "cancel":
-        return await _cancel_and_leave(ctx, job)
+        return CANCEL_CONFIRM
     raise Reprompt("help.choose")
+
+
+async def _cancel_yes(ctx: Context) -> Next:
+    job = await _current_job(ctx)
+    if job is None:
+        ctx.say("job.not_found")
+        return HOME
+    return await _cancel_and_leave(ctx, job)
+
+
+async def _keep_looking(ctx: Context) -> Next:
+    return "booking.pick"
+
+
+async def _code_vars(ctx: Context) -> dict[str, object]:
+    job = await _current_job(ctx)
+    return {"code": job.code if job else "-"}
 
 
 # --- coming back to the list: after a decline, an expiry, a tukang's cancellation -------------
@@ -527,46 +758,103 @@ async def jobs_notify_available(session: AsyncSession, now: datetime, out: Outgo
                 .values(status="expired", notify_when_available=False)
                 .execution_options(synchronize_session=False))
             if rowcount(expired) == 1:
-                await out.notify(session, job.warga_id, "booking.wait_expired", code=job.code)
+                await out.notify(session, job.warga_id, "booking.wait_expired", code=job.code,
+                                 **dinas_contact(config))
                 handled += 1
     await session.flush()
     return handled
 
 
+async def booking_resume_reminders(session: AsyncSession, now: datetime, out: Outgoing,
+                                   config: FlowConfig) -> int:
+    """A warga silent half-way through a booking gets one reminder, a day later and while
+    WhatsApp's 24-hour window is still open (`window_cutoff`; the same rule on every
+    channel, so nobody is chased later than that). The conversation stays at its question,
+    so the next message answers it. Only in waking hours (SIJAKON_WAKING_HOURS): a reminder
+    is no reason to wake anyone."""
+    hours = waking(config)
+    if not hours.start <= local(now).time() < hours.end:
+        return 0
+    rows = (await session.execute(select(Conversation).where(
+        col(Conversation.step).in_(QUESTIONS), col(Conversation.user_id).is_not(None),
+        col(Conversation.updated_at) <= now - RESUME_AFTER,
+        col(Conversation.updated_at) > window_cutoff(now))
+        .order_by(col(Conversation.id)).limit(200))).scalars().all()
+    sent = 0
+    for conv in rows:
+        data = dict(conv.data or {})
+        if data.get(REMINDED):
+            continue
+        category = await category_name(session, int(data["category_id"])) \
+            if data.get("category_id") else ""
+        out.add(conv.channel, conv.address, conv.user_id, "booking.resume_reminder",
+                Reply(text=render("booking.resume_reminder", conv.locale, category=category)),
+                PRIORITY_NOTIFY)
+        conv.data = {**data, REMINDED: True}  # once: the flag goes with the booking's data
+        sent += 1
+    await session.flush()
+    return sent
+
+
 def register(registry: Registry) -> None:
+    edited = ("booking.confirm", "booking.edit")  # where an answer leads while changing one
     registry.add(
-        ChooseOne(name="booking.category", key="booking.ask_category",
+        BeginBooking(name="booking.begin", key="booking.resume", vars=_resume_vars,
+                     options=keyed(("resume", "booking.choice_resume"),
+                                   ("fresh", "booking.choice_fresh")),
+                     then=_resumed, help="booking.resume_help", goes_to=QUESTIONS),
+        AskCategory(name="booking.category", key="booking.ask_category",
                   options=_category_options, then=_begin, help="booking.category_help",
-                  goes_to=("booking.description",)),
-        Text(name="booking.description", key="booking.ask_description",
+                  back=_back(None),
+                  goes_to=("booking.description", "booking.photos", *edited)),
+        Describe(name="booking.description", key="booking.ask_description",
              validate=_valid_description, then=_after_description,
-             help="booking.description_help", goes_to=("booking.photos",)),
+             help="booking.description_help", back=_back("booking.category"),
+             goes_to=("booking.photos", *edited)),
         Photos(name="booking.photos", key="booking.ask_photos", then=_after_photos,
-               maximum=MAX_PHOTOS, help="booking.photos_help", goes_to=("booking.kecamatan",)),
+               maximum=MAX_PHOTOS, help="booking.photos_help", kept="photos",
+               back=_back("booking.description"), goes_to=("booking.kecamatan", *edited)),
         ChooseOne(name="booking.kecamatan", key="booking.ask_kecamatan",
                   options=_kecamatan_options, then=_after_kecamatan,
-                  help="booking.kecamatan_help", goes_to=("booking.address",)),
+                  help="booking.kecamatan_help", back=_back("booking.photos"),
+                  goes_to=("booking.address", *edited)),
         Text(name="booking.address", key="booking.ask_address", validate=_valid_address,
-             then=_after_address, help="booking.address_help", goes_to=("booking.time",)),
-        Text(name="booking.time", key="booking.ask_time", validate=_valid_date,
+             then=_after_address, help="booking.address_help", options=_address_options,
+             on_choice=_address_choice, back=_back("booking.kecamatan"),
+             goes_to=("booking.time", *edited)),
+        Text(name="booking.time", key="booking.ask_time", vars=_time_vars, validate=_valid_date,
              then=_after_time, on_choice=_time_choice, help="booking.time_help",
+             help_vars=_time_vars, back=_back("booking.address"),
              options=keyed(("today", "booking.time_today"),
                            ("tomorrow", "booking.time_tomorrow"),
                            ("week", "booking.time_week")),
-             goes_to=("booking.confirm",)),
+             goes_to=edited),
         Confirm(name="booking.confirm", key="booking.summary", vars=_summary_vars,
-                on_yes=_create_job, on_no=_not_sent, yes_label="booking.choice_send",
-                no_label="booking.choice_dont_send", goes_to=(HOME, "booking.pick")),
+                on_yes=_create_job, on_no=_not_sent, on_edit=_to_edit,
+                help="booking.confirm_help",
+                yes_label="booking.choice_send", no_label="booking.choice_dont_send",
+                back=_back("booking.time"), goes_to=(HOME, "booking.pick", "booking.edit")),
+        ChooseOne(name="booking.edit", key="booking.ask_edit", options=_edit_options,
+                  then=part_chosen("booking.confirm", EDITING), help="booking.edit_help",
+                  back="booking.confirm",
+                  goes_to=("booking.confirm", *(step for step, _ in PARTS))),
         PickTukang(name="booking.pick", key="booking.pick", options=_pick_options,
                    extras=_cancel_option, store=PICK_PAGE, wrap=True,
                    next_label="booking.choice_more", then=_picked, help="booking.pick_help",
-                   check=_has_job, goes_to=(HOME, "booking.pick")),
+                   check=_has_job, goes_to=(HOME, "booking.pick", CANCEL_CONFIRM)),
         NoneFound(name="booking.none", key="booking.none_found", vars=_none_vars,
                   options=_none_options, then=_none_chosen, help="booking.none_help",
-                  check=_has_job, goes_to=(HOME, "booking.pick")),
+                  help_vars=_none_help_vars,
+                  check=_has_job, goes_to=(HOME, "booking.pick", CANCEL_CONFIRM)),
+        GuardedConfirm(name=CANCEL_CONFIRM, key="job.cancel_confirm", vars=_code_vars,
+                       on_yes=_cancel_yes, on_no=_keep_looking, check=_has_job,
+                       yes_label="job.choice_cancel_yes", no_label="job.choice_keep",
+                       back="booking.pick", goes_to=(HOME, "booking.pick")),
     )
     registry.action("job.pick", _pick_action, goes_to=("booking.pick",))
     registry.action("job.rebook", _rebook_action, goes_to=("booking.pick",))
     registry.timer("jobs_notify_available", jobs_notify_available)
-    registry.menu_entry(MenuEntry("booking", "booking.menu_item", "booking.category",
+    registry.timer("booking_resume_reminders", booking_resume_reminders)
+    registry.draft("booking", ANSWERS)
+    registry.menu_entry(MenuEntry("booking", "booking.menu_item", "booking.begin",
                                   roles=("warga",), position=10))

@@ -48,7 +48,7 @@ from sqlmodel import col, select
 from flows.context import FlowConfig
 from flows.outbox import PRIORITY_BROADCAST, Outgoing, window_cutoff
 from flows.parsing import clip
-from flows.render import LOCALES, render
+from flows.render import LOCALES, markdown_html, render, to_plain
 from flows.table import Registry
 from storage.clock import as_utc
 from storage.db import Database
@@ -122,14 +122,17 @@ async def content_of(session: AsyncSession, b: Broadcast) -> Content:
 
 
 def render_text(content: Content, locale: str) -> str:
-    """The message in `locale`, ending with the one line on how to stop broadcasts."""
-    return render(KEY, locale, title=content.title, text=content.text)
+    """The message in `locale`, ending with the one line on how to stop broadcasts. The text
+    is Markdown the Dinas wrote: it becomes the message markup, so each channel shows bold
+    as bold and nobody reads a `**`."""
+    return render(KEY, locale, title=content.title, text=markdown_html(content.text))
 
 
 def summary(content: Content) -> str:
-    """The text on one line for a template variable (WhatsApp refuses newlines in them)."""
-    flat = " ".join(f"{content.title}: {content.text}".split() if content.title
-                    else content.text.split())
+    """The text on one line for a template variable (WhatsApp refuses newlines in them), its
+    Markdown read as plain words (a template variable takes no markup)."""
+    text = to_plain(markdown_html(content.text))
+    flat = " ".join(f"{content.title}: {text}".split() if content.title else text.split())
     return clip(flat, SUMMARY_LIMIT)
 
 

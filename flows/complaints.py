@@ -21,6 +21,7 @@ complaints objection`. New complaints and objections reach the officers' chat at
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -42,6 +43,7 @@ from flows.steps import (
     Photos,
     Text,
     clip_telling,
+    part_chosen,
     words,
 )
 from flows.table import MenuEntry, Registry
@@ -59,7 +61,7 @@ MAX_FILES = 5
 JOBS_SHOWN = 10
 MINE_SHOWN = 8
 PDF = "application/pdf"
-CODE = re.compile(r"^\s*P-\d{4}-\d{4}\s*$", re.IGNORECASE)
+CODE = re.compile(r"^\s*P-\d{4}-\d{4,}\s*$", re.IGNORECASE)
 SHOW_ACTION = "complaint.show"  # a typed complaint code, at any step (Registry.code)
 STATEMENT_ACTION = "complaint.statement"
 OBJECTION_ACTION = "complaint.objection"
@@ -193,14 +195,45 @@ def _keep_text(ctx: Context, text: str, store: str) -> None:
     ctx.data[store] = clip_telling(ctx, text, MAX_TEXT, "complaint.text_clipped", mark="")
 
 
+EDITING = "complaint_editing"  # one part being changed from the summary ("Ubah")
+
+
 async def _after_text(ctx: Context, text: str) -> Next:
     _keep_text(ctx, text, "complaint_text")
-    return "complaint.evidence"
+    return "complaint.confirm" if ctx.data.pop(EDITING, False) else "complaint.evidence"
 
 
 async def _after_evidence(ctx: Context, paths: list[str]) -> Next:
     ctx.data["complaint_evidence"] = paths
+    ctx.data.pop(EDITING, None)
     return "complaint.confirm"
+
+
+async def _to_edit(ctx: Context) -> Next:
+    return "complaint.edit"
+
+
+async def _edit_options(ctx: Context) -> list[Choice]:
+    return [Choice("complaint.text", ctx.t("complaint.part_text")),
+            Choice("complaint.evidence", ctx.t("complaint.part_evidence")),
+            Choice("summary", ctx.t("complaint.part_done"))]
+
+
+def _back(previous: str) -> Callable[[Context], Awaitable[Next]]:
+    """"kembali": the previous question, or the list of parts while one is being changed."""
+
+    async def back(ctx: Context) -> Next:
+        return "complaint.edit" if ctx.data.get(EDITING) else previous
+
+    return back
+
+
+async def _statement_again(ctx: Context) -> Next:
+    return "complaint.statement_text"
+
+
+async def _objection_again(ctx: Context) -> Next:
+    return "complaint.objection_text"
 
 
 async def _summary_vars(ctx: Context) -> dict[str, Any]:
@@ -692,17 +725,24 @@ def register(registry: Registry) -> None:
                      options=_mine_options, then=_mine_chosen,
                      goes_to=(HOME, "complaint.pick")),
         PickJob(name="complaint.pick", key="complaint.ask_job", options=_job_options,
-                then=_job_chosen, goes_to=(HOME, "complaint.text")),
+                then=_job_chosen, back="complaint.home", goes_to=(HOME, "complaint.text")),
         Text(name="complaint.text", key="complaint.ask_text", vars=_job_vars,
              validate=_valid_text, then=_after_text, help="complaint.text_help",
-             goes_to=("complaint.evidence",)),
+             back=_back("complaint.pick"), goes_to=("complaint.evidence", "complaint.confirm")),
         EvidenceFiles(name="complaint.evidence", key="complaint.ask_evidence",
                       then=_after_evidence, minimum=1, maximum=MAX_FILES, allow_pdf=True,
                       store="complaint_photo_sel", help="complaint.evidence_help",
+                      kept="complaint_evidence", back=_back("complaint.text"),
                       goes_to=("complaint.confirm",)),
         Confirm(name="complaint.confirm", key="complaint.summary", vars=_summary_vars,
-                on_yes=_submit, on_no=_drop, yes_label="complaint.send",
-                goes_to=(HOME, "complaint.evidence")),
+                on_yes=_submit, on_no=_drop, on_edit=_to_edit, yes_label="complaint.send",
+                help="complaint.confirm_help",
+                back="complaint.evidence", goes_to=(HOME, "complaint.evidence",
+                                                    "complaint.edit")),
+        ChooseOne(name="complaint.edit", key="complaint.ask_edit", options=_edit_options,
+                  then=part_chosen("complaint.confirm", EDITING), help="complaint.edit_help",
+                  back="complaint.confirm",
+                  goes_to=("complaint.confirm", "complaint.text", "complaint.evidence")),
         AboutMe(name="complaint.about_me", key="complaint.about_me", vars=_about_vars,
                 options=_about_options, then=_about_chosen,
                 goes_to=(HOME, "complaint.statement_text")),
@@ -711,19 +751,26 @@ def register(registry: Registry) -> None:
              help="complaint.statement_help", goes_to=("complaint.statement_media",)),
         EvidenceFiles(name="complaint.statement_media", key="complaint.ask_statement_media",
                       then=_after_statement_media, maximum=MAX_FILES, allow_pdf=True,
-                      store="statement_photo_sel", goes_to=("complaint.statement_confirm",)),
+                      store="statement_photo_sel", kept="statement_media",
+                      back="complaint.statement_text", goes_to=("complaint.statement_confirm",)),
         Confirm(name="complaint.statement_confirm", key="complaint.statement_summary",
                 vars=_statement_summary, on_yes=_send_statement, on_no=_drop_statement,
-                yes_label="complaint.send", goes_to=(HOME,)),
+                on_edit=_statement_again, yes_label="complaint.send",
+                back="complaint.statement_media",
+                goes_to=(HOME, "complaint.statement_text")),
         Text(name="complaint.objection_text", key="complaint.objection_ask_text",
              vars=_objection_vars, validate=_valid_text, then=_after_objection_text,
              help="complaint.objection_help", goes_to=("complaint.objection_media",)),
         EvidenceFiles(name="complaint.objection_media", key="complaint.objection_ask_media",
                       then=_after_objection_media, maximum=MAX_FILES, allow_pdf=True,
-                      store="objection_file_sel", goes_to=("complaint.objection_confirm",)),
+                      store="objection_file_sel", kept="objection_media",
+                      back="complaint.objection_text",
+                      goes_to=("complaint.objection_confirm",)),
         Confirm(name="complaint.objection_confirm", key="complaint.objection_summary",
                 vars=_objection_summary, on_yes=_send_objection, on_no=_drop_objection,
-                yes_label="complaint.send", goes_to=(HOME, "complaint.objection_text")),
+                on_edit=_objection_again, yes_label="complaint.send",
+                back="complaint.objection_media",
+                goes_to=(HOME, "complaint.objection_text")),
     )
     registry.action("complaint.new", _new_action, goes_to=(HOME, "complaint.text"))
     registry.action(SHOW_ACTION, show_code, goes_to=(HOME, "complaint.about_me"))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +26,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-INTERNAL_KEYS = ("_tag", "_choices", "_role")
+# a task left half-way (flows.engine `_keep_draft`): kept when the flow's data is cleared
+DRAFT = "_draft"
+INTERNAL_KEYS = ("_tag", "_choices", "_role", DRAFT)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -57,6 +59,13 @@ class FlowConfig:
     holidays_file: Path | None = None
     officer_chat: tuple[str, str] | None = None
     objection_days: int = 10
+    # the Dinas's office, named in help and wherever the bot cannot help further
+    # (SIJAKON_DINAS_*; flows.privacy.dinas_contact); empty: left out of the message
+    dinas_address: str = ""
+    dinas_phone: str = ""
+    dinas_hours: str = ""
+    # local (WIB) hours in which offers, reminders and surveys go out (SIJAKON_WAKING_HOURS)
+    waking_hours: tuple[time, time] = (time(6, 0), time(21, 0))
 
 
 @dataclass(slots=True)

@@ -1,4 +1,5 @@
-"""Working days in Batam and the Pasal 9 deadlines: the one copy of the rule.
+"""Working days in Batam and the Pasal 9 deadlines, and the waking hours an offer's time
+counts in (`Waking`): the one copy of each rule.
 
 A working day is Monday to Friday (WIB) that is not an Indonesian national holiday nor a cuti
 bersama (the `holidays` package, categories public and government), with the Dinas's own
@@ -20,12 +21,12 @@ import logging
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import holidays
 
-from storage.clock import as_utc, local
+from storage.clock import WIB, as_utc, local
 
 log = logging.getLogger(__name__)
 
@@ -204,3 +205,66 @@ def complaint_due(status: str, created_at: datetime, requested_at: datetime | No
     """When the Dinas's next step on a complaint is due; None once decided."""
     return complaint_next(status, created_at, requested_at, statement_due_at, statement_at,
                           cal or Calendar())[1]
+
+
+# --- waking hours (Step 8): an offer's time counts only while people are awake ----------------
+
+DEFAULT_WAKING = (time(6), time(21))  # SIJAKON_WAKING_HOURS's default, local (WIB)
+
+
+@dataclass(frozen=True, slots=True)
+class Waking:
+    """The daily hours (WIB, start before end) in which an offer's time runs.
+
+    A tukang asleep at 23:00 should not lose a job for not answering, so the clock of an
+    offer stops at `end` and starts again at `start` the next morning. WIB has no daylight
+    saving, so every day has the same window."""
+
+    start: time = DEFAULT_WAKING[0]
+    end: time = DEFAULT_WAKING[1]
+
+    def __post_init__(self) -> None:
+        if self.start >= self.end:
+            raise ValueError(f"waking hours start before they end, not {self.start}-{self.end}")
+
+    def _window(self, day: date) -> tuple[datetime, datetime]:
+        """`day`'s waking window as local (WIB) datetimes."""
+        return (datetime.combine(day, self.start, tzinfo=WIB),
+                datetime.combine(day, self.end, tzinfo=WIB))
+
+    def add(self, at: datetime, span: timedelta) -> datetime:
+        """`span` of waking time after `at`, as aware UTC: 22:00 + 3 h is 09:00 the next day,
+        20:00 + 3 h is 08:00 (one hour before 21:00, two after 06:00). A span ending exactly
+        at the end of the window ends there, not the next morning."""
+        here = local(as_utc(at))
+        left = span
+        day = here.date()
+        while True:
+            start, end = self._window(day)
+            here = max(here, start)
+            if here < end:
+                room = end - here
+                if left <= room:
+                    return (here + left).astimezone(UTC)
+                left -= room
+            day += timedelta(days=1)
+
+    def between(self, a: datetime, b: datetime) -> timedelta:
+        """The waking time from `a` to `b` (zero when `b` is not after `a`)."""
+        lo, hi = local(as_utc(a)), local(as_utc(b))
+        total = timedelta()
+        day = lo.date()
+        while day <= hi.date():
+            start, end = self._window(day)
+            span = min(end, hi) - max(start, lo)
+            if span > timedelta():
+                total += span
+            day += timedelta(days=1)
+        return total
+
+
+def waking(config: object) -> Waking:
+    """The waking hours of a `FlowConfig`: its `waking_hours` (start, end) once bot/ hands
+    them in, else the default 06:00-21:00."""
+    hours = getattr(config, "waking_hours", None)
+    return Waking(*hours) if hours else Waking()

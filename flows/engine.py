@@ -35,14 +35,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from flows.context import Context, ConvState, FlowConfig
+from flows.context import DRAFT, Context, ConvState, FlowConfig
 from flows.outbox import PRIORITY_REPLY, Handoff, Outgoing, Sendable, takes_typed_actions
+from flows.privacy import dinas_contact
 from flows.registry import HOME, START, Registry, load_flows
 from flows.render import LOCALES, render
-from flows.steps import ALBUM_TAIL, Next, Photos, words
+from flows.steps import ALBUM_TAIL, Next, words
 from flows.types import Choice, Inbound, InboundEvent, Message, Reply, Reprompt
 from storage.clock import utcnow
 from storage.db import Database, contended
@@ -59,6 +61,7 @@ _COMMANDS = {
     "menu": "menu", "/menu": "menu", "home": "menu", "menu utama": "menu",
     "batal": "batal", "/batal": "batal", "cancel": "batal", "/cancel": "batal",
     "bantuan": "bantuan", "/bantuan": "bantuan", "help": "bantuan", "/help": "bantuan",
+    "kembali": "kembali", "/kembali": "kembali", "back": "kembali", "/back": "kembali",
     "stop": "stop", "/stop": "stop", "berhenti": "stop", "unsubscribe": "stop",
     "mulai": "mulai", "/mulai": "mulai", "start": "mulai",
 }
@@ -350,7 +353,7 @@ class Engine:
             if failures == 0:
                 await self._dispatch(ctx, ib)
             else:
-                ctx.say("error.sorry")
+                ctx.say("error.sorry", **dinas_contact(self.config))
                 if failures == 1:
                     await self._goto(ctx, self._home(conv), clear=True)
                 else:  # even the menu failed: the apology alone, and the menu next time
@@ -371,10 +374,11 @@ class Engine:
         conv.updated_at = b.now
 
     def _keeps_media(self, conv: ConvState) -> bool:
-        """Whether the step a message arrives at can keep its files: a photo/document step
-        (every one comes after the privacy notice was agreed to, so before consent none
-        does)."""
-        return isinstance(self.registry.steps.get(conv.step), Photos)
+        """Whether the step a message arrives at can keep its files: a photo/document step,
+        or one that takes a photo with its caption as the answer (`Step.keeps_media`; every
+        one comes after the privacy notice was agreed to, so before consent none does)."""
+        step = self.registry.steps.get(conv.step)
+        return step is not None and step.keeps_media
 
     def _notice(self, b: _Batch, ib: Inbound, key: str) -> None:
         """Answer an event with its notice, like any reply (an outbox row, paced, retried),
@@ -382,8 +386,10 @@ class Engine:
         step stays where it is."""
         conv = b.convs.get((ib.channel, ib.address))
         locale = conv.locale if conv else pick_locale(ib.language, self.config.locale)
-        vars = {"limit_mb": max(1, ib.limit_bytes // (1024 * 1024))} \
+        vars: dict[str, Any] = {"limit_mb": max(1, ib.limit_bytes // (1024 * 1024))} \
             if ib.event == "file_too_large" else {}
+        if key == "error.sorry":
+            vars |= dinas_contact(self.config)  # someone to turn to
         b.out.add(ib.channel, ib.address, conv.user_id if conv else None, key,
                   Reply(text=render(key, locale, **vars)), PRIORITY_REPLY)
         if conv is not None:
@@ -413,13 +419,18 @@ class Engine:
             return
         idle = conv.updated_at is not None and ctx.now - conv.updated_at > self.config.idle_reset
         command = global_command(text) if ib.choice is None else None
+        if command is not None and command[0] == "kembali" \
+                and match_presented(text, ctx.presented()) is not None:
+            command = None  # the screen's own "Kembali" button, typed: it goes where it says
         if idle and conv.step not in (HOME, START) and command is None:
             ctx.say("session.expired")
+            self._keep_draft(ctx)
             await self._goto(ctx, self._home(conv), clear=True)
             return
         if command is not None:
             await self._command(ctx, command, ib)
         elif (code := self._typed_code(ctx, ib, text)) is not None:
+            self._keep_draft(ctx)  # the item opens over the task: a booking half-way is kept
             await self._action(ctx, code)
         else:
             payload = ib.choice or match_presented(text, ctx.presented())
@@ -445,7 +456,7 @@ class Engine:
             if current is not None:
                 await current.prompt(ctx)
             else:
-                ctx.say("error.sorry")
+                ctx.say("error.sorry", **dinas_contact(self.config))
 
     async def _step(self, ctx: Context, msg: Message) -> None:
         step = self.registry.get(ctx.conv.step)
@@ -453,7 +464,10 @@ class Engine:
         try:
             nxt = await step.handle(ctx, msg)
         except Reprompt as rp:
-            ctx.say(rp.key, **rp.vars)
+            hints = rp.vars
+            if not hints and rp.key == step.help and step.help_vars is not None:
+                hints = await step.help_vars(ctx)  # a help that reads the conversation
+            ctx.say(rp.key, **hints)
             await step.prompt(ctx)
             return
         await self._follow(ctx, nxt)
@@ -481,9 +495,23 @@ class Engine:
             ctx.clear_flow_data()
         await self._follow(ctx, name)
 
+    def _keep_draft(self, ctx: Context) -> None:
+        """Leaving a task whose answers are worth keeping (`Registry.draft`: a booking not yet
+        sent): they go to `DRAFT`, which survives the flow's data being cleared, and the
+        task's first step offers them again (docs/conversations.md)."""
+        conv = ctx.conv
+        keys = self.registry.drafts.get(conv.flow)
+        if not keys:
+            return
+        answers = {k: conv.data[k] for k in keys if k in conv.data}
+        if answers:
+            conv.data[DRAFT] = {"flow": conv.flow, "step": conv.step, "data": answers,
+                                "at": ctx.now.isoformat()}
+
     def _typed_code(self, ctx: Context, ib: Inbound, text: str) -> str | None:
-        """An item's code typed as the whole message by someone registered (a complaint's
-        P-…): the action that opens it (`Registry.code`), whatever the step asks."""
+        """An item's code typed as the whole message by someone registered (a job's J-…, a
+        complaint's P-…): the action that opens it (`Registry.code`), whatever the step
+        asks."""
         if ib.choice is not None or ib.media or ctx.conv.user_id is None:
             return None
         said = text.strip()
@@ -518,17 +546,35 @@ class Engine:
             ctx.clear_flow_data()
             if target is not None:  # set after clearing, so first contact can read it
                 ctx.data["_start"] = arg.casefold()
+            if conv.user_id and target is not None:
+                # a registered person opening a link (`?start=tukang`) is taken where it leads;
+                # the target itself handles whoever cannot go on (already a tukang, open jobs)
+                await self._goto(ctx, target)
+                return
             await self._goto(ctx, self._home(conv) if conv.user_id or target is None else START)
             return
-        if name in ("menu", "batal"):
-            if name == "batal" and conv.step not in (HOME, START):
-                ctx.say("cancel.done")
+        if name == "kembali" and step is not None and conv.step not in (HOME, START):
+            back = await step.previous(ctx)
+            if back is not None:  # the previous question, every answer kept
+                await self._goto(ctx, back)
+                return
+            name = "menu"  # the first question of a task: nothing before it but the menu
+        if name in ("menu", "batal", "kembali"):
+            if conv.step not in (HOME, START):
+                self._keep_draft(ctx)
+                if name == "batal":
+                    kept = DRAFT in conv.data and conv.flow in self.registry.drafts
+                    ctx.say("cancel.kept" if kept else "cancel.done")
             await self._goto(ctx, self._home(conv), clear=True)
             return
         if name == "bantuan":
-            ctx.say("help.main")
+            if step is None or conv.step in (HOME, START):
+                ctx.say("help.main", **dinas_contact(self.config))
+            else:  # help for this step and the words that work everywhere, then the question
+                hints = await step.help_vars(ctx) if step.help_vars else {}
+                # our own template, rendered with its variables escaped
+                ctx.say("help.step", body=Markup(ctx.t(step.help, **hints)))  # nosec B704
             if step is not None:
-                ctx.say(step.help)
                 await step.prompt(ctx)
             return
         user = await ctx.user()

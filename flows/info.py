@@ -3,11 +3,18 @@
 Topics -> titles -> the article. Lists longer than a page get "Berikutnya"/"Sebelumnya"
 buttons; a long article is read in parts. Topics are referred to by their position in the list
 shown (kept in the conversation data), so button payloads stay short whatever the topic is
-called (Telegram's callback data is 64 bytes).
+called (Telegram's callback data is 64 bytes). A topic is stored as the short word the Dinas
+typed ("k3"); people read its title (`topic_title`). Articles are Markdown, shown in each
+channel's own markup (flows/render.py `markdown_html`).
+
+Information is public: someone who declined the privacy notice reads it too (flows/start.py,
+`PUBLIC`), and goes back to their own menu, not the main menu of registered people.
 """
 
 from __future__ import annotations
 
+import re
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import ColumnElement, func
@@ -15,6 +22,7 @@ from sqlmodel import col, select
 
 from flows.context import Context
 from flows.parsing import row_id
+from flows.render import markdown_html, render
 from flows.steps import HOME, ChooseOne, Next, PagedChoice, Step
 from flows.table import MenuEntry, Registry
 from flows.types import Choice, Message, Reprompt
@@ -27,18 +35,41 @@ TOPICS = "info.topics"
 TITLES = "info.titles"
 ARTICLE = "info.article"
 PART = 3000  # characters of an article per message (Telegram allows 4096 with the markup)
+PUBLIC = "start.public"  # the menu of someone who declined the privacy notice (flows/start.py)
+
+
+def home(ctx: Context) -> str:
+    """Where "Kembali ke menu" leads: the main menu, or for someone not registered (who
+    declined the notice, or has not answered it yet) the public menu."""
+    return HOME if ctx.conv.user_id is not None else PUBLIC
+
+
+@lru_cache(maxsize=1024)  # a topic without a title would look for its message file every time
+def topic_title(topic: str, locale: str) -> str:
+    """What people read for a topic: its title in their language where the messages name it
+    (`info.topic_<word>`), else the word itself made readable ("rumah_tinggal" -> "Rumah
+    tinggal", "k3" -> "K3")."""
+    if re.fullmatch(r"[a-z0-9_]{1,40}", topic):
+        try:
+            return render(f"info.topic_{topic}", locale)
+        except KeyError:
+            pass
+    words = " ".join(re.split(r"[-_\s]+", topic)).strip()
+    if len(words) <= 3 and words.isalnum():
+        return words.upper()
+    return words[:1].upper() + words[1:]
 
 
 class Listing(PagedChoice):
     """A paged list; an empty one says so and goes back."""
 
-    exits = (HOME,)
+    exits = (HOME, PUBLIC)
 
     async def enter(self, ctx: Context) -> Next:
         options = await self.options(ctx)
         if not options:
             ctx.say("info.none")
-            return HOME
+            return home(ctx)
         self.hold(ctx, options)
         return await super().enter(ctx)
 
@@ -65,7 +96,7 @@ async def _topics(ctx: Context) -> list[tuple[str, int]]:
 async def _topic_options(ctx: Context) -> list[Choice]:
     topics = await _topics(ctx)
     ctx.data["info_topic_names"] = [t for t, _ in topics]
-    return [Choice(f"t{i}", ctx.t("info.topic_label", topic=t, count=n))
+    return [Choice(f"t{i}", ctx.t("info.topic_label", topic=topic_title(t, ctx.locale), count=n))
             for i, (t, n) in enumerate(topics)]
 
 
@@ -75,7 +106,7 @@ async def _back_to_menu(ctx: Context) -> list[Choice]:
 
 async def _topic_chosen(ctx: Context, choice: Choice) -> Next:
     if choice.id == "_menu":
-        return HOME
+        return home(ctx)
     names = ctx.data.get("info_topic_names") or []
     index = row_id(choice.id[1:]) if choice.id.startswith("t") else None
     index = -1 if index is None else index
@@ -103,7 +134,7 @@ async def _back_to_topics(ctx: Context) -> list[Choice]:
 
 
 async def _title_vars(ctx: Context) -> dict[str, Any]:
-    return {"topic": ctx.data.get("info_topic", "")}
+    return {"topic": topic_title(ctx.data.get("info_topic", ""), ctx.locale)}
 
 
 async def _title_chosen(ctx: Context, choice: Choice) -> Next:
@@ -165,8 +196,8 @@ async def _article_vars(ctx: Context) -> dict[str, Any]:
     parts = _parts(a.body)
     part = min(max(int(ctx.data.get("info_part", 0)), 0), len(parts) - 1)
     when = a.published_at or a.updated_at
-    return {"title": a.title, "body": parts[part], "date": local(when).strftime("%d-%m-%Y"),
-            "part": part + 1, "parts": len(parts)}
+    return {"title": a.title, "body": markdown_html(parts[part]),
+            "date": local(when).strftime("%d-%m-%Y"), "part": part + 1, "parts": len(parts)}
 
 
 async def _article_options(ctx: Context) -> list[Choice]:
@@ -184,7 +215,7 @@ async def _article_chosen(ctx: Context, choice: Choice) -> Next:
         return ARTICLE
     if choice.id == "_titles":
         return TITLES
-    return HOME
+    return home(ctx)
 
 
 class FromMenu(Step):
@@ -207,13 +238,13 @@ def register(registry: Registry) -> None:
         FromMenu(name="info.start", key="info.ask_topic"),
         Listing(name=TOPICS, key="info.ask_topic", options=_topic_options,
                 extras=_back_to_menu, store="info_topic_page", then=_topic_chosen,
-                goes_to=(HOME, TITLES)),
+                goes_to=(HOME, PUBLIC, TITLES)),
         Listing(name=TITLES, key="info.ask_title", vars=_title_vars, options=_title_options,
                 extras=_back_to_topics, store="info_title_page", then=_title_chosen,
                 unlisted=_title_gone, goes_to=(TOPICS, ARTICLE)),
         ArticlePage(name=ARTICLE, key="info.article", vars=_article_vars,
                     options=_article_options, then=_article_chosen,
-                    goes_to=(ARTICLE, TITLES, HOME)),
+                    goes_to=(ARTICLE, TITLES, HOME, PUBLIC)),
     )
     registry.menu_entry(MenuEntry("info", "info.menu_item", "info.start",
                                   roles=("warga", "tukang"), position=30))

@@ -6,6 +6,7 @@ while the tukang marks the job done has one winner, and the other is told.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
@@ -14,6 +15,7 @@ from sqlmodel import col, select
 
 from flows.context import Context
 from flows.offers import (
+    DECLINE_CONFIRM,
     LIVE,
     WORKING,
     accept_offer,
@@ -30,6 +32,8 @@ from flows.types import Choice, Reprompt
 from storage.models import Job, Offer, Rating, TukangProfile, User
 from storage.sql import pk, rowcount
 
+CODE = re.compile(r"^\s*J-\d{4}-\d{4,}\s*$", re.IGNORECASE)  # a job's code, typed anywhere
+OPEN_ACTION = "job.open"
 RATING_REMINDER = timedelta(hours=24)  # an unrated finished job is recalled once, a day later
 LIST_LIMIT = 10
 REASON_MAX = 300
@@ -357,11 +361,13 @@ async def _work_detail_options(ctx: Context) -> list[Choice]:
     elif pair is not None:
         opts += [("accept", "offer.choice_accept"), ("decline", "offer.choice_decline")]
     else:
+        # fixed order by kind (docs/conversations.md): "Tandai selesai" stays 1 and "Batalkan"
+        # 2 for the whole of the work; "Mulai kerja", shown only before it starts, comes after
         job = await _job(ctx, "job", owner="tukang")
-        if job is not None and job.status == "accepted":
-            opts.append(("start", "job.choice_start"))
         if job is not None and job.status in WORKING:
             opts += [("done", "job.choice_mark_done"), ("cancel", "job.choice_cancel")]
+        if job is not None and job.status == "accepted":
+            opts.append(("start", "job.choice_start"))
     opts.append(("back", "job.choice_back"))
     return [Choice(i, ctx.t(k)) for i, k in opts]
 
@@ -395,12 +401,8 @@ async def _work_detail_chosen(ctx: Context, choice: Choice) -> Next:
         if choice.id == "accept":
             await accept_offer(ctx, offer.id or 0)
             return HOME
-        if choice.id == "decline":
-            if await decline_offer(ctx, offer.id or 0):
-                ctx.clear_flow_data()
-                ctx.data["decline_offer"] = offer.id
-                return "offer.decline_reason"
-            return HOME
+        if choice.id == "decline":  # cannot be undone: asked once more
+            return DECLINE_CONFIRM
         return None
     job = await _job(ctx, "job", owner="tukang")
     if job is None:
@@ -439,11 +441,44 @@ async def _back_to_work(ctx: Context) -> Next:
     return "jobs.work_detail"
 
 
+async def _has_offer(ctx: Context) -> bool:
+    return await _work_offer(ctx) is not None
+
+
+async def _offer_code(ctx: Context) -> dict[str, object]:
+    pair = await _work_offer(ctx)
+    return {"code": pair[1].code if pair else "-"}
+
+
+async def _decline_yes(ctx: Context) -> Next:
+    """"Ya, tolak": the offer ends (the warga can choose again), then the reason is asked."""
+    pair = await _work_offer(ctx)
+    if pair is None or not await _may_work(ctx):
+        ctx.say("offer.not_found")
+        return HOME
+    offer = pair[0]
+    if await decline_offer(ctx, offer.id or 0):
+        ctx.clear_flow_data()
+        ctx.data["decline_offer"] = offer.id
+        return "offer.decline_reason"
+    return HOME
+
+
 async def _valid_reason(ctx: Context, text: str) -> str:
     reason = " ".join(text.split())
     if len(reason) < 5 or len(reason.split()) < 2:
         raise Reprompt("job.reason_short")
     return clip(reason, REASON_MAX, mark="")
+
+
+async def _cancel_reason(ctx: Context, reason: str) -> Next:
+    """The reason first, then one more question: a cancelled job cannot be taken back."""
+    ctx.data["cancel_reason"] = reason
+    return "jobs.work_cancel_confirm"
+
+
+async def _work_cancel_yes(ctx: Context) -> Next:
+    return await _tukang_cancel(ctx, str(ctx.data.get("cancel_reason") or "-"))
 
 
 async def _tukang_cancel(ctx: Context, reason: str) -> Next:
@@ -483,36 +518,82 @@ class WorkList(JobList):
     empty: str = "job.work_none"
 
 
+# --- a job code typed anywhere (Registry.code) ---------------------------------------------------
+
+
+async def open_code(ctx: Context, text: str) -> Next:
+    """A job code typed at any step: the job, to its warga or its tukang, or the offer of it
+    waiting for this tukang; anyone else is told it is not theirs (nothing about it shown)."""
+    code = text.strip().upper()
+    s = await ctx.db()
+    job = (await s.execute(select(Job).where(Job.code == code))).scalar_one_or_none()
+    me = ctx.conv.user_id
+    if job is not None and me is not None:
+        if job.warga_id == me:
+            ctx.clear_flow_data()
+            ctx.data["job"] = job.id
+            return "jobs.detail"
+        if job.tukang_id == me:
+            ctx.clear_flow_data()
+            ctx.data["job"] = job.id
+            return "jobs.work_detail"
+        offer = (await s.execute(select(Offer).where(
+            Offer.job_id == job.id, Offer.tukang_id == me, Offer.status == "pending",
+            Offer.expires_at > ctx.now))).scalars().first()
+        if offer is not None:
+            ctx.clear_flow_data()
+            ctx.data["w_offer"] = offer.id
+            return "jobs.work_detail"
+    ctx.say("job.code_unknown", code=code)
+    return None
+
+
 def register(registry: Registry) -> None:
     registry.add(
         JobList(name="jobs.mine", key="job.mine", options=_mine_options, then=_mine_chosen,
                 goes_to=(HOME, "jobs.detail")),
         JobDetail(name="jobs.detail", key="job.detail", vars=_detail_vars,
                   options=_detail_options, then=_detail_chosen, check=_warga_job,
+                  back="jobs.mine",
                   goes_to=(HOME, "jobs.mine", "jobs.detail", "booking.pick",
                            "jobs.cancel_confirm", "jobs.done_confirm", "rating.score")),
         GuardedConfirm(name="jobs.cancel_confirm", key="job.cancel_confirm",
                        vars=_code_vars("warga"),
                        on_yes=_cancel_yes, on_no=_back_to_detail, check=_warga_job,
+                       back="jobs.detail",
                        goes_to=(HOME, "jobs.detail")),
         GuardedConfirm(name="jobs.done_confirm", key="job.done_confirm",
                        vars=_code_vars("warga"),
                        on_yes=_done_yes, on_no=_back_to_detail, check=_warga_job,
+                       back="jobs.detail",
                        goes_to=(HOME, "jobs.detail", "rating.score")),
         WorkList(name="jobs.work", key="job.work", options=_work_options, then=_work_chosen,
                  goes_to=(HOME, "jobs.work_detail")),
         WorkDetail(name="jobs.work_detail", key="job.work_detail", vars=_work_vars,
                    options=_work_detail_options, then=_work_detail_chosen,
-                   unlisted=_work_detail_unlisted, check=_offer_or_job,
-                   goes_to=(HOME, "jobs.work", "jobs.work_detail", "offer.decline_reason",
+                   unlisted=_work_detail_unlisted, check=_offer_or_job, back="jobs.work",
+                   goes_to=(HOME, "jobs.work", "jobs.work_detail", DECLINE_CONFIRM,
                             "jobs.work_done_confirm", "jobs.work_cancel_reason")),
         GuardedConfirm(name="jobs.work_done_confirm", key="job.done_confirm",
                        vars=_code_vars("tukang"), on_yes=_work_done_yes, on_no=_back_to_work,
-                       check=_tukang_job, goes_to=(HOME, "jobs.work", "jobs.work_detail")),
+                       check=_tukang_job, back="jobs.work_detail",
+                       goes_to=(HOME, "jobs.work", "jobs.work_detail")),
         Text(name="jobs.work_cancel_reason", key="job.ask_cancel_reason", vars=_kec_vars,
-             validate=_valid_reason, then=_tukang_cancel, help="job.reason_help",
-             goes_to=(HOME,)),
+             validate=_valid_reason, then=_cancel_reason, help="job.reason_help",
+             back="jobs.work_detail", goes_to=("jobs.work_cancel_confirm",)),
+        GuardedConfirm(name="jobs.work_cancel_confirm", key="job.work_cancel_confirm",
+                       vars=_code_vars("tukang"), on_yes=_work_cancel_yes,
+                       on_no=_back_to_work, check=_tukang_job,
+                       yes_label="job.choice_cancel_yes", no_label="job.choice_keep",
+                       back="jobs.work_cancel_reason", goes_to=(HOME, "jobs.work_detail")),
+        GuardedConfirm(name=DECLINE_CONFIRM, key="offer.decline_confirm", vars=_offer_code,
+                       on_yes=_decline_yes, on_no=_back_to_work, check=_has_offer,
+                       yes_label="offer.choice_decline_yes", no_label="offer.choice_keep",
+                       back="jobs.work_detail",
+                       goes_to=(HOME, "offer.decline_reason", "jobs.work_detail")),
     )
+    registry.action(OPEN_ACTION, open_code, goes_to=("jobs.detail", "jobs.work_detail"))
+    registry.code(CODE, OPEN_ACTION)
     registry.menu_entry(MenuEntry("jobs_mine", "job.menu_mine", "jobs.mine", roles=("warga",),
                                   position=20))
     registry.menu_entry(MenuEntry("jobs_work", "job.menu_work", "jobs.work", roles=("tukang",),

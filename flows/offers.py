@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from flows.context import Context, FlowConfig
+from flows.deadlines import waking
 from flows.outbox import Outgoing, find_recipient
 from flows.parsing import clip, row_id
 from flows.steps import HOME, Next, Text, keyed
@@ -130,7 +131,9 @@ async def make_offer(ctx: Context, job: Job, tukang_id: int) -> Offer | None:
                                   synchronize_session=False))
     if rowcount(claimed) != 1:
         return None
-    expires = ctx.now + ctx.config.offer_ttl
+    # the offer's time runs only in waking hours: sent at 22:00, three hours end at 09:00
+    hours = waking(ctx.config)
+    expires = hours.add(ctx.now, ctx.config.offer_ttl)
     offer = Offer(job_id=job.id, tukang_id=tukang_id, status="pending", created_at=ctx.now,
                   expires_at=expires)
     s.add(offer)
@@ -147,6 +150,9 @@ async def make_offer(ctx: Context, job: Job, tukang_id: int) -> Offer | None:
                      **await job_vars(s, job))
     ctx.say("offer.sent", name=await user_name(s, tukang_id), code=job.code,
             expires=when(expires))
+    if expires > ctx.now + ctx.config.offer_ttl:  # the night stretched it: say why
+        ctx.say("offer.deadline_night", expires=when(expires),
+                start=hours.start.strftime("%H.%M"), end=hours.end.strftime("%H.%M"))
     await ctx.audit("offer.create", "offer", offer.id, job_id=job.id, tukang_id=tukang_id)
     return offer
 
@@ -276,16 +282,19 @@ async def _accept_action(ctx: Context, arg: str) -> Next:
     return None
 
 
+# "Tolak" cannot be undone: the offer's button asks once more, at the same confirmation as
+# "Pekerjaan saya" (flows/jobs.py DECLINE_CONFIRM; named here, as jobs imports this module)
+DECLINE_CONFIRM = "jobs.decline_confirm"
+
+
 async def _decline_action(ctx: Context, arg: str) -> Next:
     offer = await _own_offer(ctx, arg)
     if offer is None:
         ctx.say("offer.not_found")
         return None
-    if await decline_offer(ctx, offer.id or 0):
-        ctx.clear_flow_data()
-        ctx.data["decline_offer"] = offer.id
-        return "offer.decline_reason"
-    return None
+    ctx.clear_flow_data()
+    ctx.data["w_offer"] = offer.id
+    return DECLINE_CONFIRM
 
 
 async def _valid_reason(ctx: Context, text: str) -> str:
@@ -357,5 +366,5 @@ def register(registry: Registry) -> None:
              help="offer.reason_help", goes_to=(HOME,)),
     )
     registry.action("offer.accept", _accept_action)
-    registry.action("offer.decline", _decline_action, goes_to=("offer.decline_reason",))
+    registry.action("offer.decline", _decline_action, goes_to=(DECLINE_CONFIRM,))
     registry.timer("offers_expire", offers_expire)

@@ -69,6 +69,7 @@ class Sendable:
     locale: str = DEFAULT_LOCALE
     window_open: bool = False
     digest: int = 0  # hash of the stored payload text: the same message again (loop guard)
+    parts_sent: int = 0  # parts of a multi-part message delivered before: a retry skips them
 
 
 class Handoff(Protocol):

@@ -13,7 +13,13 @@ EXAMPLE_PHONE = "0812-3456-7890"
 
 
 def normalize_phone(text: str) -> str | None:
-    """An Indonesian number in E.164 (+62...), or None if it is not a valid one."""
+    """A phone number in E.164, or None if it is not a valid one.
+
+    Indonesian numbers may be written any way people write them (0812..., 62812..., +62 812...).
+    A foreign number counts when it carries its country code ("+65 9123 4567", or the
+    "whatsapp:+1..." a platform vouches for): many Batam homeowners live in Singapore, and
+    they are not to be asked for an Indonesian number they do not have.
+    """
     raw = text.strip().removeprefix("whatsapp:")
     if not re.fullmatch(r"[\d\s+().-]{6,25}", raw):
         return None
@@ -21,7 +27,9 @@ def normalize_phone(text: str) -> str | None:
         number = phonenumbers.parse(raw, "ID")
     except phonenumbers.NumberParseException:
         return None
-    if number.country_code != 62 or not phonenumbers.is_valid_number(number):
+    international = raw.startswith("+")
+    if not phonenumbers.is_valid_number(number) or (number.country_code != 62
+                                                    and not international):
         return None
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 

@@ -48,11 +48,14 @@ UNDECIDED_OBJECTION_STATUSES = ("submitted",)
 
 
 class ErasureRefused(Exception):
-    """Erasure is not possible right now; `reason` is one sentence in Indonesian for people."""
+    """Erasure is not possible right now; `reason` is one sentence in Indonesian (the CLI),
+    `blocks` what stands in the way as (kind, codes) (`erasure_blocks`; empty when the
+    reason is another), for a message in the person's language that lists them."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, blocks: list[tuple[str, list[str]]] | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.blocks = list(blocks or [])
 
 
 async def data_administrator(session: AsyncSession, config: FlowConfig) -> dict[str, Any]:
@@ -70,6 +73,15 @@ async def data_administrator(session: AsyncSession, config: FlowConfig) -> dict[
     if config.pdp_name and config.pdp_contact:
         return {"pdp_name": config.pdp_name, "pdp_contact": config.pdp_contact}
     return {"pdp_name": "", "pdp_contact": ""}
+
+
+def dinas_contact(config: FlowConfig) -> dict[str, Any]:
+    """The Dinas's office as message variables `dinas_address`, `dinas_phone`, `dinas_hours`
+    (SIJAKON_DINAS_*; an empty one is left out of the message): named in help and wherever the
+    bot cannot help further, so nobody is left without a person to turn to. Messages show
+    them through `info.dinas_contact`."""
+    return {f"dinas_{k}": str(getattr(config, f"dinas_{k}", "") or "").strip()
+            for k in ("address", "phone", "hours")}
 
 
 def _row(obj: SQLModel) -> dict[str, Any]:
@@ -138,36 +150,43 @@ async def export_user_data(session: AsyncSession, user_id: int) -> dict[str, Any
     }
 
 
-async def erasure_blockers(session: AsyncSession, user_id: int) -> list[str]:
-    """Why a person cannot be erased yet (empty when they can), in Indonesian."""
-    reasons: list[str] = []
+# What can stand in the way of an erasure, in the order people are told
+BLOCKS = ("jobs", "offers", "complaints", "objections")
+_BLOCK_TEXT = {
+    "jobs": "masih ada pekerjaan yang berjalan ({}); selesaikan atau batalkan dulu",
+    "offers": "masih ada tawaran pekerjaan yang belum dijawab ({})",
+    "complaints": "masih ada pengaduan yang belum diputus ({})",
+    "objections": "masih ada keberatan yang belum diputus ({})",
+}
+
+
+async def erasure_blocks(session: AsyncSession, user_id: int) -> list[tuple[str, list[str]]]:
+    """What stands in the way of erasing a person, as (kind, codes) with kind one of
+    `BLOCKS`: each person is told in their own language (settings.delete_refused)."""
     open_jobs = (await session.execute(select(Job.code).where(
         or_(col(Job.warga_id) == user_id, col(Job.tukang_id) == user_id),
         col(Job.status).in_(OPEN_JOB_STATUSES)).order_by(col(Job.id)))).scalars().all()
-    if open_jobs:
-        reasons.append("masih ada pekerjaan yang berjalan (" + ", ".join(open_jobs)
-                       + "); selesaikan atau batalkan dulu")
     pending_offers = (await session.execute(select(Job.code)
                                             .join(Offer, col(Offer.job_id) == Job.id)
                                             .where(Offer.tukang_id == user_id,
                                                    Offer.status == "pending"))).scalars().all()
-    if pending_offers:
-        reasons.append("masih ada tawaran pekerjaan yang belum dijawab ("
-                       + ", ".join(pending_offers) + ")")
     complaints = (await session.execute(select(Complaint.code).where(
         or_(col(Complaint.warga_id) == user_id, col(Complaint.tukang_id) == user_id),
         col(Complaint.status).not_in(DECIDED_COMPLAINT_STATUSES)).order_by(col(Complaint.id)))
     ).scalars().all()
-    if complaints:
-        reasons.append("masih ada pengaduan yang belum diputus (" + ", ".join(complaints) + ")")
     # like a complaint: the Dinas must be able to decide what is before it (Pasal 9)
     objections = (await session.execute(select(Objection.code).where(
         Objection.tukang_id == user_id,
         col(Objection.status).in_(UNDECIDED_OBJECTION_STATUSES)).order_by(col(Objection.id)))
     ).scalars().all()
-    if objections:
-        reasons.append("masih ada keberatan yang belum diputus (" + ", ".join(objections) + ")")
-    return reasons
+    found = zip(BLOCKS, (open_jobs, pending_offers, complaints, objections), strict=True)
+    return [(kind, list(codes)) for kind, codes in found if codes]
+
+
+async def erasure_blockers(session: AsyncSession, user_id: int) -> list[str]:
+    """Why a person cannot be erased yet (empty when they can), in Indonesian."""
+    return [_BLOCK_TEXT[kind].format(", ".join(codes))
+            for kind, codes in await erasure_blocks(session, user_id)]
 
 
 async def erase_user(session: AsyncSession, user_id: int, now: datetime, *,
@@ -185,9 +204,10 @@ async def erase_user(session: AsyncSession, user_id: int, now: datetime, *,
         raise LookupError(f"user {user_id} not found")
     if user.status == "erased":
         raise ErasureRefused("Data orang ini sudah dihapus sebelumnya.")
-    blockers = await erasure_blockers(session, user_id)
-    if blockers:
-        raise ErasureRefused("Data belum bisa dihapus: " + "; ".join(blockers) + ".")
+    blocks = await erasure_blocks(session, user_id)
+    if blocks:
+        blockers = [_BLOCK_TEXT[kind].format(", ".join(codes)) for kind, codes in blocks]
+        raise ErasureRefused("Data belum bisa dihapus: " + "; ".join(blockers) + ".", blocks)
 
     files: list[str] = []
     accounts = await _all(session, select(ChannelAccount)

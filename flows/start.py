@@ -1,7 +1,14 @@
 """First contact: greeting, privacy notice and consent, name, phone, kecamatan.
 
 Nothing about the person is stored before they agree: answers live in the conversation's
-data until the user row is created at the end, and a refusal clears them.
+data until the user row is created at the end, and a refusal clears them. Refusing closes only
+what needs personal data (booking, complaints, tukang registration): the public menu
+(`PUBLIC`) still opens the construction information, help and the Dinas's contact, and takes
+a consent given later.
+
+A number a platform vouches for (WhatsApp's sender, a contact shared on Telegram) is used as
+it is, a foreign one too (flows/parsing.py `normalize_phone`): nobody is asked for an
+Indonesian number they do not have.
 """
 
 from __future__ import annotations
@@ -18,12 +25,15 @@ from flows.people import (
     find_verified_user,
     name_validator,
 )
-from flows.privacy import data_administrator
-from flows.steps import HOME, START, ChooseOne, Next, Text, keyed
+from flows.privacy import data_administrator, dinas_contact
+from flows.steps import HOME, START, ChooseOne, Next, Text, keyed, words
 from flows.table import Registry
 from flows.types import Choice, Message, Reprompt
 
 TUKANG_REGISTRATION = "tukang_reg.begin"
+PUBLIC = "start.public"  # what someone who declined may still use
+INFO = "info.start"
+INFO_WORDS = {"info", "informasi", "information"}
 
 
 class Welcome(ChooseOne):
@@ -58,6 +68,8 @@ class Welcome(ChooseOne):
         if msg.profile_name:
             ctx.data["profile_name"] = clip(msg.profile_name, 80, mark="")
         if msg.choice is None:
+            if words(msg.text) in INFO_WORDS:  # public information needs no consent
+                return INFO
             if not ctx.data.get("greeted"):
                 await self.prompt(ctx)
                 return None
@@ -81,9 +93,32 @@ async def _consent(ctx: Context, choice: Choice) -> Next:
     if choice.id != "agree":
         for key in ("name", "phone", "phone_verified", "profile_name"):
             ctx.data.pop(key, None)
-        ctx.say("start.no_consent")
-        return None
+        ctx.data["declined"] = True
+        return PUBLIC
     return "start.name"
+
+
+# --- the public menu: for someone who declined ------------------------------------------------
+
+
+async def _public_vars(ctx: Context) -> dict[str, Any]:
+    """The refusal is acknowledged once (with what stays open and whom to call); afterwards the
+    menu just asks."""
+    return {"declined": bool(ctx.data.pop("declined", False)), **dinas_contact(ctx.config)}
+
+
+async def _public_chosen(ctx: Context, choice: Choice) -> Next:
+    if choice.id == "info":
+        return INFO
+    if choice.id == "help":
+        ctx.say("help.main", **dinas_contact(ctx.config))
+        return PUBLIC
+    if choice.id == "privacy":
+        ctx.say("start.privacy_full", **await _administrator(ctx))
+        return PUBLIC
+    # "Setuju dan daftar": consent given now, by someone who has read the notice; who came
+    # straight to the information ("info" as a first message) reads it first
+    return "start.name" if ctx.data.get("greeted") else START
 
 
 async def _name_options(ctx: Context) -> list[Choice]:
@@ -106,6 +141,7 @@ async def _profile_name(ctx: Context, choice: Choice) -> Next:
 
 
 async def _phone_from(ctx: Context, text: str) -> tuple[str, bool]:
+    """A typed number: Indonesian however written, or foreign with its country code."""
     phone = normalize_phone(text)
     if phone is None:
         raise Reprompt("start.phone_invalid", example=EXAMPLE_PHONE)
@@ -137,8 +173,15 @@ async def _after_phone(ctx: Context, value: tuple[str, bool]) -> Next:
     return "start.kecamatan"
 
 
-async def kecamatan_options(ctx: Context) -> list[Choice]:
-    return [Choice(code, name) for code, name in await kecamatan_list(await ctx.db(), ctx.now)]
+async def kecamatan_options(ctx: Context, own: str | None = None) -> list[Choice]:
+    """Every kecamatan by name, numbered the same for everyone (people type the number from
+    memory); the person's own, `own`, is marked in its fixed place, never moved first."""
+    return [Choice(code, ctx.t("start.kecamatan_own", name=name) if code == own else name)
+            for code, name in await kecamatan_list(await ctx.db(), ctx.now)]
+
+
+async def _kecamatan_options(ctx: Context) -> list[Choice]:
+    return await kecamatan_options(ctx)
 
 
 async def _after_kecamatan(ctx: Context, choice: Choice) -> Next:
@@ -154,7 +197,8 @@ async def _after_kecamatan(ctx: Context, choice: Choice) -> Next:
 
 def register(registry: Registry) -> None:
     registry.add(
-        Welcome(name=START, key="start.welcome", then=_consent, goes_to=(START, "start.name"),
+        Welcome(name=START, key="start.welcome", then=_consent,
+                goes_to=(START, PUBLIC, INFO, "start.name"),
                 vars=_administrator,
                 options=keyed(("agree", "choice.agree"), ("disagree", "choice.disagree"),
                               ("privacy", "choice.privacy"))),
@@ -164,6 +208,11 @@ def register(registry: Registry) -> None:
         PhoneStep(name="start.phone", key="start.ask_phone", validate=_phone_from,
                   then=_after_phone, request_phone=True, help="start.phone_help",
                   vars=_phone_vars, goes_to=("start.kecamatan",)),
-        ChooseOne(name="start.kecamatan", key="start.ask_kecamatan", options=kecamatan_options,
+        ChooseOne(name="start.kecamatan", key="start.ask_kecamatan", options=_kecamatan_options,
                   then=_after_kecamatan, goes_to=(TUKANG_REGISTRATION, HOME)),
+        ChooseOne(name=PUBLIC, key="start.no_consent", vars=_public_vars,
+                  options=keyed(("info", "start.public_info"), ("help", "start.public_help"),
+                                ("agree", "start.public_agree"),
+                                ("privacy", "choice.privacy")),
+                  then=_public_chosen, goes_to=(INFO, PUBLIC, START, "start.name")),
     )

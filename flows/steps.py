@@ -24,6 +24,7 @@ HOME = "menu.home"  # where a known person lands: the main menu
 START = "start.welcome"  # where a stranger lands: greeting and consent
 
 Next = str | None
+BackFn = Callable[[Context], Awaitable[Next]]
 VarsFn = Callable[[Context], Awaitable[dict[str, Any]]]
 OptionsFn = Callable[[Context], Awaitable[list[Choice]]]
 CheckFn = Callable[[Context], Awaitable[bool]]
@@ -41,6 +42,20 @@ def keyed(*pairs: tuple[str, str]) -> OptionsFn:
         return [Choice(i, ctx.t(k)) for i, k in pairs]
 
     return options
+
+
+def part_chosen(summary: str, editing: str) -> Callable[[Context, Choice], Awaitable[Next]]:
+    """"Ubah" at a summary (docs/conversations.md): the part chosen is asked again with
+    `editing` set, so its answer leads straight back to `summary`; "summary" goes back now."""
+
+    async def chosen(ctx: Context, choice: Choice) -> Next:
+        if choice.id == "summary":
+            ctx.data.pop(editing, None)
+            return summary
+        ctx.data[editing] = True
+        return choice.id
+
+    return chosen
 
 
 def words(text: str) -> str:
@@ -69,7 +84,12 @@ class Step:
     vars: VarsFn | None = None
     help: str = "help.generic"
     goes_to: tuple[str, ...] = ()
+    # the previous question of the task, for "kembali" (docs/conversations.md): a step name,
+    # or a function of the conversation when it depends on the path taken; None: the menu
+    back: str | BackFn | None = None
+    help_vars: VarsFn | None = None  # what `help` reads, when it shows more than fixed text
     exits: ClassVar[tuple[str, ...]] = ()
+    keeps_media: ClassVar[bool] = False  # files sent at this step are kept (else discarded)
 
     def targets(self) -> frozenset[str]:
         """Every step this one can lead to, checked when the registry is built.
@@ -78,7 +98,14 @@ class Step:
         one never hides its base's (a guarded step always may go to the menu).
         """
         own = (name for cls in type(self).__mro__ for name in cls.__dict__.get("exits", ()))
-        return frozenset((*own, *self.goes_to))
+        back = (self.back,) if isinstance(self.back, str) else ()
+        return frozenset((*own, *self.goes_to, *back))
+
+    async def previous(self, ctx: Context) -> Next:
+        """Where "kembali" leads from here: the previous question, or None for the menu."""
+        if self.back is None or isinstance(self.back, str):
+            return self.back
+        return await self.back(ctx)
 
     async def prompt_vars(self, ctx: Context) -> dict[str, Any]:
         return await self.vars(ctx) if self.vars else {}
@@ -305,12 +332,17 @@ ALBUM_TAIL = "_album_tail"
 class Photos(Step):
     """Collect up to `maximum` pictures (PDF too when `allow_pdf`); "Selesai" goes on."""
 
+    keeps_media: ClassVar[bool] = True
+
     then: Callable[[Context, list[str]], Awaitable[Next]]
     maximum: int = 5
     minimum: int = 0
     allow_pdf: bool = False
     store: str = "_photos"
     help: str = "help.photos"
+    # where `then` keeps the files: coming back to the step (kembali, Ubah) starts from them
+    # instead of from none
+    kept: str | None = None
 
     async def choices(self, ctx: Context) -> list[Choice]:
         have = len(ctx.data.get(self.store, []))
@@ -319,7 +351,7 @@ class Photos(Step):
         return [Choice("_done", ctx.t("choice.done" if have else "choice.skip"))]
 
     async def enter(self, ctx: Context) -> Next:
-        ctx.data[self.store] = []
+        ctx.data[self.store] = list(ctx.data.get(self.kept, [])) if self.kept else []
         return await super().enter(ctx)
 
     async def handle(self, ctx: Context, msg: Message) -> Next:
@@ -362,13 +394,21 @@ class Confirm(Step):
     no_label: str = "choice.no"
     help: str = "help.confirm"
     media: Callable[[Context], Awaitable[list[str]]] | None = field(default=None)
+    # a summary before sending: "Ubah" between the two answers, to change one part and come
+    # back to the summary instead of starting over (docs/conversations.md)
+    on_edit: Callable[[Context], Awaitable[Next]] | None = None
+    edit_label: str = "choice.edit"
 
     async def choices(self, ctx: Context) -> list[Choice]:
-        return [Choice("yes", ctx.t(self.yes_label)), Choice("no", ctx.t(self.no_label))]
+        edit = [Choice("edit", ctx.t(self.edit_label))] if self.on_edit else []
+        return [Choice("yes", ctx.t(self.yes_label)), *edit, Choice("no", ctx.t(self.no_label))]
 
     async def handle(self, ctx: Context, msg: Message) -> Next:
         answer = msg.choice.id if msg.choice else None
         said = words(msg.text)
+        if self.on_edit is not None and (answer == "edit" or (
+                answer is None and said in (words(ctx.t(self.edit_label)), "ubah", "edit"))):
+            return await self.on_edit(ctx)
         if answer == "yes" or (answer is None and said in YES):
             return await self.on_yes(ctx)
         if answer == "no" or (answer is None and said in NO):

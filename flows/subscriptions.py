@@ -12,6 +12,7 @@ from __future__ import annotations
 from sqlmodel import col, select
 
 from flows.context import Context
+from flows.info import topic_title
 from flows.steps import HOME, ChooseMany, Next, Step
 from flows.table import MenuEntry, Registry
 from flows.types import Choice, Message
@@ -34,7 +35,7 @@ async def _topics(ctx: Context) -> list[str]:
 
 async def _options(ctx: Context) -> list[Choice]:
     names = ctx.data.get("subs_topics") or []
-    return [Choice(f"s{i}", name) for i, name in enumerate(names)]
+    return [Choice(f"s{i}", topic_title(name, ctx.locale)) for i, name in enumerate(names)]
 
 
 async def _saved(ctx: Context, picked: list[str]) -> Next:
@@ -44,7 +45,7 @@ async def _saved(ctx: Context, picked: list[str]) -> Next:
     if topics != list(user.topics or []):
         user.topics = topics
         await ctx.audit("broadcast.topics", "user", user.id, topics=topics)
-    ctx.say("broadcast.subs_saved", topics=", ".join(topics))
+    ctx.say("broadcast.subs_saved", topics=", ".join(topic_title(t, ctx.locale) for t in topics))
     if topics and user.broadcast_opt_out:
         ctx.say("broadcast.subs_off_note")
     return HOME

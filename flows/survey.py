@@ -7,8 +7,9 @@ leaves no partial answer behind.
 
 Who is asked:
 - a warga right after rating a finished job: the rating flow hands over to
-  `invite_after_rating`, whose step is the main menu with "Isi survei" on top (the survey is
-  a favour asked, never a gate in front of the menu);
+  `invite_after_rating`, whose step is the main menu with "Isi survei" after its entries (the
+  survey is a favour asked, never a gate in front of the menu, and the menu's numbers stay
+  what they always are: "Pesan tukang" is 1);
 - every active tukang once a quarter, by the `survey_invite_tukang` timer, with the same
   button as a notification. The invitation is remembered as an AuditLog row "survey.invited".
 The button is an action (`!survey.start:`), so it works from whatever step the person is at.
@@ -75,15 +76,16 @@ def strip_phones(text: str) -> str:
 
 
 class Invite(Menu):
-    """The invitation as the main menu with "Isi survei" on top: the survey never stands in
-    the way, and one list of choices means typing "1" works on every channel. "Isi survei"
-    is the action `!survey.start:`, so the button keeps working after the person moves on
-    (like a notification's buttons); the other choices are the menu's own."""
+    """The invitation as the main menu with "Isi survei" last: the survey never stands in the
+    way, the menu's entries keep their numbers (docs/conversations.md), and one list of
+    choices means typing a number works on every channel. "Isi survei" is the action
+    `!survey.start:`, so the button keeps working after the person moves on (like a
+    notification's buttons); the other choices are the menu's own."""
 
     async def prompt(self, ctx: Context) -> None:
         # ctx.say, with one action payload among the step's choices (say tags them all)
-        pairs = [(f"!{START_ACTION}:", ctx.t("survey.choice_start"))]
-        pairs += [(f"{ctx.conv.tag}:{c.id}", c.label) for c in await self.choices(ctx)]
+        pairs = [(f"{ctx.conv.tag}:{c.id}", c.label) for c in await self.choices(ctx)]
+        pairs.append((f"!{START_ACTION}:", ctx.t("survey.choice_start")))
         ctx.conv.data["_choices"] = [list(p) for p in pairs]
         ctx.out.add(ctx.conv.channel, ctx.conv.address, ctx.conv.user_id, self.key,
                     Reply(text=ctx.t(self.key), choices=pairs), PRIORITY_REPLY)

@@ -54,6 +54,9 @@ class Registry:
     # typed codes (a complaint's P-…): (pattern, action) — the whole message matching the
     # pattern runs the action with the text as its argument, at any step
     codes: list[tuple[re.Pattern[str], str]] = field(default_factory=list)
+    # flow -> the data keys of a task worth keeping when the person leaves it half-way
+    # (menu, batal, an idle conversation, a typed code): docs/conversations.md
+    drafts: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def add(self, *steps: Step) -> None:
         for step in steps:
@@ -71,6 +74,11 @@ class Registry:
         """A code a person may type anywhere (an item's code from a message they got): it
         opens the item through `action` (registered with `action`), whatever the step asks."""
         self.codes.append((pattern, action))
+
+    def draft(self, flow: str, keys: Iterable[str]) -> None:
+        """Answers of `flow` kept as a draft when the person leaves it before the end."""
+        _fresh(self.drafts, flow, "draft")
+        self.drafts[flow] = tuple(keys)
 
     def start_payload(self, payload: str, step: str) -> None:
         """`/start <payload>` (a deep link) leads to `step` once the person is known."""
@@ -94,7 +102,7 @@ class Registry:
         copy = Registry(steps=dict(self.steps), actions=dict(self.actions),
                         start_payloads=dict(self.start_payloads), menu=dict(self.menu),
                         timers=dict(self.timers), action_targets=dict(self.action_targets),
-                        codes=list(self.codes))
+                        codes=list(self.codes), drafts=dict(self.drafts))
         copy.add(*steps)
         for name, fn in (actions or {}).items():
             copy.action(name, fn)

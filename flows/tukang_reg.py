@@ -85,6 +85,21 @@ def next_step(ctx: Context, current: str) -> str:
     return order[min(i + 1, len(order) - 1)]
 
 
+def previous(current: str) -> Callable[[Context], Awaitable[Next]]:
+    """"kembali": the question before `current` in this mode (the list of parts while one is
+    being changed); None before the first, which is the menu."""
+
+    async def back(ctx: Context) -> Next:
+        if ctx.data.get("reg_fix"):
+            ctx.data.pop("reg_fix", None)
+            return "tukang_reg.fix"
+        order = MODES[mode(ctx)]
+        i = order.index(current) if current in order else 0
+        return order[i - 1] if i > 0 else None
+
+    return back
+
+
 def following(current: str) -> tuple[str, ...]:
     """Every step `next_step(ctx, current)` can return, whatever the mode (for the registry's
     check of step names)."""
@@ -297,6 +312,11 @@ async def _valid_date(ctx: Context, text: str) -> str:
     return d.isoformat()
 
 
+async def _valid_vars(ctx: Context) -> dict[str, Any]:
+    """An example date that is still ahead: the end of the year after next."""
+    return {"example": dmy(date(ctx.today.year + 2, 12, 31))}
+
+
 async def _after_date(ctx: Context, iso: str) -> Next:
     reg(ctx)["valid_until"] = iso
     return next_step(ctx, "tukang_reg.valid")
@@ -463,29 +483,36 @@ def register(registry: Registry) -> None:
         Text(name="tukang_reg.skk", key="tukang_reg.ask_skk", validate=_valid_skk,
              then=_after_skk, options=_keep("tukang_reg.keep_value", "skk_number"),
              on_choice=_kept("tukang_reg.skk"), help="tukang_reg.skk_help",
+             back=previous("tukang_reg.skk"),
              goes_to=following("tukang_reg.skk")),
         Prefilled(name="tukang_reg.skills", key="tukang_reg.ask_skills", options=skill_options,
                   then=_after_skills, initial=_initial_skills, store="reg_skills_sel",
+                  back=previous("tukang_reg.skills"),
                   goes_to=following("tukang_reg.skills")),
         ChooseOne(name="tukang_reg.jenjang", key="tukang_reg.ask_jenjang",
                   options=_jenjang_options, then=_after_jenjang,
-                  help="tukang_reg.jenjang_help", goes_to=following("tukang_reg.jenjang")),
+                  help="tukang_reg.jenjang_help", back=previous("tukang_reg.jenjang"),
+                  goes_to=following("tukang_reg.jenjang")),
         Text(name="tukang_reg.valid", key="tukang_reg.ask_valid", validate=_valid_date,
              then=_after_date, options=_keep("tukang_reg.keep_value", "valid_until"),
              on_choice=_kept("tukang_reg.valid"), help="tukang_reg.valid_help",
+             vars=_valid_vars, help_vars=_valid_vars, back=previous("tukang_reg.valid"),
              goes_to=following("tukang_reg.valid")),
         SkkPhotos(name="tukang_reg.photo", key="tukang_reg.ask_photo", then=_after_photo,
                   minimum=1, maximum=2, allow_pdf=True, store="reg_photo_sel",
-                  help="tukang_reg.photo_help", goes_to=following("tukang_reg.photo")),
+                  help="tukang_reg.photo_help", back=previous("tukang_reg.photo"),
+                  goes_to=following("tukang_reg.photo")),
         Prefilled(name="tukang_reg.areas", key="tukang_reg.ask_areas",
                   options=kecamatan_options, then=_after_areas, initial=_initial_areas,
-                  store="reg_areas_sel", goes_to=following("tukang_reg.areas")),
+                  store="reg_areas_sel", back=previous("tukang_reg.areas"),
+                  goes_to=following("tukang_reg.areas")),
         Confirm(name=CONFIRM, key="tukang_reg.summary", vars=_summary_vars, on_yes=_submit,
                 on_no=_to_fix, yes_label="tukang_reg.send", no_label="tukang_reg.change",
+                back=previous(CONFIRM),
                 goes_to=(MODES["full"][0], "tukang_reg.valid", "tukang_reg.fix", START,
                          STATUS, HOME)),
         ChooseOne(name="tukang_reg.fix", key="tukang_reg.ask_fix", options=_fix_options,
-                  then=_fix, goes_to=(START, HOME, *MODE_STEPS)),
+                  then=_fix, back=CONFIRM, goes_to=(START, HOME, *MODE_STEPS)),
     )
     registry.start_payload("tukang", BEGIN)
     registry.menu_entry(MenuEntry("daftar_tukang", "tukang_reg.menu_item", BEGIN,

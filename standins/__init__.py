@@ -13,6 +13,7 @@ twilio) run against it unchanged. Nothing here is imported by the bot itself.
 from __future__ import annotations
 
 import socket
+import sys
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -76,3 +77,16 @@ class Served:
     def _close(self) -> None:
         if self._server is not None:
             self._server.close()
+
+
+def quiet_when_clients_die(listener: Listener) -> None:
+    """No traceback on stderr when a client's connection is reset (a test killed the bot with
+    kill -9 while it kept a connection open); other errors are printed as before."""
+    server = listener.server
+    loud = server.handle_error
+
+    def handle_error(request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            loud(request, client_address)
+
+    server.handle_error = handle_error  # type: ignore[method-assign]

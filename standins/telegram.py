@@ -2,17 +2,20 @@
 
 It speaks enough of the Bot API for python-telegram-bot 22 to run against it unchanged
 (`Bot(token, base_url=...)`): getMe, getUpdates (long polling), setWebhook,
-deleteWebhook, sendMessage, sendPhoto, sendMediaGroup, sendDocument, answerCallbackQuery,
-editMessageReplyMarkup, getFile and the file download, setMyCommands. It records every request,
-answers 429 (with `parameters.retry_after`) or 403 on demand, and can enforce Telegram's send
-limits (overall and per chat, token buckets with a small burst) by answering 429, as Telegram
-does.
+getWebhookInfo, deleteWebhook, sendMessage, sendPhoto, sendMediaGroup, sendDocument,
+answerCallbackQuery, editMessageReplyMarkup, getFile and the file download, setMyCommands.
+It records every request, answers 429 (with `parameters.retry_after`) or 403 on demand, and
+can enforce Telegram's send limits (overall and per chat, token buckets with a small burst) by
+answering 429, as Telegram does.
 
 It runs in its own thread (`ThreadingHTTPServer`), so it never depends on the test's event loop.
 `Person` builds the update JSON a Telegram user's actions produce. For a bench in another
 process: `GET /_standin/stats` (`?arrivals=1`: with each message's arrival time),
 `POST /_standin/push` (an update for getUpdates) and
 `GET /_standin/first_send?chat_id=N` (waits for a chat's first message, returns its arrival).
+In webhook mode Telegram posts the updates itself: `webhook_post()` gives the URL the bot
+registered and the secret header, for a test that plays those posts (tests/processes.py);
+`latency` holds every send's answer that long, so sends are in flight when a test stops the bot.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from standins import Listener, Served
+from standins import Listener, Served, quiet_when_clients_die
 
 TOKEN = "123456:TEST-token-never-real"
 BOT_ID = 123456
@@ -126,6 +129,7 @@ class StandIn(Served):
     throttled: int = 0  # 429s given for exceeding a limit (not for a Fault)
     throttled_by: dict[str, int] = field(default_factory=lambda: {"chat": 0, "overall": 0})
     refusals: list[dict[str, Any]] = field(default_factory=list)  # why each 429 was given
+    latency: float = 0.0  # seconds before answering a send (a distant API); may change live
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -142,6 +146,7 @@ class StandIn(Served):
     def start(self) -> StandIn:
         self._server = Listener("telegram-standin", lambda h: self._handle(h, "GET"),
                                 lambda h: self._handle(h, "POST"), keep_alive=True)
+        quiet_when_clients_die(self._server)
         return self
 
     def stop(self) -> None:
@@ -180,6 +185,19 @@ class StandIn(Served):
         with self._lock:
             self.faults.append(Fault(method, status, description, chat_id, retry_after, times,
                                      after))
+
+    def webhook_post(self) -> tuple[str, dict[str, str]]:
+        """Where and with which headers Telegram would post an update now: the URL the bot
+        registered with setWebhook and its secret in `X-Telegram-Bot-Api-Secret-Token`."""
+        with self._lock:
+            url, secret = self.webhook.get("url"), self.webhook.get("secret_token")
+        if not url:
+            raise AssertionError("no webhook registered: is the bot in webhook mode?")
+        return str(url), ({"X-Telegram-Bot-Api-Secret-Token": str(secret)} if secret else {})
+
+    def texts(self, chat_id: int) -> list[str]:
+        """The texts (or captions) of the messages that reached `chat_id`, oldest first."""
+        return [c.text for c in self.sent(chat_id)]
 
     def requests(self, method: str | None = None, chat_id: int | None = None) -> list[Call]:
         with self._lock:
@@ -233,6 +251,8 @@ class StandIn(Served):
         method = path[len(prefix):]
         params, files = _parse(h.headers.get("Content-Type", ""), body)
         call = Call(method, params, files, time.monotonic())
+        if self.latency and method in SEND_METHODS:
+            time.sleep(self.latency)
         status, payload = self._answer(call)
         call.status = status
         call.result = payload.get("result")
@@ -288,6 +308,11 @@ class StandIn(Served):
                 self.webhook = {"url": p.get("url"), "secret_token": p.get("secret_token"),
                                 "allowed_updates": p.get("allowed_updates")}
             return 200, {"ok": True, "result": True}
+        if method == "getWebhookInfo":
+            with self._lock:
+                url = self.webhook.get("url") or ""
+            return 200, {"ok": True, "result": {"url": url, "has_custom_certificate": False,
+                                                "pending_update_count": 0}}
         if method == "deleteWebhook":
             with self._lock:
                 self.webhook = {}
@@ -591,3 +616,4 @@ def by_chat(calls: list[Call]) -> dict[int | None, list[Call]]:
     for c in calls:
         out[c.chat_id].append(c)
     return out
+

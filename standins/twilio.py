@@ -13,6 +13,10 @@ arrive; one more is refused with 429, error 20429 and a Retry-After, so a bench 
 message that went too fast. (Twilio itself queues such messages, for up to 4 hours: a reply
 stuck behind them is as late as a refused one, so the stand-in refuses.) For a bench in
 another process: `serve_in_process`, and `GET /_standin/stats` (counts, arrival times).
+
+Twilio also posts the inbound webhooks: `inbound(url, ...)` builds the form of an incoming
+WhatsApp message and its `X-Twilio-Signature` (Twilio's own `RequestValidator`, keyed by the
+auth token), which a test posts, and posts again unchanged (same `MessageSid`) to redeliver.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-from standins import Listener, Served
+from standins import Listener, Served, quiet_when_clients_die
 
 
 @dataclass
@@ -43,6 +47,7 @@ class Sent:
     path: str
     form: dict[str, list[str]]
     authorized: bool
+    at: float = field(default_factory=time.monotonic)  # when it arrived
 
     def get(self, name: str, default: str = "") -> str:
         values = self.form.get(name)
@@ -103,16 +108,18 @@ class TwilioStandIn(Served):
     def start(self) -> TwilioStandIn:
         # keep-alive (HTTP/1.1, TCP_NODELAY) as Twilio's API: the client reuses connections
         self._server = Listener("twilio-standin", self._get, self._post, keep_alive=True)
+        quiet_when_clients_die(self._server)
         return self
 
     def stop(self) -> None:
         self._close()
 
     def fail_next(self, status: int, code: int | None = None, *, retry_after: str | None = None,
-                  delay: float = 0.0) -> None:
-        """The next send is refused like Twilio would refuse it."""
+                  delay: float = 0.0, after: int = 0) -> None:
+        """The next send (after `after` that go through) is refused like Twilio would."""
         headers = {"Retry-After": retry_after} if retry_after else {}
         with self._lock:
+            self.failures.extend(Failure(0, None) for _ in range(after))  # 0: answered as usual
             self.failures.append(Failure(status, code, headers, delay))
 
     def add_media(self, content: bytes, content_type: str) -> str:
@@ -131,6 +138,34 @@ class TwilioStandIn(Served):
 
     def to(self, address: str) -> list[Sent]:
         return [s for s in self.sent if s.to == address]
+
+    def texts(self, address: str) -> list[str]:
+        """The bodies of the messages accepted for `address`, oldest first."""
+        with self._lock:
+            return [s.body for s in self.sent if s.to == address]
+
+    def arrivals_to(self, address: str) -> list[float]:
+        """When each message to `address` arrived (`clock`), in the order of `texts`."""
+        with self._lock:
+            return [s.at for s in self.sent if s.to == address]
+
+    def sign(self, url: str, params: dict[str, str]) -> str:
+        """`X-Twilio-Signature` of a form posted to `url` (the public URL Twilio signs)."""
+        from twilio.request_validator import RequestValidator
+
+        return str(RequestValidator(self.auth_token).compute_signature(url, params))
+
+    def inbound(self, url: str, sender: str, body: str, *, to: str, sid: str | None = None,
+                profile_name: str | None = None,
+                **extra: str) -> tuple[dict[str, str], dict[str, str]]:
+        """The form and headers of the webhook Twilio posts to `url` when `sender`
+        (`whatsapp:+62...`) writes `body` to `to`: a new `MessageSid` unless given."""
+        params = {"MessageSid": sid or "SM" + uuid.uuid4().hex,
+                  "AccountSid": self.account_sid, "From": sender, "To": to, "Body": body,
+                  "NumMedia": "0", **extra}
+        if profile_name is not None:
+            params["ProfileName"] = profile_name
+        return params, {"X-Twilio-Signature": self.sign(url, params)}
 
     def wait_sent(self, n: int = 1, timeout: float = 10.0) -> bool:
         """Block until `n` messages arrived (for a bot running in the background)."""
@@ -170,6 +205,8 @@ class TwilioStandIn(Served):
         with self._lock:
             self._connections.add(handler.client_address[:2])
             failure = self.failures.pop(0) if self.failures else None
+            if failure is not None and failure.status == 0:
+                failure = None
             wait = self._over_rate(form.get("From", [""])[0]) if failure is None else 0.0
         if wait:
             self._json(handler, 429, {
@@ -198,7 +235,7 @@ class TwilioStandIn(Served):
             time.sleep(self.latency)
         sid = "SM" + uuid.uuid4().hex
         with self._arrived:
-            self.sent.append(Sent(sid, path, form, authorized))
+            self.sent.append(Sent(sid, path, form, authorized, self.clock()))
             self._arrived.notify_all()
         self._json(handler, 201, {
             "sid": sid, "account_sid": self.account_sid, "status": "queued",
@@ -268,3 +305,4 @@ def serve_in_process(conn: Any, account_sid: str, auth_token: str, **options: An
     conn.send(server.url)
     conn.recv()
     server.stop()
+

@@ -46,6 +46,7 @@ class Claimed:
     conv_locale: str | None
     conv_updated_at: datetime | None
     digest: int  # of the stored payload: the loop guard's "same message again", for free
+    parts_sent: int = 0  # parts of a multi-part message already delivered (a retry skips them)
 
 
 _DUE = ("channel = {ch} AND status IN ('queued', 'sending') "  # the partial index's predicate
@@ -53,7 +54,7 @@ _DUE = ("channel = {ch} AND status IN ('queued', 'sending') "  # the partial ind
         "OR (status = 'sending' AND claimed_until < {now2})) "
         "ORDER BY priority, id LIMIT {limit}")
 _RETURNING = ("id, channel, address, user_id, \"key\", payload, priority, attempts, broadcast_id, "
-              "created_at")
+              "created_at, parts_sent")
 _RECIPIENTS = ("a.id, a.reachable, a.last_inbound_at, u.locale, c.locale, c.updated_at "
                "FROM {src} o LEFT JOIN channelaccount a ON a.channel = o.channel "
                "AND a.address = o.address LEFT JOIN \"user\" u ON u.id = a.user_id "
@@ -87,7 +88,8 @@ def _row(r: Any, extra: Any, read_time: Any) -> Claimed:
                    broadcast_id=r[8], created_at=read_time(r[9]),
                    account_id=extra[0], reachable=None if extra[1] is None else bool(extra[1]),
                    last_inbound_at=read_time(extra[2]), user_locale=extra[3],
-                   conv_locale=extra[4], conv_updated_at=read_time(extra[5]), digest=digest)
+                   conv_locale=extra[4], conv_updated_at=read_time(extra[5]), digest=digest,
+                   parts_sent=r[10] or 0)
 
 
 async def claim(db: Database, channel: str, limit: int, now: datetime,
@@ -114,7 +116,7 @@ async def claim(db: Database, channel: str, limit: int, now: datetime,
             # through SQLAlchemy's adapter: its first statement opens the transaction
             result = await conn.exec_driver_sql(_PG_CLAIM, (until, channel, now, limit,
                                                             owner))
-            return [_row(r[:10], r[10:], lambda v: v) for r in result.all()]
+            return [_row(r[:11], r[11:], lambda v: v) for r in result.all()]
     extra = {r[0]: r[1:] for r in recipients}
     # a reply's rows share their times: each text parsed once per claim
     read_time = functools.lru_cache(maxsize=256)(sqlite_read_time)
@@ -132,6 +134,7 @@ class Outcome:
     provider_id: str | None = None
     error: str | None = None
     next_at: datetime | None = None
+    parts_sent: int | None = None  # a multi-part message stopped after this many parts
 
 
 # a status callback may have overtaken the send (delivered, or failed 63016 and so waiting):
@@ -141,13 +144,14 @@ _SENT = ("UPDATE outbox SET provider_id = {p1}, sent_at = {p2}, claimed_until = 
          "last_error = CASE WHEN status = 'sending' THEN NULL ELSE last_error END, "
          "status = CASE WHEN status = 'sending' THEN 'sent' ELSE status END WHERE id = {p3}")
 _OTHER = ("UPDATE outbox SET status = {p1}, last_error = {p2}, next_attempt_at = {p3}, "
-          "claimed_until = NULL, claimed_by = NULL WHERE id = {p4} AND status = 'sending'")
+          "claimed_until = NULL, claimed_by = NULL, parts_sent = coalesce({p4}, parts_sent) "
+          "WHERE id = {p5} AND status = 'sending'")
 _UNREACHABLE = ("UPDATE channelaccount SET reachable = {false}, unreachable_reason = {p1} "
                 "WHERE channel = {p2} AND address = {p3}")
 
 
 def _sql(template: str, dialect: str) -> str:
-    marks = {f"p{i}": ("?" if dialect == "sqlite" else f"${i}") for i in range(1, 5)}
+    marks = {f"p{i}": ("?" if dialect == "sqlite" else f"${i}") for i in range(1, 6)}
     return template.format(false="0" if dialect == "sqlite" else "false", **marks)
 
 
@@ -160,8 +164,8 @@ async def record(db: Database, outcomes: list[Outcome], now: datetime,
     dialect = db.dialect
     stamp: Any = sqlite_time if db.is_sqlite else (lambda v: v)
     sent = [(o.provider_id, stamp(now), o.id) for o in outcomes if o.status == "sent"]
-    others = [(o.status, (o.error or "")[:500] or None, stamp(o.next_at or now), o.id)
-              for o in outcomes if o.status != "sent"]
+    others = [(o.status, (o.error or "")[:500] or None, stamp(o.next_at or now), o.parts_sent,
+               o.id) for o in outcomes if o.status != "sent"]
     gone = [((why or "")[:200], channel, address)
             for (channel, address), why in unreachable.items()]
     statements = [(_sql(sql, dialect), params)
@@ -214,11 +218,19 @@ async def start_worker(db: Database, name: str, now: datetime) -> tuple[int, int
         return int(w.id or 0), rowcount(back)
 
 
+@dataclass(frozen=True, slots=True)
+class Beat:
+    given_back: int  # rows of gone workers given back to the queue
+    others: int  # other workers alive (beating) on this database
+    unaware: int = 0  # of those, the ones that have not beaten since `started`
+
+
 async def beat(db: Database, worker: int, now: datetime, until: datetime,
-               stale_before: datetime) -> int:
+               stale_before: datetime, started: datetime | None = None) -> Beat:
     """The worker is alive: its beat, the lease of every row it holds renewed to `until`
     (a long pacing wait never outlives it), and the rows of workers whose beat is older than
-    `stale_before` given back. Returns how many were given back."""
+    `stale_before` given back. Also counts the other live workers: a sender alone may hand
+    replies straight over (bot/delivery.py `accepts`)."""
     async with db.transaction() as s:
         await s.execute(_sql_at("UPDATE worker SET beat_at = :now WHERE id = :me", "now"),
                         {"now": now, "me": worker})
@@ -231,6 +243,23 @@ async def beat(db: Database, worker: int, now: datetime, until: datetime,
             gone)
         await s.execute(_sql_at("UPDATE worker SET stopped_at = :now WHERE beat_at < :stale "
                                 "AND stopped_at IS NULL AND id <> :me", "now", "stale"), gone)
+        others, unaware = (await s.execute(_sql_at(
+            "SELECT count(*), coalesce(sum(CASE WHEN beat_at <= :started THEN 1 ELSE 0 END), 0) "
+            "FROM worker WHERE stopped_at IS NULL AND id <> :me AND beat_at >= :stale",
+            "stale", "started"),
+            {"me": worker, "stale": stale_before, "started": started or now})).one()
+        return Beat(rowcount(back), int(others), int(unaware))
+
+
+async def take_over(db: Database, channel: str, worker: int, now: datetime) -> int:
+    """The channel's sender lease was just taken (storage/leader.py): its previous holder is
+    gone, so the rows it held go back to the queue now, not when its beat goes stale."""
+    async with db.transaction() as s:
+        back = await s.execute(_sql_at(
+            "UPDATE outbox SET status = 'queued', claimed_until = NULL, claimed_by = NULL, "
+            f"next_attempt_at = :now WHERE channel = :ch AND {_HELD} "  # nosec B608 - fixed SQL
+            "AND (claimed_by IS NULL OR claimed_by <> :me)",
+            "now"), {"now": now, "ch": channel, "me": worker})
         return rowcount(back)
 
 

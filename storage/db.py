@@ -150,9 +150,18 @@ class Database:
         """Bring the schema to Alembic's head revision."""
         from storage.migrate import upgrade_to_head
 
-        async with self.engine.connect() as conn:
-            await conn.run_sync(upgrade_to_head)
-            await conn.commit()
+        for attempt in range(5):
+            try:
+                async with self.engine.connect() as conn:
+                    await conn.run_sync(upgrade_to_head)
+                    await conn.commit()
+                return
+            except Exception as exc:
+                # SQLite: processes starting together on a new file meet its lock before the
+                # busy handler is set up (switching to WAL); another try finds it settled
+                if attempt == 4 or not contended(exc):
+                    raise
+                await asyncio.sleep(0.2 * (attempt + 1))
 
     async def close(self) -> None:
         await self.engine.dispose()

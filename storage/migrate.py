@@ -19,8 +19,22 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return cfg
 
 
+# pg_advisory_xact_lock's key for "migrating" (any fixed bigint; "SIJAKON" in ASCII)
+MIGRATION_LOCK = 0x53494A414B4F4E
+
+
 def upgrade_to_head(connection: Connection) -> None:
-    """Run inside `AsyncConnection.run_sync`; the caller commits."""
+    """Run inside `AsyncConnection.run_sync`; the caller commits.
+
+    N processes may start together on one empty database (Step 4): the first takes a lock
+    that lasts until its commit (PostgreSQL: a transaction-level advisory lock; SQLite: the
+    file's write lock, `BEGIN IMMEDIATE` from `storage.db`), migrates, and commits; the others
+    wait for it and then find the schema at head. Without it the second died on a unique
+    violation in `alembic_version`."""
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
+    else:
+        connection.exec_driver_sql("SELECT 1")  # begins: BEGIN IMMEDIATE holds the file
     command.upgrade(alembic_config(connection), "head")
 
 

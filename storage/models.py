@@ -345,6 +345,9 @@ class Outbox(SQLModel, table=True):
     next_attempt_at: datetime
     claimed_until: datetime | None = None
     claimed_by: int | None = None  # the DeliveryWorker holding a "sending" row
+    # parts of a multi-part message (WhatsApp: a long text, several files) already delivered:
+    # a retry sends only the rest
+    parts_sent: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     last_error: str | None = None
     provider_id: str | None = Field(default=None, max_length=64)
     broadcast_id: int | None = None
@@ -428,3 +431,25 @@ class Worker(SQLModel, table=True):
     started_at: datetime
     beat_at: datetime
     stopped_at: datetime | None = None
+
+
+# --- the national SKK registry, as the Dinas exports it ---------------------------------------
+
+
+class SkkHolder(SQLModel, table=True):
+    """One SKK holder of the list the Dinas exports from the national registry (LPJK) and
+    imports with `sijakon-admin skk import` (storage/skk.py); a new import replaces the list.
+
+    An officer activating a tukang compares the number, name and expiry the tukang typed with
+    this list instead of trusting a photo alone. `key` is the number without spaces, dots or
+    dashes, upper-case, so "1.2.3" and "123" are the same certificate.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=60, unique=True)
+    number: str = Field(max_length=60)
+    name: str = Field(max_length=160)
+    jabatan: str = Field(default="", max_length=200)  # jabatan kerja, as the registry writes it
+    jenjang: str = Field(default="", max_length=20)
+    valid_until: date
+    imported_at: datetime

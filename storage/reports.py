@@ -20,6 +20,7 @@ The satisfaction index follows PermenPANRB 14/2017 (see `ikm`).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -238,6 +239,10 @@ def krejcie_morgan(population: int) -> int:
 # --- helpers ----------------------------------------------------------------------------------
 
 
+def _utc(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
 def _hours(start: datetime | None, end: datetime | None) -> float | None:
     if start is None or end is None:
         return None
@@ -381,6 +386,42 @@ async def job_figures(s: AsyncSession, period: Period) -> dict[str, Any]:
         "completion_rate": _rate(by_status.get("done", 0), total),
         "cancellation_rate": _rate(by_status.get("cancelled", 0), total),
         "accepted_rate": _rate(was_accepted, total),
+    }
+
+
+MATCH_WITHIN = timedelta(hours=3)  # "matched fast": within three waking hours (Step 8)
+
+# The waking time between two moments (flows.deadlines.Waking.between): storage may not
+# import flows, so the caller hands the rule in; without it every hour counts.
+WakingTime = Callable[[datetime, datetime], timedelta]
+
+
+def _elapsed(a: datetime, b: datetime) -> timedelta:
+    return b - a
+
+
+async def match_figures(s: AsyncSession, period: Period,
+                        waking_time: WakingTime | None = None) -> dict[str, Any]:
+    """Time to match: from a job request to the tukang who took it (`Job.accepted_at`), for
+    the jobs requested in the period. The median is in clock hours (what the warga waited);
+    "fast" counts the jobs matched within three waking hours, so a request at 22:00 taken at
+    08:00 is fast (two waking hours) and the night does not count against the tukang. The
+    share is of all jobs requested, matched or not: a job nobody took is a slow match."""
+    spent = waking_time or _elapsed
+    rows = (await s.execute(select(Job.created_at, col(Job.accepted_at))
+                            .where(_in(col(Job.created_at), period)))).all()
+    pairs = [(_utc(a), _utc(b)) for a, b in rows if b is not None and b >= a]
+    hours = [_hours(a, b) for a, b in pairs]
+    waking = [spent(a, b) for a, b in pairs]
+    fast = sum(w <= MATCH_WITHIN for w in waking)
+    return {
+        "requested": len(rows),
+        "matched": len(pairs),
+        "median_hours": median(h for h in hours if h is not None) if pairs else None,
+        "median_waking_hours": median(w.total_seconds() / 3600 for w in waking)
+        if pairs else None,
+        "fast": fast,
+        "fast_rate": _rate(fast, len(rows)),
     }
 
 
@@ -573,18 +614,24 @@ async def period_figures(s: AsyncSession, period: Period) -> dict[str, Any]:
     }
 
 
-async def summary(s: AsyncSession, period: Period) -> dict[str, Any]:
-    """`report summary`: the shared counts over any days, and today's tukang by status."""
+async def summary(s: AsyncSession, period: Period, *,
+                  waking_time: WakingTime | None = None) -> dict[str, Any]:
+    """`report summary`: the shared counts over any days, time to match (as the quarterly
+    report counts it), and today's tukang by status."""
     return {"period": period, **await period_figures(s, period),
+            "match": await match_figures(s, period, waking_time),
             "tukang_now": await tukang_now(s)}
 
 
-async def quarter_figures(s: AsyncSession, quarter: Quarter) -> dict[str, Any]:
+async def quarter_figures(s: AsyncSession, quarter: Quarter,
+                          waking_time: WakingTime | None = None) -> dict[str, Any]:
     """Every figure of the report for one quarter: the shared counts, the jobs month by month,
-    broadcasts, active users and the survey."""
+    time to match (`waking_time`: see `match_figures`), broadcasts, active users and the
+    survey."""
     period = quarter.period
     figures = await period_figures(s, period)
     figures["jobs"] |= await job_months(s, quarter)
+    figures["match"] = await match_figures(s, period, waking_time)
     activity = await activity_figures(s, period)
     return {
         "quarter": quarter.label,
@@ -597,10 +644,12 @@ async def quarter_figures(s: AsyncSession, quarter: Quarter) -> dict[str, Any]:
     }
 
 
-async def quarterly_report(s: AsyncSession, quarter: Quarter) -> dict[str, Any]:
-    """The quarter, the one before it for comparison, and today's tukang snapshot."""
+async def quarterly_report(s: AsyncSession, quarter: Quarter, *,
+                           waking_time: WakingTime | None = None) -> dict[str, Any]:
+    """The quarter, the one before it for comparison, and today's tukang snapshot.
+    `waking_time` is the night rule of offers (flows.deadlines.Waking.between)."""
     return {
-        "current": await quarter_figures(s, quarter),
-        "previous": await quarter_figures(s, quarter.previous()),
+        "current": await quarter_figures(s, quarter, waking_time),
+        "previous": await quarter_figures(s, quarter.previous(), waking_time),
         "tukang_now": await tukang_now(s),
     }

@@ -51,8 +51,8 @@ async def test_booking_creates_a_job_and_lists_tukang(t: Harness) -> None:
     assert "Foto diterima (1/5)" in t.last("budi").text
     await t.press("budi", "Selesai")
     kec = t.last("budi")
-    assert kec.labels[0] == "Batam Kota (kecamatan Anda)"
-    await t.press("budi", "Batam Kota (kecamatan Anda)")
+    assert kec.labels[0] == "Batam Kota ← kecamatan Anda"
+    await t.press("budi", "Batam Kota ← kecamatan Anda")
     assert "alamat lengkapnya" in t.last("budi").text
     await t.send("budi", "Jl. Sudirman No. 12, RT 03/RW 05")
     assert t.last("budi").labels == ["Hari ini", "Besok", "Minggu ini"]
@@ -63,7 +63,7 @@ async def test_booking_creates_a_job_and_lists_tukang(t: Harness) -> None:
                  "Harga disepakati langsung antara Anda dan tukang",
                  "Dinas tidak ikut dalam tawar-menawar"):
         assert part in summary.text, part
-    assert summary.labels == ["Kirim", "Jangan kirim"]
+    assert summary.labels == ["Kirim", "Ubah", "Jangan kirim"]
     t.replies("budi")
     await t.press("budi", "Kirim")
     created, listing = t.texts("budi")
@@ -178,7 +178,7 @@ STEPS_AND_HELP = [
     ("booking.kecamatan", "Jakarta", "Pilih kecamatan lokasi"),
     ("booking.address", "", "perlu jawaban berupa teks"),
     ("booking.time", "kapan saja", "tidak kami kenali"),
-    ("booking.confirm", "mungkin", "Jawab Ya atau Tidak"),
+    ("booking.confirm", "mungkin", "Tekan Kirim untuk mengirim pesanan, Ubah"),
     ("booking.pick", "siapa saja", "Pilih tukang dengan menekan"),
 ]
 
@@ -297,10 +297,13 @@ async def test_waiting_job_closes_after_two_weeks(t: Harness) -> None:
 
 
 async def test_cancel_from_the_list(t: Harness) -> None:
-    """"Batalkan pesanan" on the list cancels the job."""
+    """"Batalkan pesanan" on the list asks once more, then cancels the job."""
     await make_tukang(t, "andi", "Andi")
     await book(t, "budi")
     await t.press("budi", "Batalkan pesanan")
+    assert "Batalkan pesanan J-2611-0001?" in t.last("budi").text
+    assert t.last("budi").labels == ["Ya, batalkan", "Tidak, lanjutkan"]
+    await t.press("budi", "Ya, batalkan")
     assert "dibatalkan" in t.got("budi", "dibatalkan").text
     assert (await job_of(t.db)).status == "cancelled"
     await t.assert_step("budi", "menu.home")

@@ -110,7 +110,7 @@ async def test_complaint_without_evidence_is_refused_politely(t: Harness) -> Non
     assert "Bukti: 1 file" in t.last("budi").text
     t.replies("budi")
     await t.send("budi", "entahlah")
-    assert "Jawab Ya atau Tidak" in t.texts("budi")[0]
+    assert "Ubah untuk mengganti isi atau bukti" in t.texts("budi")[0]
     await t.press("budi", "Tidak")
     assert "tidak dikirim" in t.got("budi", "tidak dikirim").text
     async with t.db.read() as s:

@@ -320,7 +320,7 @@ async def test_the_worker_takes_replies_only_when_nothing_older_is_due(db: Datab
     worker refuses until a claim has found everything due, and while its window is full."""
     worker = DeliveryWorker(db, [RecordingSender()], window_seconds=0.01)  # 10 rows
     assert not worker.accepts("console", 1)  # not running
-    worker._running, worker.owner = True, 1
+    worker._running, worker.owner, worker.leading = True, 1, {"console"}  # the sender, alone
     assert not worker.accepts("console", 1)  # nothing claimed yet since the start
     await enqueue(db, [("a", "older", 0)])
     await worker._fill("console")
@@ -374,24 +374,47 @@ async def test_a_restarted_worker_sends_what_its_previous_life_held_at_once(
         await task
 
 
-async def test_a_worker_without_a_beat_loses_its_rows_to_the_others(db: Database) -> None:
-    """Another process holding rows stopped beating: after `stale_after`, a live worker's beat
-    gives them back and they go out."""
+async def test_a_new_sender_sends_what_the_previous_one_held_at_once(db: Database) -> None:
+    """The channel's sender died holding a row: the process that takes the sender lease next
+    sends it at once (the lease went with the dead one), without waiting for its beat to go
+    stale."""
     await enqueue(db, [("a", "orphan", 0)])
     now = [utcnow()]
     gone = DeliveryWorker(db, [RecordingSender()], name="bot-a", clock=lambda: now[0])
     gone.owner, _ = await start_worker(db, "bot-a", now[0])
     assert await gone._fill("console") == 1  # claimed; then the process dies
-    pump = gone.pumps["console"]
-    for t in pump.tasks.values():
+    for t in gone.pumps["console"].tasks.values():
         t.cancel()
+    sender = RecordingSender()
+    live = DeliveryWorker(db, [sender], name="bot-b", clock=lambda: now[0])
+    task = asyncio.create_task(live.run())
+    try:
+        await _until(lambda: sender.sent, 3)
+        assert sender.sent == [("a", "orphan")]
+    finally:
+        live.stop()
+        await task
+
+
+async def test_a_worker_without_a_beat_loses_its_rows_to_the_sender(db: Database) -> None:
+    """A worker that is not the sender holds rows (it lost its lease) and stopped beating:
+    after `stale_after`, the sender's beat gives them back and they go out."""
+    now = [utcnow()]
     sender = RecordingSender()
     live = DeliveryWorker(db, [sender], name="bot-b", clock=lambda: now[0],
                           stale_after=timedelta(seconds=10))
-    task = asyncio.create_task(live.run())
+    task = asyncio.create_task(live.run(poll=3600))
     try:
-        await asyncio.wait_for(live.idle.wait(), 5)
-        assert sender.sent == []  # a-'s beat is fresh: its row is left alone
+        await asyncio.wait_for(live.idle.wait(), 5)  # its first claim found nothing
+        await enqueue(db, [("a", "orphan", 0)])  # nobody wakes the sender: no claim yet
+        now[0] = utcnow()
+        gone = DeliveryWorker(db, [RecordingSender()], name="bot-a", clock=lambda: now[0])
+        gone.owner, _ = await start_worker(db, "bot-a", now[0])
+        assert await gone._fill("console") == 1  # claimed; then the process dies
+        for t in gone.pumps["console"].tasks.values():
+            t.cancel()
+        await asyncio.sleep(1.5)  # a beat of the sender: a-'s beat is fresh, its row stays
+        assert sender.sent == []
         now[0] += timedelta(seconds=11)
         await _until(lambda: sender.sent, 5)
         assert sender.sent == [("a", "orphan")]
@@ -408,11 +431,13 @@ async def test_a_clean_stop_gives_back_what_waits_in_memory(db: Database) -> Non
     worker = DeliveryWorker(db, [slow], name="bot-1", stop_wait=0.2)
     task = asyncio.create_task(worker.run())
     await _until(lambda: slow.sent, 5)
+    before = len(slow.sent)
     worker.stop()
     await asyncio.wait_for(task, 2)
     statuses = await _row_status(db)
     sent = sum(1 for st, _ in statuses if st == "sent")
     assert sent == len(slow.sent) and sent < 5
+    assert len(slow.sent) <= before + 1  # at most the send under way; nothing taken after
     assert all(row == ("queued", None) for row in statuses if row[0] != "sent")
     async with db.read() as s:
         assert (await s.execute(select(Worker.stopped_at))).scalar_one() is not None

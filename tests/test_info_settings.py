@@ -195,7 +195,7 @@ async def test_data_saya_shows_everything_and_is_audited(t: Harness) -> None:
     texts = t.texts("budi")
     assert texts[0].startswith("Data saya: semua yang kami simpan")
     body = "\n".join(texts[1:-1])
-    for fragment in ("Profil", "Budi Santoso", "+6281234567890", "Akun chat", "console",
+    for fragment in ("Profil", "Budi Santoso", "+6281234567890", "Akun chat", "Konsol",
                      "Pesanan", "J-2611-0042", "Pengaduan", "Tukang tidak datang",
                      "Riwayat akses", "23-11-2026 09:00"):
         assert fragment in body, fragment

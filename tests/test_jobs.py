@@ -80,7 +80,8 @@ async def test_tukang_starts_and_finishes_then_warga_rates(t: Harness) -> None:
     await t.send("andi", "1")
     detail = t.last("andi")
     assert "Warga: Budi Santoso, HP +6281234567890" in detail.text
-    assert detail.labels == ["Mulai kerja", "Tandai selesai", "Batalkan", "Kembali"]
+    # fixed order by kind: Tandai selesai stays 1 and Batalkan 2 once the work starts
+    assert detail.labels == ["Tandai selesai", "Batalkan", "Mulai kerja", "Kembali"]
     await t.press("andi", "Mulai kerja")
     assert "Andi mulai mengerjakan J-2611-0001" in t.got("budi", "mulai").text
     assert t.last("andi").labels == ["Tandai selesai", "Batalkan", "Kembali"]
@@ -230,6 +231,9 @@ async def test_tukang_cancels_after_accepting(t: Harness) -> None:
     await t.send("andi", "sakit")
     assert "terlalu singkat" in t.texts("andi")[0]
     await t.send("andi", "Saya sedang sakit")
+    assert "tidak bisa dibatalkan" in t.last("andi").text  # asked once more
+    assert (await job_of(t.db)).status == "accepted"
+    await t.press("andi", "Ya, batalkan")
     assert "warga sudah diberi tahu" in t.got("andi", "diberi tahu").text
     assert (await profile_of(t.db, andi)).cancellations == 1
     job = await job_of(t.db)
@@ -295,7 +299,7 @@ async def test_tukang_sees_pending_offers_in_pekerjaan_saya(t: Harness) -> None:
 
 
 async def test_tukang_declines_from_pekerjaan_saya(t: Harness) -> None:
-    """Tolak from the list asks the reason, like the notification's button."""
+    """Tolak from the list asks once more (it cannot be undone), then the reason."""
     await make_tukang(t, "andi", "Andi")
     await book(t, "budi")
     await t.press("budi", "Andi")
@@ -303,6 +307,8 @@ async def test_tukang_declines_from_pekerjaan_saya(t: Harness) -> None:
     await t.press("andi", "Pekerjaan saya")
     await t.send("andi", "1")
     await t.press("andi", "Tolak")
+    assert "tidak bisa diambil lagi" in t.last("andi").text
+    await t.press("andi", "Ya, tolak")
     await t.assert_step("andi", "offer.decline_reason")
     assert "tidak bisa mengambil" in t.got("budi", "tidak bisa").text
 
@@ -313,6 +319,7 @@ async def test_tukang_without_work(t: Harness) -> None:
     await book(t, "budi")
     await t.press("budi", "Andi")
     await t.press("andi", "Tolak")
+    await t.press("andi", "Ya, tolak")
     await t.press("andi", "Lewati")
     await t.press("andi", "Pekerjaan saya")
     assert "Belum ada tawaran" in t.all("andi")[-2].text

@@ -583,6 +583,7 @@ async def test_offered_tukang_are_left_out_of_that_job(h: Harness) -> None:
     await shown(h, job)
     await h.press("budi", "Andi")
     await h.press("andi", "Tolak")
+    await h.press("andi", "Ya, tolak")
     await h.press("andi", "Lewati")
     async with h.db.read() as s:
         assert await offered_for_job(s, job) == {andi}

@@ -101,6 +101,8 @@ async def test_decline_asks_a_reason_and_the_warga_picks_again(t: Harness) -> No
     other = "Citra" if first == "Andi" else "Andi"
     who = first.lower()
     await t.press(who, "Tolak")
+    assert "tidak bisa diambil lagi" in t.last(who).text  # it cannot be undone: asked once more
+    await t.press(who, "Ya, tolak")
     assert "alasannya" in t.last(who).text
     await t.assert_step(who, "offer.decline_reason")
     await t.send(who, "Jadwal saya penuh minggu ini")
@@ -123,6 +125,7 @@ async def test_decline_reason_can_be_skipped_and_is_checked(t: Harness) -> None:
     await make_tukang(t, "andi", "Andi")
     await _offered(t)
     await t.press("andi", "Tolak")
+    await t.press("andi", "Ya, tolak")
     t.replies("andi")
     await t.send("andi", "x")
     assert "terlalu singkat" in t.texts("andi")[0]
@@ -138,6 +141,7 @@ async def test_menu_and_batal_at_the_reason_step(t: Harness, command: str) -> No
     await make_tukang(t, "andi", "Andi")
     await _offered(t)
     await t.press("andi", "Tolak")
+    await t.press("andi", "Ya, tolak")
     await t.send("andi", command)
     await t.assert_step("andi", "menu.home")
     assert (await offers_of(t.db, (await job_of(t.db)).id or 0))[0].status == "declined"
@@ -190,6 +194,7 @@ async def test_decline_after_expiry_says_so(t: Harness) -> None:
     await _offered(t)
     t.clock.advance(hours=4)
     await t.press("andi", "Tolak")
+    await t.press("andi", "Ya, tolak")
     assert "sudah kedaluwarsa" in t.got("andi", "Maaf").text
     await t.assert_step("andi", "menu.home")
 

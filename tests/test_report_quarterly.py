@@ -399,7 +399,8 @@ async def test_quarter_built_through_the_bot_and_cli(db: Database, tmp_path: Pat
     assert "Dibuat otomatis oleh sistem SIJAKON pada 3 November 2026, 10.34 WIB" in html
     for part in ("Walikota Batam", "Inspektorat Kota Batam",
                  "Dinas Komunikasi dan Informatika Kota Batam", "81,94", "responden terlalu sedikit",
-                 "Pengecatan", "Batam Kota", "<svg", "@media print", "Pasal 9"):
+                 "Pengecatan", "Batam Kota", "<svg", "@media print", "Pasal 9",
+                 "Waktu sampai dapat tukang", "(06.00–21.00 WIB)"):
         assert part in html, part
     for private in ("Budi", "Santoso", "Joko", "Andi", "0812", "+62812", "Sudirman",
                     "uang muka", "Sangat membantu", "sisa cat"):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from alembic.script import ScriptDirectory
@@ -87,3 +89,31 @@ async def test_two_processes_write_without_lock_errors(db: Database) -> None:
     async with db.transaction() as s:
         assert await next_code(s, "X", datetime(2026, 11, 23, tzinfo=UTC)) == "X-2611-0041"
     await other.close()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+async def test_processes_starting_together_migrate_once(kind: str, tmp_path: Path) -> None:
+    """Four processes' databases migrating one empty database at the same instant all come
+    up at head (Step 4: the second used to die on a unique violation in alembic_version)."""
+    from tests.conftest import PG_AVAILABLE, PG_HOST, PG_PORT, PG_USER, _pg_admin
+
+    if kind == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}"
+    else:
+        if not PG_AVAILABLE:
+            pytest.skip(f"no PostgreSQL answering at {PG_HOST}:{PG_PORT}")
+        name = f"sijakon_test_{uuid.uuid4().hex[:12]}"
+        await _pg_admin(f'CREATE DATABASE "{name}"')
+        url = f"postgresql+asyncpg://{PG_USER}@{PG_HOST}:{PG_PORT}/{name}"
+    databases = [Database(url) for _ in range(4)]
+    try:
+        await asyncio.gather(*(d.migrate() for d in databases))
+        head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+        async with databases[0].engine.connect() as conn:
+            assert await conn.run_sync(current_revision) == head
+            assert (await conn.execute(text("SELECT count(*) FROM kecamatan"))).scalar_one() > 0
+    finally:
+        for d in databases:
+            await d.close()
+        if kind == "postgresql":
+            await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

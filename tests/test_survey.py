@@ -44,11 +44,13 @@ async def test_rating_invites_then_nine_taps_and_a_suggestion(t: Harness) -> Non
     thanks = next(i for i, x in enumerate(texts) if "Penilaian 4" in x)
     invite = t.last("budi")
     assert "Survei Kepuasan Masyarakat" in invite.text and "9 pertanyaan" in invite.text
-    assert invite.labels[:3] == ["Isi survei", "Pesan tukang", "Pesanan saya"]  # + the menu
+    # the menu as always (Pesan tukang stays 1), then the invitation's own button
+    assert invite.labels[:2] == ["Pesan tukang", "Pesanan saya"]
+    assert invite.labels[-1] == "Isi survei"
     assert texts.index(invite.text) == thanks + 1
     await t.assert_step("budi", "survey.invite")
 
-    await t.send("budi", "1")  # typed, as on WhatsApp's numbered list
+    await t.send("budi", str(len(invite.labels)))  # typed, as on WhatsApp's numbered list
     q1 = t.last("budi")
     assert "Survei (1/9)" in q1.text
     assert "kesesuaian persyaratan pelayanan dengan jenis pelayanannya" in q1.text

@@ -208,7 +208,9 @@ async def test_warga_registers_as_tukang_from_the_menu(t: Harness) -> None:
     assert "Daftar sebagai tukang" not in t.last("budi").labels
     # coming back to the registration shows the status instead of a second registration
     await t.send("budi", "/start tukang")
-    await t.assert_step("budi", "menu.home")
+    await t.assert_step("budi", "tukang.status")
+    assert "sudah terdaftar sebagai tukang" in t.got("budi", "sudah terdaftar").text
+    assert "menunggu pemeriksaan Dinas" in t.last("budi").text
 
 
 async def test_warga_with_an_open_job_cannot_register_yet(t: Harness) -> None:

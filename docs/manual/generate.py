@@ -313,7 +313,7 @@ async def play(story: Story) -> None:
         await say(BUDI, "Cat ulang dinding ruang tamu yang mengelupas, sekitar 20 meter persegi")
         await story.photo(BUDI, "dinding-ruang-tamu.jpg")
         await press(BUDI, "Selesai")
-        await press(BUDI, "Batam Kota (kecamatan Anda)")
+        await press(BUDI, "Batam Kota ← kecamatan Anda")
         await say(BUDI, "Jl. Sudirman No. 12, RT 03/RW 05, Batam Centre")
         await press(BUDI, "Besok")
         await press(BUDI, "Kirim")
@@ -366,6 +366,7 @@ async def play(story: Story) -> None:
     story.skip(SARI)
     async with story.view("tukang-tolak", JOKO):
         await press(JOKO, "Tolak")
+        await press(JOKO, "Ya, tolak")
         await say(JOKO, "Jadwal saya penuh minggu ini")
     async with story.view("warga-ditolak", SARI):
         await press(SARI, "Pilih tukang")
@@ -402,12 +403,12 @@ async def play(story: Story) -> None:
     # Information, subscriptions, and Budi's data.
     async with story.view("warga-info", BUDI):
         await press(BUDI, "Info jasa konstruksi")
-        await press(BUDI, await _label(story, BUDI, "perizinan"))
+        await press(BUDI, await _label(story, BUDI, "Perizinan bangunan"))
         await press(BUDI, "Persetujuan Bangunan Gedung (PBG)")
         await press(BUDI, "Kembali ke menu")
     async with story.view("warga-langganan", BUDI):
         await press(BUDI, "Langganan info")
-        await press(BUDI, "keselamatan")
+        await press(BUDI, "Keselamatan kerja")
         await press(BUDI, "Selesai")
     async with story.view("warga-siaran", BUDI):
         await say(BUDI, "stop")

@@ -39,7 +39,7 @@ async def test_booking_and_a_tukang_accepting_on_whatsapp(make_h: MakeHarness) -
     await h.send(BUDI, "Jl. Sudirman No. 12, RT 03/RW 05")
     await h.send(BUDI, "Besok")
     summary = h.last(BUDI).text
-    assert "Foto: 1" in summary and summary.endswith("1. Kirim\n2. Jangan kirim")
+    assert "Foto: 1" in summary and summary.endswith("1. Kirim\n2. Ubah\n3. Jangan kirim")
     await h.send(BUDI, "Kirim")
     listing = h.last(BUDI).text
     assert "Andi" in listing and "1. Andi" in listing

@@ -7,10 +7,11 @@ from pathlib import Path
 from sqlalchemy import select
 
 from bot.whatsapp import MEDIA_PATH
+from flows.outbox import PRIORITY_NOTIFY, Outgoing
 from flows.types import Reply
 from storage.models import Conversation, Outbox
 from tests import media_samples as samples
-from tests.channels import PUBLIC, claimed, photo_registry
+from tests.channels import PUBLIC, claimed, photo_registry, wa
 from tests.harness import Harness
 from tests.whatsapp.conftest import MakeHarness
 
@@ -160,6 +161,34 @@ async def test_long_text_is_split_into_messages(h: Harness) -> None:
     assert len(sent) >= 3 and all(len(body) <= 1600 for body in sent)
     assert sent[-1].endswith("1. Lanjut")
     assert "".join(sent).count("Kalimat") == 80
+
+
+async def test_a_retry_sends_only_the_parts_that_did_not_go(h: Harness) -> None:
+    """A long text in three messages: Twilio refuses the second (429). The first is not sent
+    again on the retry; the person gets each part once, in order."""
+    await h.send(ANI, "halo")
+    await h.refresh()
+    para = ("Kalimat tentang izin bangunan yang cukup panjang. " * 10).strip()
+    text = "\n\n".join([f"Bagian {n}. {para}" for n in range(1, 7)])
+    worker = h.driver.rt.worker
+    out = Outgoing()
+    out.add("whatsapp", wa(ANI), None, "test.long", Reply(text=text), PRIORITY_NOTIFY)
+    async with h.db.transaction() as s:
+        await out.write(s, h.clock())
+    h.driver.standin.fail_next(429, 20429, retry_after="1", after=1)
+    await worker.drain()
+    first = [m.text for m in await h.refresh()]
+    assert len(first) == 1 and first[0].startswith("Bagian 1.")
+    async with h.db.read() as s:
+        row = (await s.execute(select(Outbox).where(Outbox.key == "test.long"))).scalar_one()
+    assert (row.status, row.parts_sent) == ("queued", 1)
+    h.clock.advance(seconds=2)
+    await worker.drain()
+    rest = [m.text for m in await h.refresh()]
+    joined = "\n".join(first + rest)
+    assert joined.count("Kalimat") == 60 and joined.count("Bagian 1.") == 1
+    where = [joined.index(f"Bagian {n}.") for n in range(1, 7)]
+    assert where == sorted(where)
 
 
 async def test_several_photos_in_one_message_keep_their_order(make_h: MakeHarness) -> None:
