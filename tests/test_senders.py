@@ -147,7 +147,8 @@ def _pg_only(db: Database) -> None:
 async def test_a_sender_that_loses_its_connection_stops_sending(any_db: Database,
                                                                 other: Database) -> None:
     """The server drops the lease's connection (a restart, a failover, a network cut): the
-    sender sees it at its next beat and stops; the standby takes the channel. Never two."""
+    sender sees it at its next beat and stops sending on it; whichever process takes the
+    lease next (the standby, or the first one again on a new connection) sends. Never two."""
     _pg_only(any_db)
     first_sender, second_sender = RecordingSender(), RecordingSender()
     first = DeliveryWorker(any_db, [first_sender], name="bot-1", beat_every=0.2)
@@ -155,15 +156,21 @@ async def test_a_sender_that_loses_its_connection_stops_sending(any_db: Database
     second = DeliveryWorker(other, [second_sender], name="bot-2", beat_every=0.2)
     b = await _running(second)
     try:
-        pid = first.leases._conn.get_server_pid()
+        old = first.leases._conn
         async with other.write() as conn:
-            await conn.exec_driver_sql(f"SELECT pg_terminate_backend({int(pid)})")
-        await _until(lambda: second.leading == {"console"} and first.leading == set(), 5)
+            await conn.exec_driver_sql(
+                f"SELECT pg_terminate_backend({int(old.get_server_pid())})")
+        # the first has noticed (its beat found the connection gone) and one of them sends
+        await _until(lambda: first.leases._conn is not old
+                     and len(first.leading) + len(second.leading) == 1, 5)
+        sender, idle = ((first_sender, second_sender) if first.leading
+                        else (second_sender, first_sender))
         await enqueue(other, [("p", "after the cut", 0)])
         second.wake()
-        await _until(lambda: second_sender.sent, 5)
+        first.wake()
+        await _until(lambda: sender.sent, 5)
         await asyncio.sleep(0.5)
-        assert first_sender.sent == [] and second_sender.sent == [("p", "after the cut")]
+        assert sender.sent == [("p", "after the cut")] and idle.sent == []
     finally:
         await _stop((second, b), (first, a))
 
