@@ -236,9 +236,11 @@ def build_tables(report: dict[str, Any], quarter: Quarter) -> dict[str, Table]:
              jp["accept_hours"]["median"]],
             ["Tingkat penyelesaian (selesai / pesanan)", jb["completion_rate"],
              jp["completion_rate"]],
+            ["Selesai tanpa jawaban warga (ditutup setelah 3 hari)",
+             jb["done_unconfirmed"], jp["done_unconfirmed"]],
             ["Tingkat pembatalan (dibatalkan / pesanan)", jb["cancellation_rate"],
              jp["cancellation_rate"]],
-        ], row_fmt=["int", "int", "dur", "dur", "pct", "pct"])
+        ], row_fmt=["int", "int", "dur", "dur", "pct", "int", "pct"])
 
     t["waktu_dapat_tukang"] = Table(
         "waktu_dapat_tukang", "Waktu sampai dapat tukang (pesanan dibuat → tukang menerima)",

@@ -25,6 +25,7 @@ from storage.db import Database
 
 def flow_config(settings: Settings) -> FlowConfig:
     return FlowConfig(offer_ttl=timedelta(minutes=settings.sijakon_offer_ttl_minutes),
+                      choose_within=timedelta(minutes=settings.sijakon_choose_minutes),
                       data_dir=settings.sijakon_data_dir, locale=settings.sijakon_locale,
                       pdp_name=settings.sijakon_pdp_name,
                       pdp_contact=settings.sijakon_pdp_contact,

@@ -101,6 +101,9 @@ class Settings(BaseSettings):
     # name): a restart under the same name sends what its killed life held at once
     sijakon_instance: str = ""
     sijakon_offer_ttl_minutes: int = Field(default=180, ge=5, le=7 * 24 * 60)
+    # a warga who asked several tukang and got a "yes" has this long (waking minutes) to
+    # confirm one; then the first to say yes is chosen (flows/offers.py)
+    sijakon_choose_minutes: int = Field(default=60, ge=5, le=24 * 60)
     sijakon_max_media_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     # outbox rows older than this are pruned (flows.timers.prune_outbox); 120 days keeps a
     # quarter whole until its report is written in the month after it

@@ -10,6 +10,7 @@ from flows import (
     jobs,
     menu,
     offers,
+    profile_view,
     rating,
     settings_menu,
     start,
@@ -41,5 +42,6 @@ def build_registry() -> Registry:
     subscriptions.register(registry)
     tukang_reg.register(registry)
     tukang_profile.register(registry)
+    profile_view.register(registry)
     registry.check()
     return registry

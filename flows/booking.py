@@ -18,12 +18,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from flows.context import DRAFT, Context, FlowConfig
-from flows.deadlines import waking
-from flows.jobs import cancel_job
-from flows.offers import category_name, kecamatan_name, make_offer, pick_again
+from flows.deadlines import waking_only
+from flows.jobs import AGAIN, cancel_job
+from flows.offers import (
+    ASKED_MAX,
+    OPEN,
+    asked_count,
+    category_name,
+    kecamatan_name,
+    make_offer,
+    pick_again,
+    user_name,
+)
 from flows.outbox import PRIORITY_NOTIFY, Outgoing, window_cutoff
 from flows.parsing import clip, dmy, parse_date, row_id
 from flows.privacy import dinas_contact
+from flows.profile_view import show_profile
 from flows.render import render
 from flows.start import kecamatan_options
 from flows.steps import (
@@ -71,6 +81,8 @@ REMINDED = "resume_reminded"
 WAIT_FOR_TUKANG = timedelta(days=14)  # "tell me when one is available" gives up after this
 CANCEL_CONFIRM = "booking.cancel_confirm"  # cancelling while choosing: asked once more
 PICK_PAGE = "pick_page"  # the conversation-data key of the page of tukang shown
+ASKED = "asked"  # someone was asked from this list already: "Cukup" ends the choosing
+PROFILES = "booking.profiles"  # whose profile to open, from the list
 
 
 # --- category, description, photos ------------------------------------------------------------
@@ -86,10 +98,11 @@ async def _category_options(ctx: Context) -> list[Choice]:
 # --- starting, resuming, editing -------------------------------------------------------------
 
 # the answers of a booking, kept as a draft when the warga leaves half-way (Registry.draft)
-ANSWERS = ("category_id", "description", "photos", "kecamatan", "address", "time")
+ANSWERS = ("category_id", "description", "photos", "kecamatan", "address", "time", AGAIN)
 QUESTIONS = ("booking.category", "booking.description", "booking.photos", "booking.kecamatan",
              "booking.address", "booking.time", "booking.confirm", "booking.edit")
 EDITING = "editing"  # set while one field is changed from the summary ("Ubah")
+TOLD = "told"  # a job told at the menu while a draft waits (told_at_menu)
 PARTS = (("booking.category", "booking.part_category"),
          ("booking.description", "booking.part_description"),
          ("booking.photos", "booking.part_photos"),
@@ -129,11 +142,13 @@ class BeginBooking(ChooseOne):
     exits = ("booking.category",)
 
     async def enter(self, ctx: Context) -> Next:
-        draft = _draft(ctx)
+        draft, told = _draft(ctx), ctx.data.get(TOLD)
         ctx.clear_flow_data()
         if draft is None:
             return "booking.category"
         ctx.data[DRAFT] = draft
+        if told is not None:  # a job told at the menu waits for the answer
+            ctx.data[TOLD] = told
         return await super().enter(ctx)
 
 
@@ -146,8 +161,11 @@ async def _resume_vars(ctx: Context) -> dict[str, object]:
 
 
 async def _resumed(ctx: Context, choice: Choice) -> Next:
-    draft = ctx.data.pop(DRAFT, None)
+    draft, told = ctx.data.pop(DRAFT, None), ctx.data.pop(TOLD, None)
     if choice.id != "resume" or not isinstance(draft, dict):
+        if isinstance(told, dict):  # anew, with the job told at the menu
+            return await _start_told(ctx, str(told["text"]), list(told["photos"]),
+                                     int(told["category_id"]))
         return "booking.category"
     ctx.data.update({k: v for k, v in draft["data"].items() if k in ANSWERS})
     step = draft.get("step")
@@ -205,25 +223,65 @@ class AskCategory(ChooseOne):
     async def handle(self, ctx: Context, msg: Message) -> Next:
         if msg.choice is not None:
             return await super().handle(ctx, msg)
-        pictures = [m.path for m in msg.media if m.content_type in PHOTO_TYPES]
-        text = " ".join(msg.text.split())
-        if len(text) < DESCRIPTION_MIN_CHARS or len(text.split()) < DESCRIPTION_MIN_WORDS:
+        told = _told(msg)
+        if told is None:
+            pictures = [m.path for m in msg.media if m.content_type in PHOTO_TYPES]
             if pictures:  # a photo first: kept for the photo question
                 ctx.data["photos"] = [*ctx.data.get("photos", []), *pictures][:MAX_PHOTOS]
                 ctx.say("booking.photo_kept_kind", count=len(ctx.data["photos"]))
                 await self.prompt(ctx)
                 return None
             return await super().handle(ctx, msg)  # the list's help
+        text, pictures = told
         if pictures:
             ctx.data["photos"] = [*ctx.data.get("photos", []), *pictures][:MAX_PHOTOS]
         ctx.data["description"] = await _valid_description(ctx, text)
         guessed = await guess_category(ctx, text)
         if guessed is None:
             raise Reprompt("booking.no_guess")
-        ctx.data.pop(DRAFT, None)
-        ctx.data["category_id"] = guessed
-        ctx.say("booking.guessed", category=await category_name(await ctx.db(), guessed))
-        return _next(ctx, "booking.photos")
+        return await _guessed(ctx, guessed)
+
+
+def _told(msg: Message) -> tuple[str, list[str]] | None:
+    """The job told in one message (typed, or as a photo's caption): its words and photos,
+    or None when the words are too few to be a description."""
+    text = " ".join(msg.text.split())
+    if len(text) < DESCRIPTION_MIN_CHARS or len(words(text).split()) < DESCRIPTION_MIN_WORDS:
+        return None
+    return text, [m.path for m in msg.media if m.content_type in PHOTO_TYPES]
+
+
+async def _guessed(ctx: Context, category_id: int) -> Next:
+    ctx.data.pop(DRAFT, None)
+    ctx.data["category_id"] = category_id
+    ctx.say("booking.guessed", category=await category_name(await ctx.db(), category_id))
+    return _next(ctx, "booking.photos")
+
+
+async def told_at_menu(ctx: Context, msg: Message) -> Next | bool:
+    """A warga who tells the job at the menu, typed or as a photo's caption, starts a booking
+    with it (one message fewer than "Pesan tukang" first; docs/conversations.md). Only a
+    description whose kind is clear counts, so other words at the menu are not taken for a
+    job; a booking left half-way is not replaced (its choice is at "Pesan tukang")."""
+    told = _told(msg)
+    if ctx.data.get("_role", "warga") != "warga" or told is None:
+        return False
+    guessed = await guess_category(ctx, told[0])
+    if guessed is None:
+        return False
+    ctx.clear_flow_data()
+    ctx.say("booking.from_menu")
+    if _draft(ctx) is not None:  # asked first: go on with that one, or start anew with this
+        ctx.data[TOLD] = {"text": told[0], "photos": told[1], "category_id": guessed}
+        return "booking.begin"
+    return await _start_told(ctx, told[0], told[1], guessed)
+
+
+async def _start_told(ctx: Context, text: str, photos: list[str], category_id: int) -> Next:
+    ctx.data["description"] = clip_telling(ctx, text, DESCRIPTION_MAX, "booking.description_cut")
+    if photos:
+        ctx.data["photos"] = photos[:MAX_PHOTOS]
+    return await _guessed(ctx, category_id)
 
 
 async def _edit_options(ctx: Context) -> list[Choice]:
@@ -394,10 +452,20 @@ async def _create_job(ctx: Context) -> Next:
     s.add(job)
     await s.flush()
     await ctx.audit("job.create", "job", job.id, code=job.code)
+    again = ctx.data.get(AGAIN)
     ctx.clear_flow_data()
     ctx.data.pop(DRAFT, None)
     ctx.data["job_id"] = job.id
     ctx.say("booking.created", code=job.code)
+    if again is None:
+        return "booking.pick"
+    # "Pesan lagi tukang ini": straight to that tukang while they still qualify
+    if await is_eligible(s, user_id=int(again), category_id=job.category_id,
+                         kecamatan_code=job.kecamatan_code, today=ctx.today) \
+            and await make_offer(ctx, job, int(again)) is not None:
+        ctx.clear_flow_data()
+        return HOME
+    ctx.say("booking.again_not_listed", name=await user_name(s, int(again)))
     return "booking.pick"
 
 
@@ -501,7 +569,24 @@ async def _pick_options(ctx: Context) -> list[Choice]:
 
 
 async def _cancel_option(ctx: Context) -> list[Choice]:
-    return [Choice("cancel", ctx.t("booking.choice_cancel_job"))]
+    """Below the list: a tukang's profile, "Cukup" once someone was asked from it, then
+    cancelling the job."""
+    enough = [Choice("enough", ctx.t("booking.choice_enough"))] if ctx.data.get(ASKED) else []
+    return [Choice("profiles", ctx.t("booking.choice_profiles")), *enough,
+            Choice("cancel", ctx.t("booking.choice_cancel_job"))]
+
+
+async def _profile_options(ctx: Context) -> list[Choice]:
+    """Whose profile: the tukang of the page shown, then back to the list."""
+    return [*await _pick_options(ctx), Choice("list", ctx.t("booking.choice_back_to_list"))]
+
+
+async def _profile_chosen(ctx: Context, choice: Choice) -> Next:
+    """The card (photos, SKK, jobs done, reviews), then the list again to choose from."""
+    tukang_id = row_id(choice.id[1:]) if choice.id.startswith("t") else None
+    if tukang_id is not None:
+        await show_profile(ctx, tukang_id)
+    return "booking.pick"
 
 
 @dataclass(kw_only=True)
@@ -540,18 +625,28 @@ class PickTukang(Guarded, PagedChoice):
                   "rating": f"{c.rating_avg:.1f}" if c.rating_avg is not None else "",
                   "count": c.rating_count, "jobs": c.jobs_done}
                  for i, c in enumerate(shown, start=1)]
+        asked = await asked_count(s, job.id or 0)
         return {"code": job.code, "items": items, "page": page + 1, "pages": pages,
-                "kecamatan": await kecamatan_name(s, _search_area(ctx, job))}
+                "kecamatan": await kecamatan_name(s, _search_area(ctx, job)),
+                "asked": asked, "room": ASKED_MAX - asked}
 
     async def enter(self, ctx: Context) -> Next:
         job = await _current_job(ctx)
         if job is None:
             ctx.say("job.not_found")
             return HOME
-        if job.status != "open":
+        if job.status not in OPEN:
             ctx.say("booking.not_open", code=job.code)
             return HOME
+        if await asked_count(await ctx.db(), job.id or 0) >= ASKED_MAX:
+            ctx.say("booking.asked_full", code=job.code, most=ASKED_MAX)
+            ctx.clear_flow_data()
+            return HOME
         if not await _count(ctx, job):
+            if job.status != "open":  # some asked already: wait for them, no "none found"
+                ctx.say("booking.no_more", code=job.code)
+                ctx.clear_flow_data()
+                return HOME
             return "booking.none"
         return await super().enter(ctx)
 
@@ -571,6 +666,12 @@ async def _picked(ctx: Context, choice: Choice) -> Next:
         return HOME
     if choice.id == "cancel":
         return CANCEL_CONFIRM
+    if choice.id == "profiles":
+        return PROFILES
+    if choice.id == "enough":
+        ctx.say("booking.enough", code=job.code)
+        ctx.clear_flow_data()
+        return HOME
     tukang_id = row_id(choice.id[1:]) if choice.id.startswith("t") else None
     if tukang_id is None:
         raise Reprompt("help.choose")
@@ -583,6 +684,13 @@ async def _picked(ctx: Context, choice: Choice) -> Next:
         return "booking.pick"
     if await make_offer(ctx, job, tukang_id) is None:
         ctx.say("booking.not_open", code=job.code)
+        ctx.clear_flow_data()
+        return HOME
+    # up to three at once: the list again, without who was asked, until "Cukup"
+    _forget_list(ctx)
+    if await asked_count(await ctx.db(), job.id or 0) < ASKED_MAX and await _count(ctx, job):
+        ctx.data[ASKED] = True
+        return "booking.pick"
     ctx.clear_flow_data()
     return HOME
 
@@ -694,11 +802,13 @@ async def _pick_action(ctx: Context, arg: str) -> Next:
     job = await _own_job(ctx, arg)
     if job is None:
         return None
-    if job.status != "open":
+    if job.status not in OPEN:
         ctx.say("booking.not_open", code=job.code)
         return None
     ctx.clear_flow_data()
     ctx.data["job_id"] = job.id
+    if job.status != "open":
+        ctx.data[ASKED] = True
     return "booking.pick"
 
 
@@ -770,11 +880,7 @@ async def booking_resume_reminders(session: AsyncSession, now: datetime, out: Ou
     """A warga silent half-way through a booking gets one reminder, a day later and while
     WhatsApp's 24-hour window is still open (`window_cutoff`; the same rule on every
     channel, so nobody is chased later than that). The conversation stays at its question,
-    so the next message answers it. Only in waking hours (SIJAKON_WAKING_HOURS): a reminder
-    is no reason to wake anyone."""
-    hours = waking(config)
-    if not hours.start <= local(now).time() < hours.end:
-        return 0
+    so the next message answers it. Only in waking hours (`waking_only`)."""
     rows = (await session.execute(select(Conversation).where(
         col(Conversation.step).in_(QUESTIONS), col(Conversation.user_id).is_not(None),
         col(Conversation.updated_at) <= now - RESUME_AFTER,
@@ -802,7 +908,8 @@ def register(registry: Registry) -> None:
         BeginBooking(name="booking.begin", key="booking.resume", vars=_resume_vars,
                      options=keyed(("resume", "booking.choice_resume"),
                                    ("fresh", "booking.choice_fresh")),
-                     then=_resumed, help="booking.resume_help", goes_to=QUESTIONS),
+                     then=_resumed, help="booking.resume_help",
+                     goes_to=(*QUESTIONS, "booking.photos")),
         AskCategory(name="booking.category", key="booking.ask_category",
                   options=_category_options, then=_begin, help="booking.category_help",
                   back=_back(None),
@@ -841,7 +948,10 @@ def register(registry: Registry) -> None:
         PickTukang(name="booking.pick", key="booking.pick", options=_pick_options,
                    extras=_cancel_option, store=PICK_PAGE, wrap=True,
                    next_label="booking.choice_more", then=_picked, help="booking.pick_help",
-                   check=_has_job, goes_to=(HOME, "booking.pick", CANCEL_CONFIRM)),
+                   check=_has_job, goes_to=(HOME, "booking.pick", CANCEL_CONFIRM, PROFILES)),
+        GuardedChoice(name=PROFILES, key="booking.ask_profile", options=_profile_options,
+                      then=_profile_chosen, help="booking.profiles_help", check=_has_job,
+                      back="booking.pick", goes_to=("booking.pick",)),
         NoneFound(name="booking.none", key="booking.none_found", vars=_none_vars,
                   options=_none_options, then=_none_chosen, help="booking.none_help",
                   help_vars=_none_help_vars,
@@ -853,8 +963,8 @@ def register(registry: Registry) -> None:
     )
     registry.action("job.pick", _pick_action, goes_to=("booking.pick",))
     registry.action("job.rebook", _rebook_action, goes_to=("booking.pick",))
-    registry.timer("jobs_notify_available", jobs_notify_available)
-    registry.timer("booking_resume_reminders", booking_resume_reminders)
+    registry.timer("jobs_notify_available", waking_only(jobs_notify_available))
+    registry.timer("booking_resume_reminders", waking_only(booking_resume_reminders))
     registry.draft("booking", ANSWERS)
     registry.menu_entry(MenuEntry("booking", "booking.menu_item", "booking.begin",
                                   roles=("warga",), position=10))

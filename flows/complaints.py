@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from flows.context import Context, FlowConfig
-from flows.deadlines import NEXT_LABELS, OPEN, REMIND_BEFORE, calendar, complaint_next
+from flows.deadlines import NEXT_LABELS, OPEN, REMIND_BEFORE, calendar, complaint_next, waking_only
 from flows.outbox import PRIORITY_NOTIFY, Outgoing
 from flows.parsing import row_id
 from flows.render import render
@@ -783,5 +783,5 @@ def register(registry: Registry) -> None:
                                   roles=("warga",), position=40))
     registry.menu_entry(MenuEntry("pengaduan_tukang", "complaint.menu_about_me",
                                   "complaint.about_me", roles=("tukang",), position=15))
-    registry.timer("complaint_reminders", complaint_reminders)
+    registry.timer("complaint_reminders", waking_only(complaint_reminders))
     registry.timer("officer_digest", officer_digest)

@@ -36,6 +36,9 @@ class FlowConfig:
     """Settings the conversation logic needs, handed in by bot/ (flows never read env)."""
 
     offer_ttl: timedelta = timedelta(hours=3)
+    # several tukang asked: the warga's time to confirm one who said yes (waking time), after
+    # which the first to say yes is chosen (SIJAKON_CHOOSE_MINUTES)
+    choose_within: timedelta = timedelta(hours=1)
     idle_reset: timedelta = timedelta(days=3)
     data_dir: Path = Path("data")
     max_text: int = 4000
@@ -104,6 +107,8 @@ class Context:
     extras: dict[str, Any] = field(default_factory=dict)
     # options a step's `enter` read for the prompt it is about to send (read once, not twice)
     held: dict[str, list[Any]] = field(default_factory=dict)
+    # files of this message a step that may keep files did not use: deleted with the batch
+    dropped: list[str] = field(default_factory=list)
 
     # --- data ----------------------------------------------------------------------------
     @property
@@ -150,16 +155,20 @@ class Context:
         key: str,
         *,
         choices: list[Choice] | None = None,
+        actions: list[Choice] | None = None,
         media: list[str] | None = None,
         request_phone: bool = False,
         **vars: Any,
     ) -> None:
-        """Answer the person who wrote; choices become this step's buttons."""
+        """Answer the person who wrote; choices become this step's buttons, `actions`
+        (Choice(action payload, label key)) buttons that work from any step, like a
+        notification's."""
         text = render(key, self.conv.locale, **vars)
         # labels are plain text on every platform; a label made with ctx.t arrives escaped
         pairs = [(f"{self.conv.tag}:{c.id}", to_plain(c.label)) for c in choices or []]
         if choices:
             self.conv.data["_choices"] = [list(p) for p in pairs]
+        pairs += [(f"!{c.id}", to_plain(self.t(c.label))) for c in actions or []]
         reply = Reply(text=text, choices=pairs, media=list(media or []),
                       request_phone=request_phone)
         self.out.add(self.conv.channel, self.conv.address, self.conv.user_id, key, reply,
@@ -174,14 +183,17 @@ class Context:
         actions: list[Choice] | None = None,
         media: list[str] | None = None,
         template: dict[str, Any] | None = None,
+        hold_until: datetime | None = None,
         **vars: Any,
     ) -> bool:
-        """Tell another person something; `actions` are buttons that work from any step.
+        """Tell another person something; `actions` are buttons that work from any step;
+        `hold_until` keeps it until then (flows.outbox.waking_due).
 
         Returns False when the person has no channel account to reach.
         """
         return await self.out.notify(await self.db(), user_id, key, actions=actions,
-                                     media=media, template=template, **vars)
+                                     media=media, template=template,
+                                     hold_until=hold_until, **vars)
 
     async def audit(self, action: str, subject_type: str = "", subject_id: int | None = None,
                     **detail: Any) -> None:

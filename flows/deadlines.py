@@ -17,16 +17,20 @@ calendar stays in use and one warning names the line, until the file is fixed.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from typing import Any, TypeVar, cast
 
 import holidays
 
 from storage.clock import WIB, as_utc, local
+
+_T = TypeVar("_T", bound=Callable[..., Awaitable[int]])
 
 log = logging.getLogger(__name__)
 
@@ -249,6 +253,10 @@ class Waking:
                 left -= room
             day += timedelta(days=1)
 
+    def awake(self, at: datetime) -> bool:
+        """Whether `at` is inside the waking hours."""
+        return self.start <= local(as_utc(at)).time() < self.end
+
     def between(self, a: datetime, b: datetime) -> timedelta:
         """The waking time from `a` to `b` (zero when `b` is not after `a`)."""
         lo, hi = local(as_utc(a)), local(as_utc(b))
@@ -268,3 +276,17 @@ def waking(config: object) -> Waking:
     them in, else the default 06:00-21:00."""
     hours = getattr(config, "waking_hours", None)
     return Waking(*hours) if hours else Waking()
+
+
+def waking_only(timer: _T) -> _T:
+    """A timer that messages people (reminders, invitations, notices that can wait) runs
+    only in waking hours (SIJAKON_WAKING_HOURS): a reminder is no reason to wake anyone, and
+    what is due at night goes out on the first run after the morning starts."""
+
+    @functools.wraps(timer)
+    async def run(session: Any, now: datetime, out: Any, config: Any) -> int:
+        if not waking(config).awake(now):
+            return 0
+        return await timer(session, now, out, config)
+
+    return cast(_T, run)

@@ -369,6 +369,7 @@ class Engine:
                 log.exception("menu failed after an error in conversation %s", conv.id)
             raise _StepFailed(index) from None
         b.out.extend(out)
+        b.unkept.extend(ctx.dropped)
         b.dirty.add(key)
         self._record(b, ib, conv, step_before)
         conv.updated_at = b.now
@@ -610,7 +611,7 @@ class Engine:
             conversations=[(c.id, c.flow, c.step, c.data, c.locale, c.user_id)
                            for c in (b.convs[k] for k in sorted(b.dirty))],
             outbox=[(r.channel, r.address, r.user_id, r.key, r.payload, r.priority,
-                     lease if i in handed else None) for i, r in enumerate(b.out.rows)],
+                     lease if i in handed else None, r.due) for i, r in enumerate(b.out.rows)],
             audit=b.audit,
             touched=sorted(b.touched),
             owner=self.handoff.owner if self.handoff is not None else None), b.now)

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import ClassVar
 
+from flows.booking import told_at_menu
 from flows.complaints import typed_at_menu
 from flows.context import Context
 from flows.steps import HOME, Next, Step
@@ -19,7 +21,9 @@ class Menu(Step):
 
     entries: Mapping[str, MenuEntry]
     help: str = "menu.help"
-    exits = (HOME,)
+    exits = (HOME, "booking.photos", "booking.begin")
+    # the job told as a photo's caption (told_at_menu); other files are dropped, not kept
+    keeps_media: ClassVar[bool] = True
     _made: dict[tuple[str, str, int], list[Choice]] = field(default_factory=dict, init=False,
                                                           repr=False, compare=False)
 
@@ -40,11 +44,16 @@ class Menu(Step):
 
     async def handle(self, ctx: Context, msg: Message) -> Next:
         if msg.choice is None:
+            told = await told_at_menu(ctx, msg)
+            if told is not False:
+                return told if isinstance(told, str) else None
+            ctx.dropped.extend(m.path for m in msg.media if m.path)  # not a job: not kept
             # a complaint code, "Tulis pernyataan", "keberatan": reachable whatever buttons
             # were lost (flows/complaints.py)
             typed = await typed_at_menu(ctx, msg.text) if msg.text.strip() else False
             if typed is False:
-                raise Reprompt(self.help)
+                warga = (ctx.data.get("_role") or "warga") == "warga"
+                raise Reprompt("menu.help_warga" if warga else self.help)
             return typed if isinstance(typed, str) else None
         entry = self.entries.get(msg.choice.id)
         return entry.step if entry else HOME

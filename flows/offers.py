@@ -6,32 +6,49 @@ winner and the loser is told what happened (DESIGN.md "Atomic claims"). A tukang
 several pending offers from different warga at once; each is accepted on its own.
 
 The tukang sees the job without the address and the warga's phone until they accept.
+
+A warga may ask up to three tukang for one job (`ASKED_MAX`). While others are still asked, a
+tukang's "Terima" only says they are willing (`willing`): the warga sees who, and confirms one
+(`choose_offer`); nobody gets the address or a phone number before that. A warga who does not
+confirm within `FlowConfig.choose_within` (waking time) gets the first who said yes
+(`offers_choose`). A yes from the only tukang still asked is final at once, as with one.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TypedDict
+from typing import Any, TypedDict
 
-from sqlalchemy import ColumnElement, update
+from sqlalchemy import ColumnElement, exists, func, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from flows.context import Context, FlowConfig
 from flows.deadlines import waking
-from flows.outbox import Outgoing, find_recipient
+from flows.outbox import Outgoing, find_recipient, waking_due
 from flows.parsing import clip, row_id
 from flows.steps import HOME, Next, Text, keyed
 from flows.table import Registry
 from flows.types import Choice, Reprompt
 from storage.clock import local
-from storage.models import Category, Conversation, Job, Kecamatan, Offer, TukangProfile, User
+from storage.models import (
+    AuditLog,
+    Category,
+    Conversation,
+    Job,
+    Kecamatan,
+    Offer,
+    TukangProfile,
+    User,
+)
 from storage.reference import cached
 from storage.sql import pk, rowcount
 
 OPEN = ("open", "offered")  # a job still looking for its tukang
 LIVE = ("open", "offered", "accepted", "in_progress")  # a job that can still be cancelled
 WORKING = ("accepted", "in_progress")  # a job a tukang has taken
+ASKING = ("pending", "willing")  # offers still in play: the tukang may yet get the job
+ASKED_MAX = 3  # tukang a warga may ask at once for one job
 REASON_MAX = 300
 
 
@@ -114,9 +131,35 @@ async def ensure_conversation(session: AsyncSession, user_id: int, now: datetime
     await session.flush()
 
 
+PROFILE_ACTION = "tukang.profile"  # opens a tukang's card (flows/profile_view.py)
+
+
+def profile_button(tukang_id: int) -> Choice:
+    """The "Lihat profil" button for a message (`ctx.notify(actions=[...])`): the label is a
+    message key, rendered in the reader's language."""
+    return Choice(f"{PROFILE_ACTION}:{tukang_id}", "profile.choice_view")
+
+
 def pick_again(job_id: int) -> list[Choice]:
     """The button that brings the warga back to the list of tukang for a job."""
     return [Choice(f"job.pick:{job_id}", "offer.choice_pick_again")]
+
+
+async def asked_count(session: AsyncSession, job_id: int) -> int:
+    """How many tukang are still asked for this job (pending or willing)."""
+    return int((await session.execute(select(func.count()).select_from(Offer).where(
+        col(Offer.job_id) == job_id, col(Offer.status).in_(ASKING)))).scalar_one())
+
+
+async def reopen(session: AsyncSession, job_id: int) -> bool:
+    """The job looks for a tukang again once nobody asked is still in play (a decline, an
+    expiry, a withdrawal); True when it did."""
+    done = await session.execute(
+        update(Job).where(col(Job.id) == job_id, col(Job.status) == "offered",
+                          ~exists().where(col(Offer.job_id) == job_id,
+                                          col(Offer.status).in_(ASKING)))
+        .values(status="open", choose_by=None).execution_options(synchronize_session=False))
+    return rowcount(done) == 1
 
 
 # --- making an offer --------------------------------------------------------------------------
@@ -126,7 +169,11 @@ async def make_offer(ctx: Context, job: Job, tukang_id: int) -> Offer | None:
     """Offer `job` to a tukang; None when the job is no longer open for a choice."""
     s = await ctx.db()
     assert job.id is not None
-    claimed = await s.execute(update(Job).where(col(Job.id) == job.id, col(Job.status) == "open")
+    # the job first (docs/jobs.md lock order), so two picks count the asked alike
+    await s.execute(select(pk(Job.id)).where(col(Job.id) == job.id).with_for_update())
+    if await asked_count(s, job.id) >= ASKED_MAX:
+        return None
+    claimed = await s.execute(update(Job).where(col(Job.id) == job.id, col(Job.status).in_(OPEN))
                               .values(status="offered").execution_options(
                                   synchronize_session=False))
     if rowcount(claimed) != 1:
@@ -143,7 +190,10 @@ async def make_offer(ctx: Context, job: Job, tukang_id: int) -> Offer | None:
     await s.refresh(job)
     assert offer.id is not None
     await ensure_conversation(s, tukang_id, ctx.now)
+    # chosen at 23:00: the tukang's phone stays quiet until morning (unless they are chatting)
+    due = await waking_due(s, tukang_id, ctx.now, hours)
     await ctx.notify(tukang_id, "offer.new", media=list(job.photos or []),
+                     hold_until=due,
                      actions=[Choice(f"offer.accept:{offer.id}", "offer.choice_accept"),
                               Choice(f"offer.decline:{offer.id}", "offer.choice_decline")],
                      photos=len(job.photos or []), expires=when(expires),
@@ -167,6 +217,10 @@ async def _explain_lost(ctx: Context, offer: Offer) -> None:
     code = job.code if job else "-"
     if offer.status == "accepted":
         ctx.say("offer.already_accepted", code=code)
+    elif offer.status == "willing":
+        ctx.say("offer.already_willing", code=code)
+    elif offer.status == "released":
+        ctx.say("offer.released_tukang", code=code, willing=False)
     elif offer.status == "declined":
         ctx.say("offer.already_declined", code=code)
     elif offer.status == "cancelled" or (job is not None and job.status == "cancelled"):
@@ -196,36 +250,127 @@ async def accept_offer(ctx: Context, offer_id: int) -> bool:
     if profile is None or profile.status != "active":  # suspended since the offer was made
         ctx.say("offer.tukang_inactive")
         return False
-    offer = await _answer_offer(ctx, offer_id, "accepted",
+    offer = await _answer_offer(ctx, offer_id, "willing",
                                 col(Offer.job_id).in_(
                                     select(pk(Job.id)).where(col(Job.status).in_(OPEN))))
     if offer is None:
         return False
-    claimed = await s.execute(update(Job)
-                              .where(col(Job.id) == offer.job_id, col(Job.status).in_(OPEN))
-                              .values(status="accepted", tukang_id=me, accepted_at=ctx.now)
-                              .execution_options(synchronize_session=False))
-    if rowcount(claimed) != 1:
-        # the job moved on between the two updates (a cancel on another process): give the
-        # offer back and never hand out the warga's address and phone
-        await s.execute(update(Offer).where(col(Offer.id) == offer_id)
-                        .values(status="cancelled", decided_at=ctx.now)
-                        .execution_options(synchronize_session=False))
-        offer = await s.get(Offer, offer_id, populate_existing=True)
-        assert offer is not None
-        await _explain_lost(ctx, offer)
-        return False
     job = await s.get(Job, offer.job_id, populate_existing=True)
-    assert job is not None
-    warga = await s.get(User, job.warga_id)
-    tukang = await s.get(User, me)
-    assert warga is not None and tukang is not None
-    ctx.say("offer.accepted_tukang", code=job.code, name=warga.name, phone=warga.phone or "-",
-            address=job.address, kecamatan=await kecamatan_name(s, job.kecamatan_code),
-            time=job.preferred_time or "-")
-    await ctx.notify(job.warga_id, "offer.accepted_warga", code=job.code, name=tukang.name,
-                     phone=tukang.phone or "-")
+    assert job is not None and job.id is not None
+    others = await asked_count(s, job.id) - 1
+    if others > 0:  # others still asked: the warga chooses
+        await _willing(ctx, offer, job)
+        return True
+    given = await _give_job(s, ctx.out, offer_id, ctx.now, ctx)
+    if given is None:
+        await _explain_lost(ctx, await s.get(Offer, offer_id, populate_existing=True) or offer)
+        return False
     await ctx.audit("offer.accept", "offer", offer_id, job_id=job.id)
+    return True
+
+
+async def _willing(ctx: Context, offer: Offer, job: Job) -> None:
+    """A yes while others are asked: the warga sees who (and may confirm at once); the
+    clock for choosing starts with the first yes."""
+    s = await ctx.db()
+    assert offer.id is not None and job.id is not None
+    if job.choose_by is None:
+        job.choose_by = waking(ctx.config).add(ctx.now, ctx.config.choose_within)
+        await s.flush()
+    profile = (await s.execute(select(TukangProfile).where(
+        TukangProfile.user_id == offer.tukang_id))).scalar_one()
+    name = await user_name(s, offer.tukang_id)
+    ctx.say("offer.willing_tukang", code=job.code, until=when(job.choose_by))
+    await ctx.notify(job.warga_id, "offer.willing_warga",
+                     actions=[Choice(f"offer.choose:{offer.id}", "offer.choice_choose"),
+                              profile_button(offer.tukang_id)],
+                     code=job.code, name=name, jenjang=profile.jenjang,
+                     rating=f"{profile.rating_sum / profile.rating_count:.1f}"
+                     if profile.rating_count else "", count=profile.rating_count,
+                     jobs=profile.jobs_done, until=when(job.choose_by))
+    await ctx.audit("offer.willing", "offer", offer.id, job_id=job.id)
+
+
+async def _tell(session: AsyncSession, out: Outgoing, actor: Context | None, user_id: int,
+                key: str, **vars: Any) -> None:
+    """A reply to whoever acted (in their conversation, first), a notification to the other."""
+    if actor is not None and actor.conv.user_id == user_id:
+        actor.say(key, **vars)
+    else:
+        await out.notify(session, user_id, key, **vars)
+
+
+async def _give_job(session: AsyncSession, out: Outgoing, offer_id: int, now: datetime,
+                    actor: Context | None = None) -> Job | None:
+    """The offer (willing) becomes the job's tukang: the job is taken, both sides get the
+    contacts, every other tukang still asked is released with thanks. None when the job
+    moved on meanwhile (cancelled on another process): the offer is then given back and
+    nobody gets an address or a phone number."""
+    offer = await session.get(Offer, offer_id, populate_existing=True)
+    assert offer is not None
+    claimed = await session.execute(
+        update(Job).where(col(Job.id) == offer.job_id, col(Job.status).in_(OPEN))
+        .values(status="accepted", tukang_id=offer.tukang_id, accepted_at=now, choose_by=None)
+        .execution_options(synchronize_session=False))
+    won = await session.execute(
+        update(Offer).where(col(Offer.id) == offer_id, col(Offer.status) == "willing")
+        .values(status="accepted" if rowcount(claimed) == 1 else "cancelled", decided_at=now)
+        .execution_options(synchronize_session=False))
+    if rowcount(claimed) != 1 or rowcount(won) != 1:
+        return None
+    job = await session.get(Job, offer.job_id, populate_existing=True)
+    assert job is not None
+    others = (await session.execute(select(Offer).where(
+        col(Offer.job_id) == job.id, col(Offer.status).in_(ASKING)))).scalars().all()
+    for other in others:
+        await session.execute(update(Offer).where(col(Offer.id) == other.id)
+                              .values(status="released", decided_at=now)
+                              .execution_options(synchronize_session=False))
+        await out.notify(session, other.tukang_id, "offer.released_tukang", code=job.code,
+                         willing=other.status == "willing")
+    warga = await session.get(User, job.warga_id)
+    tukang = await session.get(User, offer.tukang_id)
+    assert warga is not None and tukang is not None
+    await _tell(session, out, actor, offer.tukang_id, "offer.accepted_tukang", code=job.code,
+                name=warga.name, phone=warga.phone or "-", address=job.address,
+                kecamatan=await kecamatan_name(session, job.kecamatan_code),
+                time=job.preferred_time or "-")
+    await _tell(session, out, actor, job.warga_id, "offer.accepted_warga", code=job.code,
+                name=tukang.name, phone=tukang.phone or "-")
+    return job
+
+
+async def choose_offer(ctx: Context, offer_id: int) -> bool:
+    """The warga confirms one of the tukang who said yes."""
+    s = await ctx.db()
+    offer = await s.get(Offer, offer_id, populate_existing=True)
+    job = await s.get(Job, offer.job_id, populate_existing=True) if offer else None
+    if offer is None or job is None or job.warga_id != ctx.conv.user_id:
+        ctx.say("offer.not_found")
+        return False
+    await s.execute(select(pk(Job.id)).where(col(Job.id) == job.id).with_for_update())
+    offer = await s.get(Offer, offer_id, populate_existing=True)
+    job = await s.get(Job, offer.job_id, populate_existing=True) if offer else None
+    assert offer is not None and job is not None
+    active = (await s.execute(select(TukangProfile.status).where(
+        TukangProfile.user_id == offer.tukang_id))).scalar() == "active"
+    if offer.status != "willing" or not active:
+        if job.tukang_id is not None and job.status not in ("cancelled", "expired"):
+            ctx.say("offer.chosen_already", code=job.code, name=await user_name(s, job.tukang_id))
+        elif offer.status == "willing":  # stopped by the Dinas since saying yes
+            await s.execute(update(Offer).where(col(Offer.id) == offer_id)
+                            .values(status="cancelled", decided_at=ctx.now)
+                            .execution_options(synchronize_session=False))
+            await reopen(s, job.id or 0)
+            ctx.say("offer.choose_gone", code=job.code,
+                    name=await user_name(s, offer.tukang_id))
+        else:
+            ctx.say("booking.not_open", code=job.code)
+        return False
+    if await _give_job(s, ctx.out, offer_id, ctx.now, ctx) is None:
+        ctx.say("booking.not_open", code=job.code)
+        return False
+    await ctx.audit("offer.choose", "offer", offer_id, job_id=job.id, by="warga")
     return True
 
 
@@ -263,11 +408,11 @@ async def decline_offer(ctx: Context, offer_id: int) -> bool:
     offer = await _answer_offer(ctx, offer_id, "declined")
     if offer is None:
         return False
-    await s.execute(update(Job).where(col(Job.id) == offer.job_id, col(Job.status) == "offered")
-                    .values(status="open").execution_options(synchronize_session=False))
+    reopened = await reopen(s, offer.job_id)
     job = await s.get(Job, offer.job_id, populate_existing=True)
     assert job is not None and job.id is not None
-    await ctx.notify(job.warga_id, "offer.declined_warga", actions=pick_again(job.id),
+    await ctx.notify(job.warga_id, "offer.declined_warga",
+                     actions=pick_again(job.id) if reopened else None, others=not reopened,
                      code=job.code, name=await user_name(s, offer.tukang_id))
     await ctx.audit("offer.decline", "offer", offer_id, job_id=job.id)
     return True
@@ -336,17 +481,16 @@ async def expire_offer(session: AsyncSession, out: Outgoing, offer_id: int,
         return False
     offer = await session.get(Offer, offer_id, populate_existing=True)
     assert offer is not None
-    await session.execute(update(Job)
-                          .where(col(Job.id) == offer.job_id, col(Job.status) == "offered")
-                          .values(status="open").execution_options(synchronize_session=False))
+    reopened = await reopen(session, offer.job_id)
     job = await session.get(Job, offer.job_id, populate_existing=True)
     assert job is not None and job.id is not None
     name = await user_name(session, offer.tukang_id)
     if tell_tukang:
         await out.notify(session, offer.tukang_id, "offer.expired_tukang", code=job.code)
-    if job.status == "open":
+    if job.status in OPEN:
         await out.notify(session, job.warga_id, "offer.expired_warga",
-                         actions=pick_again(job.id), code=job.code, name=name)
+                         actions=pick_again(job.id) if reopened else None, others=not reopened,
+                         code=job.code, name=name)
     return True
 
 
@@ -359,6 +503,49 @@ async def offers_expire(session: AsyncSession, now: datetime, out: Outgoing,
     return sum([await expire_offer(session, out, oid, now) for oid in due])
 
 
+async def offers_choose(session: AsyncSession, now: datetime, out: Outgoing,
+                        config: FlowConfig) -> int:
+    """Warga who asked several tukang and did not confirm one in time: the first who said yes
+    gets the job, and both are told why."""
+    due = (await session.execute(select(pk(Job.id)).where(
+        Job.status == "offered", col(Job.choose_by).is_not(None), col(Job.choose_by) <= now)
+        .order_by(col(Job.id)).limit(200))).scalars().all()
+    chosen = 0
+    for job_id in due:
+        await session.execute(select(pk(Job.id)).where(col(Job.id) == job_id).with_for_update())
+        first = (await session.execute(select(Offer).join(
+            TukangProfile, col(TukangProfile.user_id) == Offer.tukang_id).where(
+            col(Offer.job_id) == job_id, col(Offer.status) == "willing",
+            col(TukangProfile.status) == "active")
+            .order_by(col(Offer.decided_at), col(Offer.id)).limit(1))).scalar_one_or_none()
+        if first is None:
+            await session.execute(update(Job).where(col(Job.id) == job_id)
+                                  .values(choose_by=None)
+                                  .execution_options(synchronize_session=False))
+            continue
+        assert first.id is not None
+        job = await _give_job(session, out, first.id, now)
+        if job is None:
+            continue
+        await out.notify(session, job.warga_id, "offer.auto_chosen_warga", code=job.code,
+                         name=await user_name(session, first.tukang_id))
+        session.add(AuditLog(actor="system", action="offer.choose", subject_type="offer",
+                             subject_id=first.id, detail={"job_id": job_id, "by": "auto"},
+                             channel="", at=now))
+        chosen += 1
+    await session.flush()
+    return chosen
+
+
+async def _choose_action(ctx: Context, arg: str) -> Next:
+    offer_id = row_id(arg)
+    if offer_id is None:
+        ctx.say("offer.not_found")
+        return None
+    await choose_offer(ctx, offer_id)
+    return None
+
+
 def register(registry: Registry) -> None:
     registry.add(
         Text(name="offer.decline_reason", key="offer.ask_reason", validate=_valid_reason,
@@ -367,4 +554,6 @@ def register(registry: Registry) -> None:
     )
     registry.action("offer.accept", _accept_action)
     registry.action("offer.decline", _decline_action, goes_to=(DECLINE_CONFIRM,))
+    registry.action("offer.choose", _choose_action)
     registry.timer("offers_expire", offers_expire)
+    registry.timer("offers_choose", offers_choose)

@@ -14,8 +14,10 @@ from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from flows.deadlines import Waking
 from flows.render import DEFAULT_LOCALE, render, to_plain
 from flows.types import Reply
+from storage.clock import as_utc
 from storage.models import ChannelAccount, Conversation, Outbox, User
 
 PRIORITY_REPLY = 0
@@ -24,6 +26,26 @@ PRIORITY_BROADCAST = 2
 
 WINDOW = timedelta(hours=24)  # WhatsApp's customer-service window (PLATFORM-FACTS)
 WINDOW_MARGIN = timedelta(minutes=2)  # our clock and Twilio's differ a little
+TALKING = timedelta(minutes=30)  # someone who wrote this recently is awake: nothing waits
+
+
+async def waking_due(session: AsyncSession, user_id: int, now: datetime,
+                     hours: Waking) -> datetime | None:
+    """When a message that can wait (an offer) should reach someone: None for now, in waking
+    hours or while they are talking to the bot (`TALKING`); else the next waking start, so
+    nobody's phone buzzes with a job at 23:00. A message from them releases it at once
+    (storage/hotpath.py RELEASE)."""
+    start = hours.add(now, timedelta())
+    if start <= now:
+        return None
+    rcpt = await find_recipient(session, user_id)
+    if rcpt is not None:
+        seen = (await session.execute(select(Conversation.updated_at).where(
+            Conversation.channel == rcpt.channel, Conversation.address == rcpt.address))
+        ).scalar()
+        if seen is not None and as_utc(seen) > now - TALKING:
+            return None
+    return start
 
 
 def window_cutoff(now: datetime) -> datetime:
@@ -42,11 +64,13 @@ class OutRow:
     payload: dict[str, Any]
     priority: int
     reply: Reply | None = None  # what `payload` was made from (the engine hands it over)
+    due: datetime | None = None  # held until then (the night: `waking_due`); None: now
 
     def as_params(self, now: datetime) -> dict[str, Any]:
         return {"channel": self.channel, "address": self.address, "user_id": self.user_id,
                 "key": self.key, "payload": self.payload, "priority": self.priority,
-                "status": "queued", "attempts": 0, "next_attempt_at": now, "created_at": now}
+                "status": "queued", "attempts": 0, "next_attempt_at": self.due or now,
+                "created_at": now}
 
 
 @dataclass(slots=True)
@@ -127,9 +151,9 @@ class Outgoing:
     presented: dict[tuple[str, str], list[list[str]]] = field(default_factory=dict)
 
     def add(self, channel: str, address: str, user_id: int | None, key: str, reply: Reply,
-            priority: int) -> None:
+            priority: int, due: datetime | None = None) -> None:
         self.rows.append(OutRow(channel, address, user_id, key, reply.to_payload(), priority,
-                                reply))
+                                reply, due))
 
     async def notify(
         self,
@@ -141,9 +165,11 @@ class Outgoing:
         media: list[str] | None = None,
         template: dict[str, Any] | None = None,
         priority: int = PRIORITY_NOTIFY,
+        hold_until: datetime | None = None,
         **vars: Any,
     ) -> bool:
-        """Queue `key` for a person; `actions` are Choice(action payload, label key)."""
+        """Queue `key` for a person; `actions` are Choice(action payload, label key);
+        `hold_until` keeps it until then (`waking_due`)."""
         rcpt = await find_recipient(session, user_id)
         if rcpt is None:
             return False
@@ -152,7 +178,7 @@ class Outgoing:
         reply = Reply(text=text, choices=pairs, media=list(media or []),
                       template=template or {"key": key,
                                             "vars": {k: _plain(v) for k, v in vars.items()}})
-        self.add(rcpt.channel, rcpt.address, user_id, key, reply, priority)
+        self.add(rcpt.channel, rcpt.address, user_id, key, reply, priority, hold_until)
         if pairs:
             self.presented[(rcpt.channel, rcpt.address)] = [list(p) for p in pairs]
         return True

@@ -10,6 +10,7 @@ they wrote and the files they sent. `data_administrator` is whom the privacy not
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -82,6 +83,15 @@ def dinas_contact(config: FlowConfig) -> dict[str, Any]:
     them through `info.dinas_contact`."""
     return {f"dinas_{k}": str(getattr(config, f"dinas_{k}", "") or "").strip()
             for k in ("address", "phone", "hours")}
+
+
+def published_profile_line(tukang_profile: Mapping[str, Any], t: Callable[..., str]) -> str:
+    """For "Data saya": what a tukang publishes to warga (flows/profile_view.py), as one line
+    in the person's language (`t`, a context's renderer): whether a profile photo is set, how
+    many photos of past work, the description."""
+    return t("profile.data_line", photo=bool(tukang_profile.get("photo")),
+             work=len(tukang_profile.get("work_photos") or []),
+             bio=str(tukang_profile.get("bio") or ""))
 
 
 def _row(obj: SQLModel) -> dict[str, Any]:
@@ -169,7 +179,8 @@ async def erasure_blocks(session: AsyncSession, user_id: int) -> list[tuple[str,
     pending_offers = (await session.execute(select(Job.code)
                                             .join(Offer, col(Offer.job_id) == Job.id)
                                             .where(Offer.tukang_id == user_id,
-                                                   Offer.status == "pending"))).scalars().all()
+                                                   col(Offer.status).in_(("pending", "willing")))
+                                            )).scalars().all()
     complaints = (await session.execute(select(Complaint.code).where(
         or_(col(Complaint.warga_id) == user_id, col(Complaint.tukang_id) == user_id),
         col(Complaint.status).not_in(DECIDED_COMPLAINT_STATUSES)).order_by(col(Complaint.id)))
@@ -234,7 +245,12 @@ async def erase_user(session: AsyncSession, user_id: int, now: datetime, *,
         TukangProfile.user_id == user_id))).scalar_one_or_none()
     if profile is not None:
         files += list(profile.skk_media or [])
+        files += [profile.photo, *(profile.work_photos or [])] if profile.photo \
+            else list(profile.work_photos or [])
         profile.skk_media = []
+        profile.photo = None  # the profile warga saw: photo, past work, description
+        profile.work_photos = []
+        profile.bio = ""
         profile.skk_number = ERASED_TEXT
         profile.available = False
         profile.status = "erased"

@@ -1,4 +1,5 @@
-"""After the job: the warga confirms it is done and rates the tukang 1-5, with a comment.
+"""After the job: the warga rates the tukang 1-5, with a comment (a job closed on the tukang's
+word after the warga's silence may still be called not done here).
 
 The rating feeds `TukangProfile.rating_sum/rating_count`, which the matching order reads.
 A finished job nobody rated is recalled once by the scheduler (`Job.rating_reminder_at`).
@@ -13,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from flows.context import Context, FlowConfig
+from flows.deadlines import waking_only
 from flows.offers import user_name
 from flows.outbox import Outgoing
 from flows.parsing import row_id
@@ -77,7 +79,9 @@ async def _score_vars(ctx: Context) -> dict[str, object]:
 
 async def _score_options(ctx: Context) -> list[Choice]:
     opts = [Choice(str(i), ctx.t(f"rating.score_{i}")) for i in range(1, 6)]
-    if ctx.data.get("rate_confirm"):
+    job = await _job(ctx)
+    if ctx.data.get("rate_confirm") and job is not None and job.done_by == "tukang":
+        # closed on the tukang's word after the warga's silence: the warga may still say no
         opts.append(Choice("not_done", ctx.t("rating.choice_not_done")))
     opts.append(Choice("later", ctx.t("rating.choice_later")))
     return opts
@@ -107,7 +111,7 @@ async def _not_done(ctx: Context) -> Next:
     back = await s.execute(
         update(Job).where(col(Job.id) == job.id, col(Job.status) == "done",
                           ~exists().where(col(Rating.job_id) == Job.id))
-        .values(status="in_progress", done_at=None, rating_reminder_at=None)
+        .values(status="in_progress", done_at=None, done_by=None, rating_reminder_at=None)
         .execution_options(synchronize_session=False))
     if rowcount(back) != 1 or job.tukang_id is None:
         ctx.say("rating.already", code=job.code)
@@ -190,4 +194,4 @@ def register(registry: Registry) -> None:
              help="rating.comment_help", goes_to=(HOME, INVITE)),
     )
     registry.action("rating.start", _start, goes_to=("rating.score",))
-    registry.timer("rating_reminders", rating_reminders)
+    registry.timer("rating_reminders", waking_only(rating_reminders))

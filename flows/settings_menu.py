@@ -19,6 +19,7 @@ from flows.info import topic_title
 from flows.offers import kecamatan_list
 from flows.parsing import clip, mask_phone
 from flows.people import name_validator
+from flows.privacy import published_profile_line
 from flows.render import LOCALES
 from flows.start import kecamatan_options
 from flows.steps import HOME, START, ChooseOne, Confirm, Next, Text, keyed
@@ -213,6 +214,7 @@ async def data_lines(ctx: Context, export: dict[str, Any]) -> list[Line]:
                                        or "-"),
             f"{w('field.available')}: {yes(t.get('available'))}",
             f"{w('field.skk_photos')}: {len(t.get('skk_media') or [])}",
+            published_profile_line(t, ctx.t),
         ] + ([f"{w('field.decision')}: {t['decision_reason']}"]
              if t.get("decision_reason") else []))
 

@@ -195,6 +195,12 @@ async def _after_kecamatan(ctx: Context, choice: Choice) -> Next:
     return HOME
 
 
+async def _before_kecamatan(ctx: Context) -> Next:
+    """"kembali" at the kecamatan: the phone question, or the name when a platform vouched for
+    the number (that question was never asked)."""
+    return "start.name" if ctx.data.get("phone_verified") else "start.phone"
+
+
 def register(registry: Registry) -> None:
     registry.add(
         Welcome(name=START, key="start.welcome", then=_consent,
@@ -204,12 +210,13 @@ def register(registry: Registry) -> None:
                               ("privacy", "choice.privacy"))),
         Text(name="start.name", key="start.ask_name", validate=_valid_name, then=_after_name,
              options=_name_options, on_choice=_profile_name, help="start.name_help",
-             goes_to=("start.kecamatan", "start.phone")),
+             back=START, goes_to=("start.kecamatan", "start.phone")),
         PhoneStep(name="start.phone", key="start.ask_phone", validate=_phone_from,
                   then=_after_phone, request_phone=True, help="start.phone_help",
-                  vars=_phone_vars, goes_to=("start.kecamatan",)),
+                  vars=_phone_vars, back="start.name", goes_to=("start.kecamatan",)),
         ChooseOne(name="start.kecamatan", key="start.ask_kecamatan", options=_kecamatan_options,
-                  then=_after_kecamatan, goes_to=(TUKANG_REGISTRATION, HOME)),
+                  then=_after_kecamatan, back=_before_kecamatan,
+                  goes_to=(TUKANG_REGISTRATION, HOME, "start.name", "start.phone")),
         ChooseOne(name=PUBLIC, key="start.no_consent", vars=_public_vars,
                   options=keyed(("info", "start.public_info"), ("help", "start.public_help"),
                                 ("agree", "start.public_agree"),

@@ -461,3 +461,8 @@ class GuardedChoice(Guarded, ChooseOne):
 @dataclass(kw_only=True)
 class GuardedConfirm(Guarded, Confirm):
     """A yes/no about a job that may vanish meanwhile (cancel it, mark it done)."""
+
+
+@dataclass(kw_only=True)
+class GuardedText(Guarded, Text):
+    """Words about a job that may vanish meanwhile (what is not finished yet)."""

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from flows.context import Context, FlowConfig
+from flows.deadlines import waking_only
 from flows.menu import Menu
 from flows.outbox import PRIORITY_REPLY, Outgoing
 from flows.steps import HOME, ChooseOne, Next, Text, clip_telling, keyed
@@ -202,4 +203,4 @@ def register(registry: Registry) -> None:
              help="survey.suggestion_help", goes_to=(HOME,)),
     )
     registry.action(START_ACTION, start, goes_to=(HOME, question_step(1)))
-    registry.timer("survey_invite_tukang", survey_invite_tukang)
+    registry.timer("survey_invite_tukang", waking_only(survey_invite_tukang))

@@ -63,9 +63,11 @@ class BatchWrites:
 
     conversations: list[tuple[int, str, str, dict[str, Any], str, int | None]]
     # (id, flow, step, data, locale, user_id)
-    outbox: list[tuple[str, str, int | None, str, dict[str, Any], int, datetime | None]]
-    # (channel, address, user_id, key, payload, priority, lease): with a lease the row is
-    # written already claimed ("sending", attempt 1) for this process's worker
+    outbox: list[tuple[str, str, int | None, str, dict[str, Any], int, datetime | None,
+                       datetime | None]]
+    # (channel, address, user_id, key, payload, priority, lease, due): with a lease the row is
+    # written already claimed ("sending", attempt 1) for this process's worker; with `due`
+    # it waits until then (an offer held through the night, flows.outbox.waking_due)
     audit: list[tuple[str, str, str, int | None, dict[str, Any], str | None]]
     # (actor, action, subject_type, subject_id, detail, channel)
     touched: list[tuple[str, str]]  # accounts whose person wrote
@@ -133,8 +135,11 @@ _INSERT_AUDIT = ("INSERT INTO auditlog (actor, action, subject_type, subject_id,
 _TOUCH = ("UPDATE channelaccount SET last_seen_at = {p1}, last_inbound_at = {p2}, "
           "reachable = {true}, unreachable_reason = NULL WHERE channel = {p3} AND address = {p4} "
           "AND (reachable = {false} OR last_inbound_at IS NULL OR last_inbound_at < {p5})")
+# someone wrote: what waited for them goes now (a closed WhatsApp window, or held through
+# the night); a retry's backoff (attempts > 0) is left as it is
 _RELEASE = ("UPDATE outbox SET status = 'queued', next_attempt_at = {p1} "
-            "WHERE channel = {p2} AND address = {p3} AND status = 'waiting'")
+            "WHERE channel = {p2} AND address = {p3} AND (status = 'waiting' "
+            "OR (status = 'queued' AND attempts = 0 AND next_attempt_at > {p4}))")
 
 
 def _qmark(sql: str, **extra: str) -> str:
@@ -209,14 +214,14 @@ class SqliteHotPath:
         at = sqlite_time(now)
         conv = [(flow, step, dumps(data), locale, user_id, at, id_)
                 for id_, flow, step, data, locale, user_id in w.conversations]
-        out = [(c, a, u, k, dumps(p), pr, at, at) for c, a, u, k, p, pr, lease in w.outbox
-               if lease is None]
+        out = [(c, a, u, k, dumps(p), pr, sqlite_time(due) if due else at, at)
+               for c, a, u, k, p, pr, lease, due in w.outbox if lease is None]
         leased = [(c, a, u, k, dumps(p), pr, at, at, sqlite_time(lease), w.owner)
-                  for c, a, u, k, p, pr, lease in w.outbox if lease is not None]
+                  for c, a, u, k, p, pr, lease, _ in w.outbox if lease is not None]
         audit = [(ac, act, st, sid, dumps(d), ch, at) for ac, act, st, sid, d, ch in w.audit]
         stale = sqlite_time(now - TOUCH_AFTER)
         touched = [(at, at, c, a, stale) for c, a in w.touched]
-        release = [(at, c, a) for c, a in w.touched]
+        release = [(at, c, a, at) for c, a in w.touched]
 
         def run(db: Any) -> list[tuple[int, int]]:  # on aiosqlite's thread: one hop
             for sql, params in ((self.UPDATE_CONV, conv), (self.INSERT_OUTBOX, out),
@@ -299,12 +304,12 @@ class PostgresHotPath:
             await self.driver.executemany(self.UPDATE_CONV, [
                 (flow, step, dumps(data), locale, user_id, now, id_)
                 for id_, flow, step, data, locale, user_id in w.conversations])
-        out = [(c, a, u, k, dumps(p), pr, now, now) for c, a, u, k, p, pr, lease in w.outbox
-               if lease is None]
+        out = [(c, a, u, k, dumps(p), pr, due or now, now)
+               for c, a, u, k, p, pr, lease, due in w.outbox if lease is None]
         if out:
             await self.driver.executemany(self.INSERT_OUTBOX, out)
         leased = [(c, a, u, k, dumps(p), pr, now, now, lease, w.owner)
-                  for c, a, u, k, p, pr, lease in w.outbox if lease is not None]
+                  for c, a, u, k, p, pr, lease, _ in w.outbox if lease is not None]
         ids: list[int] = []
         if leased:
             # executemany returns nothing: the ids are taken from the sequence first
@@ -319,7 +324,7 @@ class PostgresHotPath:
         if w.touched:
             await self.driver.executemany(self.TOUCH, [(now, now, c, a, now - TOUCH_AFTER)
                                                        for c, a in w.touched])
-            await self.driver.executemany(self.RELEASE, [(now, c, a) for c, a in w.touched])
+            await self.driver.executemany(self.RELEASE, [(now, c, a, now) for c, a in w.touched])
         return [(i, hash(p[4])) for p, i in zip(leased, ids, strict=True)]
 
 

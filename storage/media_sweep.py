@@ -9,7 +9,8 @@ sent at the menu wrote 30 unused files). Retention (storage/retention.py) emptie
 period ended and deletes their files; this removes what no row holds at all.
 
 - **Referenced** means named by one of `MEDIA_COLUMNS` (the files of jobs, complaints,
-  objections, SKK certificates, a broadcast's picture) or anywhere inside a conversation's data
+  objections, SKK certificates, a tukang's photos of past work, a broadcast's picture), by one
+  of `MEDIA_PATHS` (a tukang's profile photo) or anywhere inside a conversation's data
   (drafts: a booking's photos before it is sent, an SKK photo mid-registration). Files are
   matched by name (an unguessable uuid), so a row that wrote the path relative, absolute, or
   restored into another data dir (storage/backup.py) still protects its file. Every JSON column
@@ -61,8 +62,10 @@ CHUNK = 5000
 # a JSON document whose strings anywhere may be paths
 MEDIA_COLUMNS: tuple[tuple[type[SQLModel], str], ...] = (
     (Job, "photos"), (Complaint, "evidence"), (Complaint, "statement_media"),
-    (Objection, "media"), (TukangProfile, "skk_media"), (Broadcast, "image"),
-    (Conversation, "data"))
+    (Objection, "media"), (TukangProfile, "skk_media"), (TukangProfile, "work_photos"),
+    (Broadcast, "image"), (Conversation, "data"))
+# (model, column) holding one plain path, no JSON (Broadcast.image, older, is listed above)
+MEDIA_PATHS: tuple[tuple[type[SQLModel], str], ...] = ((TukangProfile, "photo"),)
 # every other JSON column, and why it never names a file of its own
 NOT_MEDIA: dict[str, str] = {
     "kecamatan.neighbours": "kecamatan codes",
@@ -136,7 +139,7 @@ def _names(value: Any, into: set[str]) -> None:
 async def referenced(session: AsyncSession) -> set[str]:
     """The names of the files some row points at, read in one statement (one snapshot)."""
     parts = []
-    for model, column in MEDIA_COLUMNS:
+    for model, column in (*MEDIA_COLUMNS, *MEDIA_PATHS):
         c = table(model).c[column]
         parts.append(select(cast(c, String).label("v")).where(c.is_not(None)))
     names: set[str] = set()

@@ -117,6 +117,10 @@ class TukangProfile(SQLModel, table=True):
     rating_count: int = 0
     last_offer_at: datetime | None = None
     cancellations: int = 0
+    # what a warga sees before choosing (flows/profile_view.py): a face, past work, a few words
+    photo: str | None = Field(default=None, max_length=300)  # a file under the data dir
+    work_photos: list[str] = _json(list)  # up to 6, content-checked like every photo
+    bio: str = Field(default="", max_length=300)
 
 
 class TukangService(SQLModel, table=True):
@@ -189,6 +193,12 @@ class Job(SQLModel, table=True):
     accepted_at: datetime | None = None
     done_at: datetime | None = None
     rating_reminder_at: datetime | None = None
+    # several tukang asked: when the first said yes, the warga has until `choose_by` to confirm
+    # one, then the first is chosen (flows/offers.py)
+    choose_by: datetime | None = None
+    # "Tandai selesai" by the tukang asks the warga first (flows/jobs.py): when it was asked
+    finish_asked_at: datetime | None = None
+    done_by: str | None = Field(default=None, max_length=10)  # warga | tukang | auto
 
 
 class Offer(SQLModel, table=True):
@@ -198,7 +208,8 @@ class Offer(SQLModel, table=True):
     job_id: int = Field(foreign_key="job.id", index=True)
     tukang_id: int = Field(foreign_key="user.id", index=True)
     status: str = Field(default="pending", max_length=12)
-    # pending | accepted | declined | expired | cancelled
+    # pending | willing (said yes; the warga who asked several has not confirmed yet) |
+    # accepted | declined | expired | cancelled | released (another was chosen)
     decline_reason: str | None = None
     created_at: datetime
     expires_at: datetime

@@ -373,6 +373,9 @@ async def job_figures(s: AsyncSession, period: Period) -> dict[str, Any]:
     accepted = (await s.execute(select(Job.created_at, col(Job.accepted_at)).where(
         _in(col(Job.created_at), period), col(Job.accepted_at).is_not(None)))).all()
     was_accepted = len(accepted)
+    # done on the tukang's word: the warga left "Sudah selesai?" unanswered for three days
+    unconfirmed = await _count(s, select(func.count()).select_from(Job).where(
+        _in(col(Job.created_at), period), col(Job.status) == "done", col(Job.done_by) == "tukang"))
     return {
         "total": total,
         "by_status": by_status,
@@ -381,6 +384,7 @@ async def job_figures(s: AsyncSession, period: Period) -> dict[str, Any]:
         "accepted": was_accepted,
         "accept_hours": durations([_hours(a, b) for a, b in accepted]),
         "done": by_status.get("done", 0),
+        "done_unconfirmed": unconfirmed,
         "cancelled": by_status.get("cancelled", 0),
         "expired": by_status.get("expired", 0),
         "completion_rate": _rate(by_status.get("done", 0), total),

@@ -123,11 +123,20 @@ def objection_media_due(now: datetime, keep: timedelta) -> ColumnElement[bool]:
 
 
 def tukang_media_due(now: datetime, keep: timedelta) -> ColumnElement[bool]:
-    """SKK photos of a tukang rejected or removed `keep` ago (an active or suspended one keeps
-    them: the Dinas checks them again)."""
+    """SKK photos, profile photo and photos of past work of a tukang rejected or removed
+    `keep` ago (an active or suspended one keeps them: the Dinas checks them again, and warga
+    see the profile)."""
     p = table(TukangProfile)
     return and_(p.c.status.in_(CLOSED_TUKANG), p.c.decided_at < now - keep,
-                _nonempty(p.c.skk_media))
+                or_(_nonempty(p.c.skk_media), _nonempty(p.c.work_photos),
+                    p.c.photo.is_not(None)))
+
+
+def _tukang_files() -> ColumnElement[int]:
+    """Files of a tukang profile: SKK photos, photos of past work, the profile photo."""
+    p = table(TukangProfile)
+    return _length(p.c.skk_media) + _length(p.c.work_photos) + case(
+        (p.c.photo.is_not(None), 1), else_=0)
 
 
 # --- what would go --------------------------------------------------------------------------
@@ -162,8 +171,7 @@ async def pending(session: AsyncSession, now: datetime, *, dedupe: timedelta,
                                      min((t for t in (oldest, oldest_o) if t is not None),
                                          key=as_utc, default=None))
     n, files, oldest = (await session.execute(
-        select(func.count(), func.sum(_length(p.c.skk_media)),
-               func.min(p.c.decided_at))
+        select(func.count(), func.sum(_tukang_files()), func.min(p.c.decided_at))
         .where(tukang_media_due(now, tukang_media)))).one()
     out["tukang_media"] = Pending(int(n), int(files or 0), oldest)
     return {k: Pending(v_.rows, v_.files, as_utc(v_.oldest) if v_.oldest else None)
@@ -227,8 +235,18 @@ async def strip_complaint_media(session: AsyncSession, now: datetime, keep: time
 
 async def strip_tukang_media(session: AsyncSession, now: datetime, keep: timedelta,
                              limit: int = MEDIA_CHUNK) -> tuple[int, list[str]]:
-    return await _strip(session, TukangProfile, ("skk_media",), tukang_media_due(now, keep),
-                        limit)
+    """SKK photos and photos of past work (lists), then the profile photo (one path) of the
+    same rows: the photo's condition is read before the lists are emptied."""
+    p = table(TukangProfile)
+    due = tukang_media_due(now, keep)
+    photos = (await session.execute(select(p.c.id, p.c.photo).where(due)
+                                    .order_by(p.c.id).limit(limit).with_for_update())).all()
+    n, files = await _strip(session, TukangProfile, ("skk_media", "work_photos"), due, limit)
+    ids = [r[0] for r in photos]
+    if ids:
+        files += [str(r[1]) for r in photos if r[1]]
+        await session.execute(update(p).where(p.c.id.in_(ids)).values(photo=None))
+    return max(n, len(ids)), files
 
 
 # --- the rhythm and the record --------------------------------------------------------------

@@ -70,7 +70,7 @@ async def test_booking_creates_a_job_and_lists_tukang(t: Harness) -> None:
     assert "J-2611-0001" in created
     assert "1. Andi — Tukang Cat Bangunan Gedung, jenjang 3, ⭐ 4.5 (2 penilaian), " \
            "4 pekerjaan selesai" in listing
-    assert t.last("budi").labels == ["Andi", "Batalkan pesanan"]
+    assert t.last("budi").labels == ["Andi", "Lihat profil tukang", "Batalkan pesanan"]
     await t.assert_step("budi", "booking.pick")
     job = await job_of(t.db)
     assert (job.code, job.status, job.kecamatan_code, job.preferred_time, job.photos) == (
@@ -225,7 +225,7 @@ async def test_only_eligible_tukang_are_listed(t: Harness) -> None:
                       phone="+6281299990014")
     await make_tukang(t, "jauh", "Tukang Jauh", areas=(BULANG,), phone="+6281299990015")
     await book(t, "budi")
-    assert t.last("budi").labels == ["Tukang Oke", "Batalkan pesanan"]
+    assert t.last("budi").labels == ["Tukang Oke", "Lihat profil tukang", "Batalkan pesanan"]
 
 
 async def test_lainnya_pages_through_more_tukang(t: Harness) -> None:
@@ -234,11 +234,12 @@ async def test_lainnya_pages_through_more_tukang(t: Harness) -> None:
         await make_tukang(t, f"t{i}", f"Tukang {i}", phone=f"+628129999002{i}")
     await book(t, "budi")
     first = t.last("budi")
-    assert len(first.labels) == 7 and first.labels[-2:] == ["Lainnya", "Batalkan pesanan"]
+    assert len(first.labels) == 8 and first.labels[-3:] == ["Lainnya", "Lihat profil tukang",
+                                                           "Batalkan pesanan"]
     assert "halaman 1/2" in first.text
     await t.press("budi", "Lainnya")
     second = t.last("budi")
-    assert len(second.labels) == 4 and "halaman 2/2" in second.text
+    assert len(second.labels) == 5 and "halaman 2/2" in second.text
     assert not set(first.labels[:5]) & set(second.labels[:2])
     await t.send("budi", "3")  # "Lainnya" typed as its number
     assert t.last("budi").labels == first.labels

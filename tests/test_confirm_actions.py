@@ -38,7 +38,7 @@ async def test_batalkan_pesanan_asks_first_and_tidak_keeps_the_list(t: Harness) 
     await t.press("budi", "Batalkan pesanan")
     await t.press("budi", "Tidak, lanjutkan")
     await t.assert_step("budi", "booking.pick")
-    assert t.last("budi").labels == ["Andi", "Batalkan pesanan"]
+    assert t.last("budi").labels == ["Andi", "Lihat profil tukang", "Batalkan pesanan"]
     assert (await job_of(t.db)).status == "open"
 
 

@@ -59,8 +59,8 @@ async def test_rows_are_byte_identical_to_sqlalchemy(any_db: Database) -> None:
         [hot] = await sql.fetch([("console", "hot")])
         leased = await sql.write(BatchWrites(
             conversations=[(hot.id, "menu", "menu.home", DATA, "en", None)],
-            outbox=[("console", "hot", 7, "menu.home", PAYLOAD, 0, None),
-                    ("console", "hot", 7, "menu.home", PAYLOAD, 0, LEASE)],
+            outbox=[("console", "hot", 7, "menu.home", PAYLOAD, 0, None, None),
+                    ("console", "hot", 7, "menu.home", PAYLOAD, 0, LEASE, None)],
             audit=[("user:7", "message", "user", 7, {"from": "a", "to": "b"}, "console")],
             touched=[]), NOW)
 

@@ -69,7 +69,7 @@ async def test_warga_marks_done_and_rates(t: Harness) -> None:
     assert (job.status, job.rating_reminder_at) == ("done", None)
     await t.press("budi", "Pesanan saya")
     await t.send("budi", "1")
-    assert t.last("budi").labels == ["Kembali"]  # rated: nothing left to do
+    assert t.last("budi").labels == ["Pesan lagi tukang ini", "Kembali"]  # rated: book again
 
 
 async def test_tukang_starts_and_finishes_then_warga_rates(t: Harness) -> None:
@@ -87,32 +87,72 @@ async def test_tukang_starts_and_finishes_then_warga_rates(t: Harness) -> None:
     assert t.last("andi").labels == ["Tandai selesai", "Batalkan", "Kembali"]
     await t.press("andi", "Tandai selesai")
     await t.press("andi", "Ya")
-    assert "ditandai selesai" in t.got("andi", "ditandai selesai").text
-    note = t.got("budi", "menandai pekerjaan")
-    assert note.labels == ["Beri penilaian"]
-    await t.press("budi", "Beri penilaian")
-    assert "Belum selesai" in t.last("budi").labels
+    assert "Kami tanyakan ke warga" in t.last("andi").text or \
+        "Kami tanyakan ke warga" in t.got("andi", "tanyakan").text
+    job = await job_of(t.db)
+    assert job.status == "in_progress"  # not done before the warga says so
+    ask = t.got("budi", "menandai pekerjaan")
+    assert "Sudah selesai?" in ask.text and ask.labels == ["Ya, sudah selesai", "Belum selesai"]
+    await t.press("budi", "Ya, sudah selesai")
+    assert "Belum selesai" not in t.last("budi").labels  # confirmed: only the rating now
     await t.send("budi", "5")
     await t.press("budi", "Lewati")
     p = await profile_of(t.db, andi)
     assert (p.rating_sum, p.rating_count, p.jobs_done) == (5, 1, 1)
-    await t.press("budi", "Beri penilaian")  # the old button again
-    assert "sudah dinilai" in t.got("budi", "sudah dinilai").text
+    job = await job_of(t.db)
+    assert (job.status, job.done_by) == ("done", "warga")
+    t.replies("budi")
+    await t.press("budi", "Ya, sudah selesai")  # the old button again
+    assert "J-2611-0001" in t.replies("budi")[0].text
 
 
 async def test_warga_says_not_finished(t: Harness) -> None:
-    """"Belum selesai" after the tukang's Selesai puts the job back in progress."""
+    """"Belum selesai" to the tukang's Selesai asks what is missing and tells the tukang; the
+    job stays in progress, and the tukang's next Selesai asks again."""
     andi = await _accepted(t)
     await t.press("andi", "Pekerjaan saya")
     await t.send("andi", "1")
     await t.press("andi", "Tandai selesai")
     await t.press("andi", "Ya")
-    await t.press("budi", "Beri penilaian")
     await t.press("budi", "Belum selesai")
-    assert "belum selesai" in t.got("andi", "belum selesai").text
+    assert "Apa yang belum selesai" in t.last("budi").text
+    await t.send("budi", "Cat dinding belakang belum")
+    assert "Kami sampaikan ke Andi" in t.got("budi", "Terima kasih").text
+    told = t.got("andi", "belum selesai")
+    assert "Cat dinding belakang belum" in told.text
     job = await job_of(t.db)
-    assert job.status == "in_progress"
+    assert (job.status, job.finish_asked_at) == ("accepted", None)
     assert (await profile_of(t.db, andi)).jobs_done == 0
+    await t.press("andi", "Pekerjaan saya")
+    await t.send("andi", "1")
+    await t.press("andi", "Tandai selesai")
+    await t.press("andi", "Ya")
+    assert t.got("budi", "menandai pekerjaan").labels == ["Ya, sudah selesai", "Belum selesai"]
+
+
+async def test_an_unanswered_selesai_closes_after_three_days(t: Harness) -> None:
+    """The warga does not answer the tukang's Selesai: three days later the job is done,
+    recorded as done by the tukang; both are told, and the warga may still rate it or say it
+    is not done."""
+    andi = await _accepted(t)
+    await t.press("andi", "Pekerjaan saya")
+    await t.send("andi", "1")
+    await t.press("andi", "Tandai selesai")
+    await t.press("andi", "Ya")
+    scheduler = Scheduler(t.db, t.config, clock=t.clock)
+    t.clock.advance(days=2, hours=23)
+    assert (await scheduler.tick())["jobs_finish_auto"] == 0
+    t.clock.advance(hours=2)
+    assert (await scheduler.tick())["jobs_finish_auto"] == 1
+    await t.refresh()
+    job = await job_of(t.db)
+    assert (job.status, job.done_by) == ("done", "tukang")
+    assert (await profile_of(t.db, andi)).jobs_done == 1
+    note = t.got("budi", "kami catat")
+    assert "3 hari" in note.text and note.labels == ["Beri penilaian"]
+    assert "warga tidak menjawab" in t.got("andi", "kami catat selesai").text
+    await t.press("budi", "Beri penilaian")
+    assert "Belum selesai" in t.last("budi").labels
 
 
 async def test_rating_later_and_reminder(t: Harness) -> None:
@@ -247,7 +287,7 @@ async def test_tukang_cancels_after_accepting(t: Harness) -> None:
     assert "Saya sedang sakit" in note.text and note.labels == ["Cari tukang lain"]
     await t.press("budi", "Cari tukang lain")
     assert "pesanan baru J-2611-0002" in t.got("budi", "pesanan baru").text
-    assert t.last("budi").labels == ["Citra", "Batalkan pesanan"]
+    assert t.last("budi").labels == ["Citra", "Lihat profil tukang", "Batalkan pesanan"]
     await t.press("budi", "Cari tukang lain")  # the old button once more
     assert "sudah dibuat ulang sebagai J-2611-0002" in t.got("budi", "dibuat ulang").text
 

@@ -1,8 +1,8 @@
 """How many messages a warga sends to get a booking sent, counted from transcripts on every
 channel (recorded in docs/conversations.md): a new warga from "halo", a returning one from the
-menu. The job told at once as a photo's caption answers the kind (guessed), the description
-and the first photo; a returning warga is offered the address of their last booking in that
-kecamatan."""
+menu. The job told at the menu as a photo's caption starts the booking and answers the kind
+(guessed), the description and the first photo; a returning warga is offered the address of
+their last booking in that kecamatan."""
 
 from __future__ import annotations
 
@@ -38,9 +38,9 @@ class Counted:
 
 
 async def _booking(p: Counted, *, returning: bool) -> None:
-    await p.press("Pesan tukang")
-    await p.photo(DESCRIPTION)  # the job told at once, as the photo's caption: kind guessed
+    await p.photo(DESCRIPTION)  # the job told at the menu, as the photo's caption: kind guessed
     assert "Pengecatan" in p.h.got(p.who, "Jenis pekerjaan:").text
+    assert p.h.got(p.who, "kami bantu pesan tukang")
     assert p.h.last(p.who).labels == ["Selesai"]  # the photo is in; more may follow
     await p.press("Selesai")
     await p.press("Batam Kota ← kecamatan Anda")
@@ -55,8 +55,8 @@ async def _booking(p: Counted, *, returning: bool) -> None:
 
 
 async def test_messages_from_a_new_and_a_returning_warga(any_channel: Harness) -> None:
-    """A new warga: 12 messages to a sent booking (11 on WhatsApp, which vouches for the
-    number); the same warga booking again: 7, the address a press instead of typing."""
+    """A new warga: 11 messages to a sent booking (10 on WhatsApp, which vouches for the
+    number); the same warga booking again: 6, the address a press instead of typing."""
     h = any_channel
     await make_tukang(h, "andi", "Andi")
     p = Counted(h, "budi")
@@ -66,18 +66,19 @@ async def test_messages_from_a_new_and_a_returning_warga(any_channel: Harness) -
     if await h.step("budi") == "start.phone":
         await p.send("081234567890")
     await p.press("Batam Kota")
+    assert "Ceritakan saja pekerjaannya" in h.got("budi", "Pendaftaran selesai").text
     await _booking(p, returning=False)
     first = await job_of(h.db, "J-2611-0001")
     assert (first.description, first.address, len(first.photos or [])) == (
         DESCRIPTION, ADDRESS, 1)
-    assert p.sent == (11 if h.channel == "whatsapp" else 12)
+    assert p.sent == (10 if h.channel == "whatsapp" else 11)
 
     await h.send("budi", "menu")
     again = Counted(h, "budi")
     await _booking(again, returning=True)
     second = await job_of(h.db, "J-2611-0002")
     assert second.address == ADDRESS
-    assert again.sent == 7
+    assert again.sent == 6
 
 
 async def test_a_photo_without_caption_is_kept_and_the_description_asked(t: Harness) -> None:
@@ -133,3 +134,38 @@ async def test_a_description_at_the_kind_question(t: Harness) -> None:
     await t.press("budi", "Jenis pekerjaan")
     await t.press("budi", "Waterproofing")
     assert "Waterproofing" in t.last("budi").text and "Genteng dapur pecah" in t.last("budi").text
+
+
+async def test_the_menu_takes_a_job_only_when_it_is_clearly_one(t: Harness) -> None:
+    """At the menu, words that name no kind of job get the menu's help (with the hint that a
+    job may be told there); with a booking left half-way the warga chooses between it and the
+    job just told (nothing lost either way); a tukang's words at the menu start no booking."""
+    await make_tukang(t, "andi", "Andi")
+    p = Counted(t, "budi")
+    await p.send("halo")
+    await p.press("Setuju")
+    await p.send("Budi Santoso")
+    await p.send("081234567890")
+    await p.press("Batam Kota")
+    await t.send("budi", "Saya mau bertanya soal izin bangunan")
+    assert "Ceritakan saja pekerjaannya" in t.all("budi")[-2].text
+    await t.assert_step("budi", "menu.home")
+    await t.press("budi", "Pesan tukang")
+    await t.press("budi", "Perbaikan atap/genteng")
+    await t.send("budi", "menu")  # left half-way: the draft is kept
+    await t.send("budi", DESCRIPTION)
+    assert t.last("budi").labels[:2] == ["Lanjutkan", "Mulai baru"]
+    await t.press("budi", "Mulai baru")
+    assert "Pengecatan" in t.got("budi", "Jenis pekerjaan:").text
+    await t.assert_step("budi", "booking.photos")
+    await t.send("budi", "menu")
+    await t.send("budi", "Genteng dapur pecah dan atap bocor saat hujan")
+    await t.press("budi", "Lanjutkan")  # the painting job, where it was left
+    await t.assert_step("budi", "booking.photos")
+    await t.press("budi", "Lewati")
+    await t.press("budi", "Batam Kota ← kecamatan Anda")
+    await t.send("budi", ADDRESS)
+    await t.press("budi", "Besok")
+    assert DESCRIPTION in t.last("budi").text
+    await t.send("andi", "Atap rumah bocor perlu diperbaiki segera")
+    await t.assert_step("andi", "menu.home")

@@ -274,3 +274,31 @@ async def test_three_idle_days_keep_the_draft(t: Harness) -> None:
     await t.press("budi", "Pesan tukang")
     assert "Pengecatan" in t.last("budi").text
     assert t.last("budi").labels == ["Lanjutkan", "Mulai baru"]
+
+
+async def test_kembali_while_signing_up(any_channel: Harness) -> None:
+    """Signing up, kembali goes to the question before with the answers kept: from the phone
+    to the name, from the kecamatan to the phone (to the name on WhatsApp, whose number is the
+    sender's and never asked); the person then finishes as usual."""
+    h = any_channel
+    await h.send("budi", "halo")
+    await h.press("budi", "Setuju")
+    await h.send("budi", "Budi Santosa")
+    asked_phone = await h.step("budi") == "start.phone"
+    if asked_phone:
+        await h.send("budi", "kembali")
+        await h.assert_step("budi", "start.name")
+        assert "Siapa nama Anda" in h.last("budi").text
+        await h.send("budi", "Budi Santoso")
+        await h.send("budi", "081234567890")
+    await h.assert_step("budi", "start.kecamatan")
+    await h.send("budi", "kembali")
+    await h.assert_step("budi", "start.phone" if asked_phone else "start.name")
+    if asked_phone:
+        assert "nomor HP" in h.last("budi").text
+        await h.send("budi", "081234567890")
+    else:
+        await h.send("budi", "Budi Santoso")
+    await h.press("budi", "Batam Kota")
+    assert "Terima kasih, Budi Santoso" in h.got("budi", "Pendaftaran selesai").text
+    await h.assert_step("budi", "menu.home")

@@ -115,7 +115,7 @@ async def test_decline_asks_a_reason_and_the_warga_picks_again(t: Harness) -> No
     [o] = await offers_of(t.db, job.id or 0)
     assert (o.status, o.decline_reason) == ("declined", "Jadwal saya penuh minggu ini")
     await t.press("budi", "Pilih tukang")
-    assert t.last("budi").labels == [other, "Batalkan pesanan"]
+    assert t.last("budi").labels == [other, "Lihat profil tukang", "Batalkan pesanan"]
     await t.press("budi", other)
     assert "sudah dikirim" in t.got("budi", "sudah dikirim").text
 

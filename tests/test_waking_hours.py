@@ -7,12 +7,14 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
+from sqlalchemy import select
 
 from bot.scheduler import Scheduler
 from flows.context import FlowConfig
 from flows.deadlines import Waking, waking
-from storage.clock import WIB
+from storage.clock import WIB, as_utc
 from storage.db import Database
+from storage.models import Outbox
 from tests.factories import book, job_of, make_tukang, offers_of
 from tests.harness import Harness, StepClock
 
@@ -128,3 +130,50 @@ async def test_night_deadline_on_every_channel(any_channel: Harness) -> None:
     assert (await scheduler.tick())["offers_expire"] == 1
     await h.refresh()
     assert "Andi" in h.got("budi", "belum menjawab").text
+
+
+async def test_an_offer_at_night_waits_for_the_morning(any_channel: Harness) -> None:
+    """Booked at 22:30: the offer to a tukang who is not chatting waits until 06:00 (the
+    phone stays quiet at night), and goes at once when that tukang writes to the bot before."""
+    h = any_channel
+    h.clock.now = datetime(2026, 11, 23, 20, tzinfo=WIB).astimezone(UTC)
+    await make_tukang(h, "andi", "Andi", phone="+6281299990001")
+    await h.send("andi", "menu")  # in the evening: the chat (and WhatsApp's window) is open
+    h.clock.now = datetime(2026, 11, 23, 22, 30, tzinfo=WIB).astimezone(UTC)
+    await book(h, "budi")
+    await h.press("budi", "Andi")
+    async with h.db.read() as s:
+        held = (await s.execute(select(Outbox).where(Outbox.key == "offer.new"))).scalar_one()
+    morning = datetime(2026, 11, 24, 6, tzinfo=WIB).astimezone(UTC)
+    assert as_utc(held.next_attempt_at) == morning and held.status == "queued"
+    if h.channel != "console":  # the console shows every row at once; real channels wait
+        assert not any("J-2611-0001" in x.text for x in h.all("andi"))
+    h.clock.now = datetime(2026, 11, 23, 23, tzinfo=WIB).astimezone(UTC)
+    await h.send("andi", "menu")  # awake after all: what waited for Andi goes now
+    async with h.db.read() as s:
+        row = (await s.execute(select(Outbox).where(Outbox.key == "offer.new"))).scalar_one()
+    assert as_utc(row.next_attempt_at) == h.clock.now
+    await h.refresh()
+    assert h.got("andi", "J-2611-0001").labels == ["Terima", "Tolak"]
+
+
+async def test_reminders_wait_for_the_morning(night: Harness) -> None:
+    """A rating reminder due at 22:00 is not sent in the night; the first run after 06:00
+    sends it (every reminder and invitation timer is `waking_only`)."""
+    t = night
+    await make_tukang(t, "andi", "Andi")
+    await book(t, "budi")
+    await t.press("budi", "Andi")
+    await t.press("andi", "Terima")
+    await t.press("budi", "Pesanan saya")
+    await t.press("budi", f"{(await job_of(t.db)).code} · Diterima tukang")
+    await t.press("budi", "Tandai selesai")
+    await t.press("budi", "Ya")
+    await t.press("budi", "Nanti saja")
+    scheduler = Scheduler(t.db, t.config, clock=t.clock)
+    t.clock.now = wib(2, 22, 30).astimezone(UTC)  # the reminder is due (a day later)
+    assert (await scheduler.tick())["rating_reminders"] == 0
+    t.clock.now = wib(3, 5, 59).astimezone(UTC)
+    assert (await scheduler.tick())["rating_reminders"] == 0
+    t.clock.now = wib(3, 6).astimezone(UTC)
+    assert (await scheduler.tick())["rating_reminders"] == 1

@@ -318,6 +318,7 @@ async def play(story: Story) -> None:
         await press(BUDI, "Besok")
         await press(BUDI, "Kirim")
         await press(BUDI, "Joko Susilo")
+        await press(BUDI, "Cukup, tunggu jawaban")
     h.clock.advance(minutes=20)
     async with story.view("tukang-tawaran", JOKO):
         await press(JOKO, "Terima")
@@ -336,7 +337,7 @@ async def play(story: Story) -> None:
         await press(JOKO, "Ya")
     h.clock.advance(minutes=30)
     async with story.view("warga-nilai", BUDI):
-        await press(BUDI, "Beri penilaian")
+        await press(BUDI, "Ya, sudah selesai")
         await press(BUDI, await _label(story, BUDI, "5 "))
         await say(BUDI, "Rapi dan tepat waktu, terima kasih")
     async with story.view("tukang-dinilai", JOKO):
@@ -363,6 +364,7 @@ async def play(story: Story) -> None:
     await press(SARI, "Minggu ini")
     await press(SARI, "Kirim")
     await press(SARI, "Joko Susilo")
+    await press(SARI, "Cukup, tunggu jawaban")
     story.skip(SARI)
     async with story.view("tukang-tolak", JOKO):
         await press(JOKO, "Tolak")
