@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from admin_cli.common import now
-from flows.offers import ASKING, pick_again, reopen
+from flows.offers import ASKING, lock_job, pick_again, reopen, unsend_offer
 from flows.outbox import Outgoing
 from storage.models import Job, Offer, User
 
@@ -22,8 +22,12 @@ async def withdraw_offers(s: AsyncSession, out: Outgoing, tukang_id: int) -> int
         Offer.tukang_id == tukang_id, col(Offer.status).in_(ASKING)))).all()
     tukang = await s.get(User, tukang_id)
     for offer_id, job_id in rows:
+        await lock_job(s, job_id)  # the job first, as every change of its offers does
         await s.execute(update(Offer).where(Offer.id == offer_id, col(Offer.status).in_(ASKING))
                         .values(status="cancelled", decided_at=at))
+        offer = await s.get(Offer, offer_id)
+        if offer is not None:
+            await unsend_offer(s, offer)  # still waiting for the morning: never sent
         job = await s.get(Job, job_id)
         if job is not None and await reopen(s, job_id):
             await out.notify(s, job.warga_id, "admin.offer_withdrawn_warga",

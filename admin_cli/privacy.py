@@ -97,7 +97,7 @@ CATEGORY_NAMES = {
     "conversation": "percakapan orang yang lama diam",
     "job_media": "foto pekerjaan yang sudah selesai",
     "complaint_media": "bukti & file pernyataan pengaduan yang sudah diputus",
-    "tukang_media": "foto SKK tukang yang ditolak/dikeluarkan",
+    "tukang_media": "foto SKK dan profil tukang yang ditolak/dikeluarkan",
 }
 
 

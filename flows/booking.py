@@ -625,7 +625,7 @@ class PickTukang(Guarded, PagedChoice):
                   "rating": f"{c.rating_avg:.1f}" if c.rating_avg is not None else "",
                   "count": c.rating_count, "jobs": c.jobs_done}
                  for i, c in enumerate(shown, start=1)]
-        asked = await asked_count(s, job.id or 0)
+        asked = await asked_count(s, job.id or 0, ctx.now)
         return {"code": job.code, "items": items, "page": page + 1, "pages": pages,
                 "kecamatan": await kecamatan_name(s, _search_area(ctx, job)),
                 "asked": asked, "room": ASKED_MAX - asked}
@@ -638,7 +638,7 @@ class PickTukang(Guarded, PagedChoice):
         if job.status not in OPEN:
             ctx.say("booking.not_open", code=job.code)
             return HOME
-        if await asked_count(await ctx.db(), job.id or 0) >= ASKED_MAX:
+        if await asked_count(await ctx.db(), job.id or 0, ctx.now) >= ASKED_MAX:
             ctx.say("booking.asked_full", code=job.code, most=ASKED_MAX)
             ctx.clear_flow_data()
             return HOME
@@ -688,7 +688,8 @@ async def _picked(ctx: Context, choice: Choice) -> Next:
         return HOME
     # up to three at once: the list again, without who was asked, until "Cukup"
     _forget_list(ctx)
-    if await asked_count(await ctx.db(), job.id or 0) < ASKED_MAX and await _count(ctx, job):
+    room = await asked_count(await ctx.db(), job.id or 0, ctx.now) < ASKED_MAX
+    if room and await _count(ctx, job):
         ctx.data[ASKED] = True
         return "booking.pick"
     ctx.clear_flow_data()

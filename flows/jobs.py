@@ -27,6 +27,7 @@ from flows.offers import (
     decline_offer,
     job_vars,
     kecamatan_name,
+    unsend_offer,
     user_name,
     when,
 )
@@ -84,7 +85,7 @@ async def cancel_job(ctx: Context, job_id: int) -> bool:
                               .where(col(Offer.id) == offer.id, col(Offer.status).in_(ASKING))
                               .values(status="cancelled", decided_at=ctx.now)
                               .execution_options(synchronize_session=False))
-        if rowcount(cut) == 1:
+        if rowcount(cut) == 1 and not await unsend_offer(s, offer):
             await ctx.notify(offer.tukang_id, "offer.cancelled_tukang", code=job.code)
     if job.tukang_id is not None:
         await ctx.notify(job.tukang_id, "job.cancelled_by_warga", code=job.code,
@@ -628,8 +629,11 @@ async def _save_unfinished(ctx: Context, reason: str) -> Next:
     s = await ctx.db()
     if job is None or job.status not in WORKING or job.tukang_id is None:
         return _lost(ctx, job)
-    await s.execute(update(Job).where(col(Job.id) == job.id).values(finish_asked_at=None)
-                    .execution_options(synchronize_session=False))
+    cleared = await s.execute(
+        update(Job).where(col(Job.id) == job.id, col(Job.status).in_(WORKING))
+        .values(finish_asked_at=None).execution_options(synchronize_session=False))
+    if rowcount(cleared) != 1:  # closed meanwhile (the three days ran out)
+        return _lost(ctx, await s.get(Job, job.id, populate_existing=True))
     await ctx.notify(job.tukang_id, "job.unfinished_tukang", code=job.code,
                      name=await user_name(s, job.warga_id), reason=reason)
     await ctx.audit("job.unfinished", "job", job.id)

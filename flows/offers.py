@@ -19,7 +19,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, TypedDict
 
-from sqlalchemy import ColumnElement, exists, func, update
+from sqlalchemy import ColumnElement, and_, exists, func, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -38,6 +38,7 @@ from storage.models import (
     Job,
     Kecamatan,
     Offer,
+    Outbox,
     TukangProfile,
     User,
 )
@@ -145,10 +146,33 @@ def pick_again(job_id: int) -> list[Choice]:
     return [Choice(f"job.pick:{job_id}", "offer.choice_pick_again")]
 
 
-async def asked_count(session: AsyncSession, job_id: int) -> int:
-    """How many tukang are still asked for this job (pending or willing)."""
+async def asked_count(session: AsyncSession, job_id: int, now: datetime) -> int:
+    """How many tukang are still asked for this job: willing, or pending and not past their
+    deadline (an offer the expiry timer has not reached yet is over all the same)."""
     return int((await session.execute(select(func.count()).select_from(Offer).where(
-        col(Offer.job_id) == job_id, col(Offer.status).in_(ASKING)))).scalar_one())
+        col(Offer.job_id) == job_id, or_(
+            col(Offer.status) == "willing",
+            and_(col(Offer.status) == "pending", col(Offer.expires_at) > now))))).scalar_one())
+
+
+async def lock_job(session: AsyncSession, job_id: int) -> None:
+    """The job's row first, then its offers (docs/jobs.md lock order): whoever changes an
+    offer of a job holds the job, so `reopen` and the choice see each other's commits."""
+    await session.execute(select(pk(Job.id)).where(col(Job.id) == job_id).with_for_update())
+
+
+async def unsend_offer(session: AsyncSession, offer: Offer) -> bool:
+    """An offer that ended while its message still waited for the morning (`waking_due`):
+    the message is cancelled, so the tukang never gets buttons for a dead offer; True when
+    it was (then nothing needs telling: they never saw it)."""
+    done = await session.execute(
+        update(Outbox).where(col(Outbox.user_id) == offer.tukang_id,
+                             col(Outbox.key) == "offer.new", col(Outbox.status) == "queued",
+                             col(Outbox.attempts) == 0,
+                             col(Outbox.created_at) == offer.created_at,
+                             col(Outbox.next_attempt_at) > col(Outbox.created_at))
+        .values(status="cancelled").execution_options(synchronize_session=False))
+    return rowcount(done) > 0
 
 
 async def reopen(session: AsyncSession, job_id: int) -> bool:
@@ -170,8 +194,8 @@ async def make_offer(ctx: Context, job: Job, tukang_id: int) -> Offer | None:
     s = await ctx.db()
     assert job.id is not None
     # the job first (docs/jobs.md lock order), so two picks count the asked alike
-    await s.execute(select(pk(Job.id)).where(col(Job.id) == job.id).with_for_update())
-    if await asked_count(s, job.id) >= ASKED_MAX:
+    await lock_job(s, job.id)
+    if await asked_count(s, job.id, ctx.now) >= ASKED_MAX:
         return None
     claimed = await s.execute(update(Job).where(col(Job.id) == job.id, col(Job.status).in_(OPEN))
                               .values(status="offered").execution_options(
@@ -257,7 +281,7 @@ async def accept_offer(ctx: Context, offer_id: int) -> bool:
         return False
     job = await s.get(Job, offer.job_id, populate_existing=True)
     assert job is not None and job.id is not None
-    others = await asked_count(s, job.id) - 1
+    others = await asked_count(s, job.id, ctx.now) - 1
     if others > 0:  # others still asked: the warga chooses
         await _willing(ctx, offer, job)
         return True
@@ -306,28 +330,36 @@ async def _give_job(session: AsyncSession, out: Outgoing, offer_id: int, now: da
     contacts, every other tukang still asked is released with thanks. None when the job
     moved on meanwhile (cancelled on another process): the offer is then given back and
     nobody gets an address or a phone number."""
+    # the caller holds the job's row (`lock_job`); the offer is claimed first, so a Terima
+    # withdrawn meanwhile (the Dinas stopped the tukang) never makes them the job's tukang
+    won = await session.execute(
+        update(Offer).where(col(Offer.id) == offer_id, col(Offer.status) == "willing")
+        .values(status="accepted", decided_at=now).execution_options(synchronize_session=False))
     offer = await session.get(Offer, offer_id, populate_existing=True)
     assert offer is not None
+    if rowcount(won) != 1:
+        return None
     claimed = await session.execute(
         update(Job).where(col(Job.id) == offer.job_id, col(Job.status).in_(OPEN))
         .values(status="accepted", tukang_id=offer.tukang_id, accepted_at=now, choose_by=None)
         .execution_options(synchronize_session=False))
-    won = await session.execute(
-        update(Offer).where(col(Offer.id) == offer_id, col(Offer.status) == "willing")
-        .values(status="accepted" if rowcount(claimed) == 1 else "cancelled", decided_at=now)
-        .execution_options(synchronize_session=False))
-    if rowcount(claimed) != 1 or rowcount(won) != 1:
+    if rowcount(claimed) != 1:  # the job moved on (cancelled): the offer ends with it
+        await session.execute(update(Offer).where(col(Offer.id) == offer_id)
+                              .values(status="cancelled")
+                              .execution_options(synchronize_session=False))
         return None
     job = await session.get(Job, offer.job_id, populate_existing=True)
     assert job is not None
     others = (await session.execute(select(Offer).where(
         col(Offer.job_id) == job.id, col(Offer.status).in_(ASKING)))).scalars().all()
     for other in others:
-        await session.execute(update(Offer).where(col(Offer.id) == other.id)
-                              .values(status="released", decided_at=now)
-                              .execution_options(synchronize_session=False))
-        await out.notify(session, other.tukang_id, "offer.released_tukang", code=job.code,
-                         willing=other.status == "willing")
+        released = await session.execute(
+            update(Offer).where(col(Offer.id) == other.id, col(Offer.status).in_(ASKING))
+            .values(status="released", decided_at=now)
+            .execution_options(synchronize_session=False))
+        if rowcount(released) == 1 and not await unsend_offer(session, other):
+            await out.notify(session, other.tukang_id, "offer.released_tukang", code=job.code,
+                             willing=other.status == "willing")
     warga = await session.get(User, job.warga_id)
     tukang = await session.get(User, offer.tukang_id)
     assert warga is not None and tukang is not None
@@ -348,7 +380,7 @@ async def choose_offer(ctx: Context, offer_id: int) -> bool:
     if offer is None or job is None or job.warga_id != ctx.conv.user_id:
         ctx.say("offer.not_found")
         return False
-    await s.execute(select(pk(Job.id)).where(col(Job.id) == job.id).with_for_update())
+    await lock_job(s, job.id or 0)
     offer = await s.get(Offer, offer_id, populate_existing=True)
     job = await s.get(Job, offer.job_id, populate_existing=True) if offer else None
     assert offer is not None and job is not None
@@ -357,11 +389,12 @@ async def choose_offer(ctx: Context, offer_id: int) -> bool:
     if offer.status != "willing" or not active:
         if job.tukang_id is not None and job.status not in ("cancelled", "expired"):
             ctx.say("offer.chosen_already", code=job.code, name=await user_name(s, job.tukang_id))
-        elif offer.status == "willing":  # stopped by the Dinas since saying yes
-            await s.execute(update(Offer).where(col(Offer.id) == offer_id)
-                            .values(status="cancelled", decided_at=ctx.now)
-                            .execution_options(synchronize_session=False))
-            await reopen(s, job.id or 0)
+        elif job.status in OPEN:  # the tukang was stopped by the Dinas since saying yes
+            if offer.status == "willing":
+                await s.execute(update(Offer).where(col(Offer.id) == offer_id)
+                                .values(status="cancelled", decided_at=ctx.now)
+                                .execution_options(synchronize_session=False))
+                await reopen(s, job.id or 0)
             ctx.say("offer.choose_gone", code=job.code,
                     name=await user_name(s, offer.tukang_id))
         else:
@@ -473,6 +506,11 @@ async def _skip_reason(ctx: Context, choice: Choice) -> Next:
 async def expire_offer(session: AsyncSession, out: Outgoing, offer_id: int,
                        now: datetime, *, tell_tukang: bool = True) -> bool:
     """Expire one due offer (if still pending); the warga may choose again."""
+    job_id = (await session.execute(select(Offer.job_id).where(col(Offer.id) == offer_id))
+              ).scalar()
+    if job_id is None:
+        return False
+    await lock_job(session, job_id)
     done = await session.execute(
         update(Offer).where(col(Offer.id) == offer_id, col(Offer.status) == "pending",
                             col(Offer.expires_at) <= now)
@@ -512,7 +550,7 @@ async def offers_choose(session: AsyncSession, now: datetime, out: Outgoing,
         .order_by(col(Job.id)).limit(200))).scalars().all()
     chosen = 0
     for job_id in due:
-        await session.execute(select(pk(Job.id)).where(col(Job.id) == job_id).with_for_update())
+        await lock_job(session, job_id)
         first = (await session.execute(select(Offer).join(
             TukangProfile, col(TukangProfile.user_id) == Offer.tukang_id).where(
             col(Offer.job_id) == job_id, col(Offer.status) == "willing",

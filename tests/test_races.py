@@ -95,3 +95,45 @@ async def test_two_processes_race_on_one_offer(any_db: Database, race: str) -> N
         await second.stop()
         await other.close()
         await t.close()
+
+
+async def test_a_choice_while_the_dinas_withdraws_that_tukang(any_db: Database) -> None:
+    """The warga presses "Pilih tukang ini" for Andi while the Dinas, in another process,
+    stops Andi (his offers withdrawn, not yet committed): the choice waits, then finds the
+    offer gone; Andi never becomes the job's tukang, and the other tukang is still asked."""
+    from admin_cli.offers import withdraw_offers
+    from flows.outbox import Outgoing
+
+    t = Harness.console(any_db)
+    other = Database(any_db.url)  # the admin CLI: its own connections
+    try:
+        andi = await make_tukang(t, "andi", "Andi")
+        cahya = await make_tukang(t, "cahya", "Cahya")
+        await register_warga(t, "budi")
+        job_id, _ = await _offer(t, await user_id(t, "budi"), cahya)
+        now = t.clock()
+        async with t.db.transaction() as s:
+            willing = Offer(job_id=job_id, tukang_id=andi, created_at=now, decided_at=now,
+                            expires_at=now + timedelta(hours=3), status="willing")
+            s.add(willing)
+            await s.flush()
+            willing_id = int(willing.id or 0)
+        assert t.engine is not None
+        async with other.transaction() as s:
+            assert await withdraw_offers(s, Outgoing(), andi) == 1
+            choice = asyncio.create_task(t.engine.handle(Inbound(
+                "console", t.account("budi")[1], f"c{next(_ids)}",
+                choice=f"!offer.choose:{willing_id}")))
+            await asyncio.sleep(1.0)  # the choice waits for the job's row (or the file)
+        await choice
+        async with any_db.read() as s:
+            job = await s.get(Job, job_id)
+            statuses = dict((await s.execute(select(Offer.tukang_id, Offer.status)
+                                              .where(Offer.job_id == job_id))).all())
+        assert job is not None and (job.status, job.tukang_id) == ("offered", None)
+        assert statuses == {andi: "cancelled", cahya: "pending"}
+        await t.refresh()
+        assert "tidak bisa dipilih" in t.got("budi", "Andi tidak bisa menerima").text
+    finally:
+        await other.close()
+        await t.close()

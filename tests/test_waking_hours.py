@@ -177,3 +177,22 @@ async def test_reminders_wait_for_the_morning(night: Harness) -> None:
     assert (await scheduler.tick())["rating_reminders"] == 0
     t.clock.now = wib(3, 6).astimezone(UTC)
     assert (await scheduler.tick())["rating_reminders"] == 1
+
+
+async def test_an_offer_cancelled_in_the_night_never_goes_out(night: Harness) -> None:
+    """Booked at 22:00 and cancelled at 22:15: the offer held for the morning is cancelled
+    with the job, and the tukang, who never saw it, is not woken to hear it was cancelled."""
+    t = night
+    andi = await make_tukang(t, "andi", "Andi")
+    await book(t, "budi")
+    await t.press("budi", "Andi")
+    t.clock.now = wib(1, 22, 15).astimezone(UTC)
+    await t.press("budi", "Pesanan saya")
+    await t.press("budi", f"{(await job_of(t.db)).code} · Menunggu jawaban tukang")
+    await t.press("budi", "Batalkan")
+    await t.press("budi", "Ya")
+    assert (await job_of(t.db)).status == "cancelled"
+    async with t.db.read() as s:
+        rows = (await s.execute(select(Outbox.key, Outbox.status).where(
+            Outbox.user_id == andi).order_by(Outbox.id))).all()
+    assert [tuple(r) for r in rows] == [("offer.new", "cancelled")]
