@@ -37,6 +37,17 @@ class Counted:
         await self.h.photo(self.who, samples.JPEG, caption=caption)
 
 
+async def _sign_up(p: Counted) -> None:
+    """First contact, counted: halo, Setuju, name, phone (unless WhatsApp vouches for the
+    number), kecamatan."""
+    await p.send("halo")
+    await p.press("Setuju")
+    await p.send("Budi Santoso")
+    if await p.h.step(p.who) == "start.phone":
+        await p.send("081234567890")
+    await p.press("Batam Kota")
+
+
 async def _booking(p: Counted, *, returning: bool) -> None:
     await p.photo(DESCRIPTION)  # the job told at the menu, as the photo's caption: kind guessed
     assert "Pengecatan" in p.h.got(p.who, "Jenis pekerjaan:").text
@@ -60,12 +71,7 @@ async def test_messages_from_a_new_and_a_returning_warga(any_channel: Harness) -
     h = any_channel
     await make_tukang(h, "andi", "Andi")
     p = Counted(h, "budi")
-    await p.send("halo")
-    await p.press("Setuju")
-    await p.send("Budi Santoso")
-    if await h.step("budi") == "start.phone":
-        await p.send("081234567890")
-    await p.press("Batam Kota")
+    await _sign_up(p)
     assert "Ceritakan saja pekerjaannya" in h.got("budi", "Pendaftaran selesai").text
     await _booking(p, returning=False)
     first = await job_of(h.db, "J-2611-0001")
@@ -86,11 +92,7 @@ async def test_a_photo_without_caption_is_kept_and_the_description_asked(t: Harn
     asked again; the photo question then starts from it."""
     await make_tukang(t, "andi", "Andi")
     p = Counted(t, "budi")
-    await p.send("halo")
-    await p.press("Setuju")
-    await p.send("Budi Santoso")
-    await p.send("081234567890")
-    await p.press("Batam Kota")
+    await _sign_up(p)
     await p.press("Pesan tukang")
     await p.press("Pengecatan")
     await p.photo("")
@@ -108,11 +110,7 @@ async def test_a_description_at_the_kind_question(t: Harness) -> None:
     to the photos; the summary shows both, and Ubah corrects a wrong guess."""
     await make_tukang(t, "andi", "Andi")
     p = Counted(t, "budi")
-    await p.send("halo")
-    await p.press("Setuju")
-    await p.send("Budi Santoso")
-    await p.send("081234567890")
-    await p.press("Batam Kota")
+    await _sign_up(p)
     await p.press("Pesan tukang")
     await p.send("Tolong perbaiki sesuatu di rumah saya")
     assert "Pilih jenis pekerjaannya" in t.all("budi")[-2].text
@@ -142,11 +140,7 @@ async def test_the_menu_takes_a_job_only_when_it_is_clearly_one(t: Harness) -> N
     job just told (nothing lost either way); a tukang's words at the menu start no booking."""
     await make_tukang(t, "andi", "Andi")
     p = Counted(t, "budi")
-    await p.send("halo")
-    await p.press("Setuju")
-    await p.send("Budi Santoso")
-    await p.send("081234567890")
-    await p.press("Batam Kota")
+    await _sign_up(p)
     await t.send("budi", "Saya mau bertanya soal izin bangunan")
     assert "Ceritakan saja pekerjaannya" in t.all("budi")[-2].text
     await t.assert_step("budi", "menu.home")
