@@ -19,7 +19,7 @@ from sqlmodel import col, select
 
 from flows.context import DRAFT, Context, FlowConfig
 from flows.deadlines import waking_only
-from flows.jobs import AGAIN, cancel_job
+from flows.jobs import AGAIN, cancel_job, own_job
 from flows.offers import (
     ASKED_MAX,
     OPEN,
@@ -788,19 +788,8 @@ async def _code_vars(ctx: Context) -> dict[str, object]:
 # --- coming back to the list: after a decline, an expiry, a tukang's cancellation -------------
 
 
-async def _own_job(ctx: Context, arg: str) -> Job | None:
-    """The warga's own job named by a button's argument, or None after saying it is gone."""
-    job_id = row_id(arg)
-    s = await ctx.db()
-    job = await s.get(Job, job_id, populate_existing=True) if job_id is not None else None
-    if job is None or job.warga_id != ctx.conv.user_id:
-        ctx.say("job.not_found")
-        return None
-    return job
-
-
 async def _pick_action(ctx: Context, arg: str) -> Next:
-    job = await _own_job(ctx, arg)
+    job = await own_job(ctx, arg)
     if job is None:
         return None
     if job.status not in OPEN:
@@ -815,7 +804,7 @@ async def _pick_action(ctx: Context, arg: str) -> Next:
 
 async def _rebook_action(ctx: Context, arg: str) -> Next:
     """A tukang cancelled a taken job: the same request again as a new job, without them."""
-    old = await _own_job(ctx, arg)
+    old = await own_job(ctx, arg)
     if old is None:
         return None
     s = await ctx.db()

@@ -155,20 +155,16 @@ class Context:
         key: str,
         *,
         choices: list[Choice] | None = None,
-        actions: list[Choice] | None = None,
         media: list[str] | None = None,
         request_phone: bool = False,
         **vars: Any,
     ) -> None:
-        """Answer the person who wrote; choices become this step's buttons, `actions`
-        (Choice(action payload, label key)) buttons that work from any step, like a
-        notification's."""
+        """Answer the person who wrote; choices become this step's buttons."""
         text = render(key, self.conv.locale, **vars)
         # labels are plain text on every platform; a label made with ctx.t arrives escaped
         pairs = [(f"{self.conv.tag}:{c.id}", to_plain(c.label)) for c in choices or []]
         if choices:
             self.conv.data["_choices"] = [list(p) for p in pairs]
-        pairs += [(f"!{c.id}", to_plain(self.t(c.label))) for c in actions or []]
         reply = Reply(text=text, choices=pairs, media=list(media or []),
                       request_phone=request_phone)
         self.out.add(self.conv.channel, self.conv.address, self.conv.user_id, key, reply,

@@ -377,10 +377,22 @@ async def book_again(ctx: Context, job: Job) -> Next:
     return "booking.category"
 
 
-async def _again_action(ctx: Context, arg: str) -> Next:
+async def own_job(ctx: Context, arg: str) -> Job | None:
+    """The warga's own job named by a button's argument, or None after saying it is gone."""
     job_id = row_id(arg)
-    job = await (await ctx.db()).get(Job, job_id) if job_id is not None else None
-    if job is None or job.warga_id != ctx.conv.user_id or job.status != "done":
+    s = await ctx.db()
+    job = await s.get(Job, job_id, populate_existing=True) if job_id is not None else None
+    if job is None or job.warga_id != ctx.conv.user_id:
+        ctx.say("job.not_found")
+        return None
+    return job
+
+
+async def _again_action(ctx: Context, arg: str) -> Next:
+    job = await own_job(ctx, arg)
+    if job is None:
+        return None
+    if job.status != "done":
         ctx.say("job.not_found")
         return None
     ctx.data["job"] = job.id
@@ -605,11 +617,8 @@ async def _unfinished_action(ctx: Context, arg: str) -> Next:
 
 async def _asked_job(ctx: Context, arg: str) -> Job | None:
     """The warga's job a tukang's "selesai" asked about, still taken; else said why not."""
-    job_id = row_id(arg)
-    job = await (await ctx.db()).get(Job, job_id, populate_existing=True) \
-        if job_id is not None else None
-    if job is None or job.warga_id != ctx.conv.user_id:
-        ctx.say("job.not_found")
+    job = await own_job(ctx, arg)
+    if job is None:
         return None
     if job.status not in WORKING:
         _lost(ctx, job)
