@@ -214,11 +214,13 @@ async def test_two_processes_behind_a_balancer(tmp_path: Path) -> None:
     assert inversions == 0
 
     # one sender per channel: within the limit for the deployment (the rate, a token of burst
-    # and one for arrival jitter; two senders pacing on their own reach twice the rate)
+    # and two for arrival jitter: on a loaded machine sends paced apart can reach the stand-in
+    # bunched, 11 in a second was seen once in a full-suite run; two senders pacing on their
+    # own reach twice the rate, 16)
     tg_times = [c.at for c in stage.telegram.requests() if c.method.startswith("send")]
     wa_times = [s.at for s in stage.twilio.sent]
-    assert _max_per_second(tg_times) <= RATE + 2
-    assert _max_per_second(wa_times) <= RATE + 2
+    assert _max_per_second(tg_times) <= RATE + 3 < 2 * RATE
+    assert _max_per_second(wa_times) <= RATE + 3 < 2 * RATE
     print(f"two processes: {len(rows)} rows, recovery {recovery:.2f} s, "
           f"max/s telegram {_max_per_second(tg_times)} whatsapp {_max_per_second(wa_times)}, "
           f"redeliveries {hooks.redeliveries}", file=sys.stderr)
