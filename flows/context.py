@@ -23,6 +23,7 @@ from storage.clock import local
 
 if TYPE_CHECKING:
     from storage.models import User
+    from storage.reads import Read
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +102,8 @@ class Context:
     config: FlowConfig
     open_session: Callable[[], Awaitable[AsyncSession]]
     inbound_channel: str = ""
+    # a `Read` on the batch's driver connection (the engine's); without it, through the session
+    read_rows: Callable[[Read, dict[str, Any]], Awaitable[list[tuple[Any, ...]]]] | None = None
     _session: AsyncSession | None = None
     _user: User | None = None
     said: int = 0
@@ -129,6 +132,12 @@ class Context:
         if self._session is None:
             self._session = await self.open_session()
         return self._session
+
+    async def rows(self, read: Read, **params: Any) -> list[tuple[Any, ...]]:
+        """The rows of a `Read` (storage/reads.py): compiled once, on the driver when it can."""
+        if self.read_rows is not None:
+            return await self.read_rows(read, params)
+        return [tuple(r) for r in await (await self.db()).execute(read.stmt, params)]
 
     async def user(self) -> User | None:
         if self.conv.user_id is None:

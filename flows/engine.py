@@ -50,6 +50,7 @@ from storage.clock import utcnow
 from storage.db import Database, contended
 from storage.hotpath import BatchWrites, ConvRow, HotPath, hot_path
 from storage.models import ProcessedUpdate
+from storage.reads import Read
 from storage.sql import table
 
 log = logging.getLogger(__name__)
@@ -148,6 +149,12 @@ class _Batch:
             self.orm = AsyncSession(bind=self.conn, expire_on_commit=False,
                                     join_transaction_mode="rollback_only")
         return self.orm
+
+    async def rows(self, read: Read, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        """A step's `Read` on the driver; what the step's session holds unwritten goes first."""
+        if self.orm is not None and (self.orm.new or self.orm.dirty or self.orm.deleted):
+            await self.orm.flush()
+        return await self.sql.rows(read, params)
 
 
 class Engine:
@@ -348,7 +355,7 @@ class Engine:
 
         out = Outgoing()
         ctx = Context(conv=conv, now=b.now, out=out, config=self.config,
-                      open_session=b.session, inbound_channel=ib.channel)
+                      open_session=b.session, read_rows=b.rows, inbound_channel=ib.channel)
         try:
             if failures == 0:
                 await self._dispatch(ctx, ib)

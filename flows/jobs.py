@@ -10,7 +10,7 @@ import re
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, update
+from sqlalchemy import and_, bindparam, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -46,6 +46,7 @@ from flows.steps import (
 from flows.table import MenuEntry, Registry
 from flows.types import Choice, Reprompt
 from storage.models import AuditLog, Job, Offer, Rating, TukangProfile, User
+from storage.reads import Read
 from storage.sql import pk, rowcount
 
 CODE = re.compile(r"^\s*J-\d{4}-\d{4,}\s*$", re.IGNORECASE)  # a job's code, typed anywhere
@@ -216,14 +217,15 @@ def _lost(ctx: Context, job: Job | None) -> Next:
 # --- warga: Pesanan saya ----------------------------------------------------------------------
 
 
+_MY_JOBS = Read(select(pk(Job.id), Job.code, Job.status)
+                .where(Job.warga_id == bindparam("user"))
+                .order_by(col(Job.id).desc()).limit(LIST_LIMIT))
+
+
 async def _my_jobs(ctx: Context) -> list[tuple[int, str, str]]:
-    """(id, code, status) of the person's newest jobs: columns, not ORM objects (a list shown
-    on every "Pesanan saya" need not build and track a Job each)."""
-    s = await ctx.db()
-    rows = await s.execute(select(pk(Job.id), Job.code, Job.status)
-                           .where(Job.warga_id == ctx.conv.user_id)
-                           .order_by(col(Job.id).desc()).limit(LIST_LIMIT))
-    return [(r[0], r[1], r[2]) for r in rows]
+    """(id, code, status) of the person's newest jobs, read on every "Pesanan saya": a `Read`
+    on the driver, not ORM objects."""
+    return [(r[0], r[1], r[2]) for r in await ctx.rows(_MY_JOBS, user=ctx.conv.user_id)]
 
 
 class JobList(ChooseOne):

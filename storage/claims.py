@@ -19,8 +19,8 @@ from typing import Any
 
 from sqlalchemy import TextClause, bindparam, text
 
-from storage.db import Database
-from storage.hotpath import run_on_sqlite_thread, sqlite_read_time, sqlite_time
+from storage.db import Database, run_on_driver
+from storage.hotpath import sqlite_read_time, sqlite_time
 from storage.models import Worker
 from storage.sql import rowcount, table
 
@@ -111,7 +111,7 @@ async def claim(db: Database, channel: str, limit: int, now: datetime,
                 return found, sq.execute(_SQLITE_RECIPIENTS.format(", ".join("?" * len(ids))),
                                          ids).fetchall()
 
-            found, recipients = await run_on_sqlite_thread(raw.driver_connection, run)
+            found, recipients = await run_on_driver(raw, run)
         else:
             # through SQLAlchemy's adapter: its first statement opens the transaction
             result = await conn.exec_driver_sql(_PG_CLAIM, (until, channel, now, limit,
@@ -179,7 +179,7 @@ async def record(db: Database, outcomes: list[Outcome], now: datetime,
                 for sql, params in statements:
                     sq.executemany(sql, params)
 
-            await run_on_sqlite_thread(raw.driver_connection, run)
+            await run_on_driver(raw, run)
             return
         for sql, params in statements:
             await conn.exec_driver_sql(sql, params)

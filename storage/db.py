@@ -4,6 +4,9 @@ SQLite (default) and PostgreSQL run the same code. On SQLite:
 - pysqlite's own transaction handling is switched off and every write transaction starts with
   `BEGIN IMMEDIATE` (SQLAlchemy docs, "Serializable isolation / Savepoints / Transactional DDL"),
   so a read-then-write never fails with "database is locked" after another writer committed;
+  it is sent with the transaction's first statement, in the same thread hop when that
+  statement is on the driver (`run_on_driver`), and the pool does not roll back a connection
+  whose transaction already ended: each was a thread hop per transaction of the engine's five;
 - writers inside one process queue on an asyncio lock instead of sleeping in SQLite's busy
   handler, which keeps the latency tail proportional to the queue (PLATFORM-FACTS: pooled
   writers fighting over the file lock gave a ~1 s p99);
@@ -14,10 +17,10 @@ Other processes (the admin CLI) still meet the busy timeout, which is what it is
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
@@ -33,7 +36,32 @@ from sqlalchemy.pool import NullPool
 from storage.reference import install as install_reference_events
 from storage.service import install as install_service_events
 
+T = TypeVar("T")
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+# SQLite: the BEGIN of a transaction not yet sent, kept in the pooled connection's `info`
+BEGIN_PENDING = "sijakon.begin"
+
+
+async def run_on_driver(raw: Any, fn: Callable[[Any], T]) -> T:
+    """Run `fn(sqlite3_connection)` on aiosqlite's own thread in one hop, after the
+    transaction's BEGIN if that has not been sent yet (`raw`: the pooled connection of a
+    write transaction, `AsyncConnection.get_raw_connection()`).
+
+    aiosqlite has no public call for this; each of its public methods is one `_execute` of a
+    function on that thread, and this is the same with several statements in the function.
+    tests/test_hotpath.py fails if an aiosqlite release changes it."""
+    begin = raw.info.pop(BEGIN_PENDING, None)
+    driver = raw.driver_connection
+
+    def run() -> T:
+        if begin is not None:
+            driver._conn.execute(begin)
+        return fn(driver._conn)
+
+    result: T = await driver._execute(run)
+    return result
 
 
 def _sqlite_hooks(engine: AsyncEngine, begin: str) -> None:
@@ -51,9 +79,36 @@ def _sqlite_hooks(engine: AsyncEngine, begin: str) -> None:
 
     @event.listens_for(sync, "begin")
     def _on_begin(conn: Any) -> None:
-        # straight on the driver, one hop to aiosqlite's thread (SQLAlchemy's "awaitable-only
-        # driver methods in events"); exec_driver_sql would take a cursor, run, close: three
-        conn.connection.dbapi_connection.run_async(lambda driver: driver.execute(begin))
+        # not sent yet: it goes with the transaction's first statement, in the same hop to
+        # aiosqlite's thread when that statement is on the driver (`run_on_driver`)
+        conn.connection.info[BEGIN_PENDING] = begin
+
+    @event.listens_for(sync, "before_cursor_execute")
+    def _before_statement(conn: Any, *_args: Any) -> None:
+        pending = conn.connection.info.pop(BEGIN_PENDING, None)
+        if pending is not None:
+            # straight on the driver, one hop (SQLAlchemy's "awaitable-only driver methods in
+            # events"); exec_driver_sql would take a cursor, run, close: three
+            conn.connection.dbapi_connection.run_async(lambda driver: driver.execute(pending))
+
+    @event.listens_for(sync, "commit")
+    @event.listens_for(sync, "rollback")
+    def _on_end(conn: Any) -> None:
+        conn.connection.info.pop(BEGIN_PENDING, None)  # nothing ran: nothing to end
+
+
+def _reset_only_open(engine: AsyncEngine) -> None:
+    """For a SQLite engine made with pool_reset_on_return=None ("custom reset scheme" in
+    SQLAlchemy's pooling docs): the pool's own rollback of every connection it takes back
+    was one more thread hop per transaction, after the commit had already ended it; a
+    connection still inside a transaction (never, unless a caller left one open) is rolled
+    back all the same. (On PostgreSQL SQLAlchemy's asyncpg adapter already skips that
+    rollback when its transaction has ended.)"""
+
+    @event.listens_for(engine.sync_engine, "reset")
+    def _on_reset(dbapi_conn: Any, record: Any, state: Any) -> None:
+        if record.driver_connection.in_transaction and not state.terminate_only:
+            dbapi_conn.rollback()
 
 
 # PostgreSQL: deadlock_detected, serialization_failure (PLATFORM-FACTS); SQLite: the busy
@@ -99,11 +154,15 @@ class Database:
                 Path(database).parent.mkdir(parents=True, exist_ok=True)
             # One pooled writer connection; readers open their own.
             self.engine = create_async_engine(url, echo=echo, pool_size=1, max_overflow=0,
-                                              pool_timeout=60, hide_parameters=True)
+                                              pool_timeout=60, hide_parameters=True,
+                                              pool_reset_on_return=None)
             _sqlite_hooks(self.engine, "BEGIN IMMEDIATE")
+            _reset_only_open(self.engine)
             self.read_engine = create_async_engine(url, echo=echo, poolclass=NullPool,
-                                                   hide_parameters=True)
+                                                   hide_parameters=True,
+                                                   pool_reset_on_return=None)
             _sqlite_hooks(self.read_engine, "BEGIN")
+            _reset_only_open(self.read_engine)
         else:
             self.engine = create_async_engine(url, echo=echo, pool_size=10, max_overflow=10,
                                               pool_pre_ping=True, hide_parameters=True)

@@ -15,7 +15,8 @@ does a full scan for `(channel, address) IN (VALUES ...)`, so it gets one `chann
 address IN (...)` per channel; PostgreSQL joins `unnest` arrays and locks the rows it read.
 
 Domain rows (jobs, offers, users...) are not here: steps use the ORM, in a session opened on
-the same connection only when a step asks for one.
+the same connection only when a step asks for one, or a `storage.reads.Read` for a list read
+on every visit (`rows`).
 """
 
 from __future__ import annotations
@@ -25,11 +26,13 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-T = TypeVar("T")
+from storage.db import run_on_driver
+from storage.reads import Read
 
 # The columns of a conversation as the engine reads them.
 CONV_COLUMNS = "c.id, c.channel, c.address, c.user_id, c.flow, c.step, c.data, c.locale, " \
@@ -93,6 +96,9 @@ class HotPath(Protocol):
     async def write(self, w: BatchWrites, now: datetime) -> list[tuple[int, int]]:
         """Conversation updates, outbox rows, access history and account touches; returns
         (id, payload digest) of each leased outbox row, in order."""
+
+    async def rows(self, read: Read, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        """A step's `Read`, on the driver, in the batch's transaction."""
 
 
 def dumps(value: Any) -> str:
@@ -161,8 +167,13 @@ class SqliteHotPath:
     TOUCH = _qmark(_TOUCH, true="1", false="0")
     RELEASE = _qmark(_RELEASE)
 
-    def __init__(self, driver: Any) -> None:
-        self.driver = driver  # aiosqlite.Connection
+    def __init__(self, raw: Any, dialect: Dialect) -> None:
+        self.raw = raw  # the pooled connection (its BEGIN may still be to send: run_on_driver)
+        self.dialect = dialect
+
+    async def rows(self, read: Read, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        text, args = read.sql(self.dialect, params)
+        return await run_on_driver(self.raw, lambda db: db.execute(text, args).fetchall())
 
     async def dedupe(self, keys: Sequence[tuple[str, str]], now: datetime,
                      convs: Sequence[tuple[str, str]]) -> tuple[set[tuple[str, str]],
@@ -179,7 +190,7 @@ class SqliteHotPath:
             new = db.execute(insert, params).fetchall()
             return new, db.execute(*fetch).fetchall() if fetch else []
 
-        new, found = await run_on_sqlite_thread(self.driver, run)
+        new, found = await run_on_driver(self.raw, run)
         return ({(r[0], r[1]) for r in new},
                 sorted((_conv(r, sqlite_read_time) for r in found), key=lambda c: c.id))
 
@@ -198,17 +209,18 @@ class SqliteHotPath:
         return " UNION ALL ".join(parts), params
 
     async def fetch(self, keys: Sequence[tuple[str, str]]) -> list[ConvRow]:
-        rows = await self.driver.execute_fetchall(*self.fetch_sql(keys))
+        sql, params = self.fetch_sql(keys)
+        rows = await run_on_driver(self.raw, lambda db: db.execute(sql, params).fetchall())
         return sorted((_conv(r, sqlite_read_time) for r in rows), key=lambda c: c.id)
 
     async def create(self, rows: Sequence[tuple[str, str, str]], step: str,
                      now: datetime) -> None:
         at, flow = sqlite_time(now), step.split(".", 1)[0]
-        await self.driver.executemany(
+        params = [(channel, address, flow, step, locale, at) for channel, address, locale in rows]
+        await run_on_driver(self.raw, lambda db: db.executemany(
             "INSERT INTO conversation (channel, address, flow, step, data, locale, version, "
             "updated_at) VALUES (?, ?, ?, ?, '{}', ?, 0, ?) "
-            "ON CONFLICT (channel, address) DO NOTHING",
-            [(channel, address, flow, step, locale, at) for channel, address, locale in rows])
+            "ON CONFLICT (channel, address) DO NOTHING", params))
 
     async def write(self, w: BatchWrites, now: datetime) -> list[tuple[int, int]]:
         at = sqlite_time(now)
@@ -237,17 +249,7 @@ class SqliteHotPath:
             db.executemany(self.INSERT_LEASED, [(top + i, *p) for i, p in enumerate(leased, 1)])
             return [(top + i, hash(p[4])) for i, p in enumerate(leased, 1)]
 
-        return await run_on_sqlite_thread(self.driver, run)
-
-
-async def run_on_sqlite_thread(driver: Any, fn: Callable[[Any], T]) -> T:
-    """Run `fn(sqlite3_connection)` on aiosqlite's own thread, in one hop.
-
-    aiosqlite has no public call for this; each of its public methods is one `_execute` of a
-    function on that thread, and this is the same with several statements in the function.
-    tests/test_hotpath.py fails if an aiosqlite release changes it."""
-    result: T = await driver._execute(lambda: fn(driver._conn))
-    return result
+        return await run_on_driver(self.raw, run)
 
 
 class PostgresHotPath:
@@ -265,6 +267,10 @@ class PostgresHotPath:
     def __init__(self, conn: AsyncConnection, driver: Any) -> None:
         self.conn = conn
         self.driver = driver  # asyncpg.Connection, with SQLAlchemy's json codec (text in)
+
+    async def rows(self, read: Read, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        text, args = read.sql(self.conn.dialect, params)
+        return [tuple(r) for r in await self.driver.fetch(text, *args)]
 
     async def dedupe(self, keys: Sequence[tuple[str, str]], now: datetime,
                      convs: Sequence[tuple[str, str]]) -> tuple[set[tuple[str, str]],
@@ -331,7 +337,6 @@ class PostgresHotPath:
 async def hot_path(conn: AsyncConnection) -> HotPath:
     """The statements for the driver under a SQLAlchemy connection, in its transaction."""
     raw = await conn.get_raw_connection()
-    driver = raw.driver_connection
     if conn.dialect.name == "sqlite":
-        return SqliteHotPath(driver)
-    return PostgresHotPath(conn, driver)
+        return SqliteHotPath(raw, conn.dialect)
+    return PostgresHotPath(conn, raw.driver_connection)

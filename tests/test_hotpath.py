@@ -8,10 +8,12 @@ written through SQLAlchemy.
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import insert, text, update
+from sqlalchemy.engine import make_url
 
 from storage.db import Database
 from storage.hotpath import BatchWrites, SqliteHotPath, hot_path
@@ -160,3 +162,48 @@ async def test_the_workers_beat_reads_live_outbox_rows_only(db: Database) -> Non
             plan = [r[-1] for r in await conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}")]
             assert "SCAN outbox USING INDEX ix_outbox_claim" in plan, plan
             assert "SCAN outbox" not in plan, plan
+
+
+def _file(db: Database) -> str:
+    return str(make_url(db.url).database)
+
+
+def _another_writer_is_locked_out(db: Database) -> bool:
+    """Whether a second connection (as another process would) cannot start writing now."""
+    other = sqlite3.connect(_file(db), timeout=0, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("ROLLBACK")
+        return False
+    except sqlite3.OperationalError as exc:
+        assert "locked" in str(exc)
+        return True
+    finally:
+        other.close()
+
+
+async def test_a_write_transaction_takes_the_write_lock_with_its_first_statement(
+        db: Database) -> None:
+    """BEGIN IMMEDIATE is sent with the first statement (one hop fewer), and it is still
+    IMMEDIATE: from the first read on, on the driver or through a session, nobody else writes."""
+    async with db.write() as conn:
+        await (await hot_path(conn)).fetch([("console", "nobody")])
+        assert _another_writer_is_locked_out(db)
+    assert not _another_writer_is_locked_out(db)
+    async with db.transaction() as s:
+        await s.execute(text("SELECT count(*) FROM conversation"))
+        assert _another_writer_is_locked_out(db)
+    assert not _another_writer_is_locked_out(db)
+
+
+async def test_a_connection_given_back_inside_a_transaction_is_rolled_back(
+        db: Database) -> None:
+    """The pool no longer rolls back every connection it takes back: one whose transaction is
+    still open is rolled back all the same, and what it wrote is gone."""
+    async with db.engine.connect() as conn:
+        driver = (await conn.get_raw_connection()).driver_connection
+        await driver.execute("BEGIN IMMEDIATE")
+        await driver.execute("INSERT INTO processedupdate (channel, external_id, received_at) "
+                             "VALUES ('console', 'left-open', '2026-12-02 03:04:05.000000')")
+    assert not _another_writer_is_locked_out(db)
+    assert await _raw(db, "SELECT external_id FROM processedupdate") == []

@@ -1,0 +1,44 @@
+"""Reads a step makes on every visit, compiled once and run on the database driver.
+
+A list shown on every "Pesanan saya" cost more through the ORM than the whole rest of the
+message: building the `select` (SQLAlchemy's coercions and operators), then about four
+aiosqlite thread hops through the async adapter (docs/PERFORMANCE.md). A `Read` is built once
+at import, compiled once per dialect, and runs on the batch's own driver connection in one
+hop (one prepared statement on asyncpg), inside the batch's transaction.
+
+Only columns whose driver values are already what the ORM would give (no result processor
+for the dialect: integers and text, not times or JSON) may be read this way: nothing converts
+the values on the way back, so compiling refuses any other column.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy.engine import Dialect
+from sqlalchemy.sql import Select
+
+
+class Read:
+    """A `select` with named bind parameters, compiled once per dialect."""
+
+    def __init__(self, stmt: Select[*tuple[Any, ...]]) -> None:
+        self.stmt = stmt
+        self._compiled: dict[str, tuple[str, list[str], dict[str, Any]]] = {}
+
+    def sql(self, dialect: Dialect, params: Mapping[str, Any]) -> tuple[str, list[Any]]:
+        """The statement's text for `dialect` and its positional parameters."""
+        compiled = self._compiled.get(dialect.name)
+        if compiled is None:
+            for column in self.stmt.selected_columns:
+                if column.type.dialect_impl(dialect).result_processor(dialect, None):
+                    raise TypeError(f"{column} ({column.type}) needs converting on {dialect.name}")
+            c = self.stmt.compile(dialect=dialect)
+            compiled = self._compiled[dialect.name] = (c.string, list(c.positiontup or ()),
+                                                       dict(c.params))
+        text, order, fixed = compiled
+        missing = [n for n in order if n not in params and fixed.get(n) is None]
+        if missing:
+            raise KeyError(f"parameters not given: {missing}")
+        return text, [params[n] if n in params else fixed[n] for n in order]
