@@ -62,6 +62,7 @@ import httpx
 from sqlalchemy import insert, select
 
 from bot.delivery import DeliveryWorker, Sender
+from bot.heap import settle_heap
 from bot.settings import Settings, load_settings
 from bot.telegram import TelegramSender
 from bot.whatsapp import WhatsAppSender
@@ -345,6 +346,7 @@ async def main() -> int:
                 wa = WhatsAppSender(settings, clock=utcnow)
                 assert wa.client.messages is not None  # twilio imports its API on first use
                 senders.append(wa)
+            settle_heap()  # as `sijakon-bot run` does once it has started
             async with httpx.AsyncClient(timeout=30) as client:
                 for ch in channels:
                     anchors[ch] = await anchor(client, urls[ch])

@@ -29,6 +29,7 @@ import random
 import shutil
 import sqlite3
 import statistics
+import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -41,7 +42,6 @@ import aiosqlite
 import asyncpg
 
 from bench.postgres import PG_HOST, PG_PORT, PG_USER, pg_admin, pg_url
-from storage.db import Database
 
 BATCH_MAX = 64  # as the engine's default batch_max
 
@@ -256,9 +256,7 @@ class SqliteTarget:
     async def template(self, rows: int) -> str:
         for p in self.tmp.glob("template.db*"):
             p.unlink()
-        db = Database(self.url(self.path))
-        await db.migrate()
-        await db.close()
+        await migrate_elsewhere(self.url(self.path))
         await asyncio.to_thread(self._preload, rows)
         return self.url(self.path)
 
@@ -343,6 +341,17 @@ class SqliteTarget:
             if batcher:
                 await batcher.close()
             await conn.close()
+
+
+async def migrate_elsewhere(url: str) -> None:
+    """Migrate a new database in a child process: a bot starting on a database at head never
+    imports Alembic, so neither does the process whose memory the bench measures."""
+    code = ("import asyncio, sys\nfrom storage.db import Database\n"
+            "async def main():\n    db = Database(sys.argv[1])\n    await db.migrate()\n"
+            "    await db.close()\nasyncio.run(main())\n")
+    child = await asyncio.create_subprocess_exec(sys.executable, "-c", code, url)
+    if await child.wait():
+        raise RuntimeError(f"migrating the bench database failed ({child.returncode})")
 
 
 def _durable_copy(src: Path, dst: Path) -> None:
@@ -542,9 +551,7 @@ class PgTarget:
         if self.tpl:
             await self._drop(self.tpl)
         self.tpl = await self._create()
-        db = Database(self.url(self.tpl))
-        await db.migrate()
-        await db.close()
+        await migrate_elsewhere(self.url(self.tpl))
         conn = await self._connect(self.tpl)
         try:
             await self._preload(conn, rows)

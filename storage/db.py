@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -39,6 +40,13 @@ from storage.service import install as install_service_events
 T = TypeVar("T")
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+def head_revision() -> str:
+    """The newest migration's revision, read off its file name: revisions are numbered as
+    their files are, `NNNN_what.py` (tests/test_storage.py holds it to Alembic's own head)."""
+    return max(p.name[:4] for p in (MIGRATIONS_DIR / "versions").glob("[0-9][0-9][0-9][0-9]_*.py"))
+
 
 # SQLite: the BEGIN of a transaction not yet sent, kept in the pooled connection's `info`
 BEGIN_PENDING = "sijakon.begin"
@@ -57,7 +65,11 @@ async def run_on_driver(raw: Any, fn: Callable[[Any], T]) -> T:
 
     def run() -> T:
         if begin is not None:
-            driver._conn.execute(begin)
+            try:
+                driver._conn.execute(begin)
+            except BaseException:
+                raw.info[BEGIN_PENDING] = begin  # not begun: never run outside a transaction
+                raise
         return fn(driver._conn)
 
     result: T = await driver._execute(run)
@@ -85,16 +97,22 @@ def _sqlite_hooks(engine: AsyncEngine, begin: str) -> None:
 
     @event.listens_for(sync, "before_cursor_execute")
     def _before_statement(conn: Any, *_args: Any) -> None:
-        pending = conn.connection.info.pop(BEGIN_PENDING, None)
+        info = conn.connection.info
+        pending = info.pop(BEGIN_PENDING, None)
         if pending is not None:
             # straight on the driver, one hop (SQLAlchemy's "awaitable-only driver methods in
             # events"); exec_driver_sql would take a cursor, run, close: three
-            conn.connection.dbapi_connection.run_async(lambda driver: driver.execute(pending))
+            try:
+                conn.connection.dbapi_connection.run_async(lambda driver: driver.execute(pending))
+            except BaseException:
+                info[BEGIN_PENDING] = pending  # not begun (another process held the lock
+                raise  # past busy_timeout): the statement fails, and none runs outside it
 
     @event.listens_for(sync, "commit")
     @event.listens_for(sync, "rollback")
     def _on_end(conn: Any) -> None:
-        conn.connection.info.pop(BEGIN_PENDING, None)  # nothing ran: nothing to end
+        if not conn.invalidated:  # (a cancelled statement invalidates: no pool entry to read)
+            conn.connection.info.pop(BEGIN_PENDING, None)  # nothing ran: nothing to end
 
 
 def _reset_only_open(engine: AsyncEngine) -> None:
@@ -107,7 +125,13 @@ def _reset_only_open(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "reset")
     def _on_reset(dbapi_conn: Any, record: Any, state: Any) -> None:
-        if record.driver_connection.in_transaction and not state.terminate_only:
+        if state.terminate_only or record is None:
+            return
+        try:
+            open_ = record.driver_connection.in_transaction
+        except ValueError:  # aiosqlite: the connection is closed already
+            return
+        if open_:
             dbapi_conn.rollback()
 
 
@@ -206,11 +230,15 @@ class Database:
             yield session
 
     async def migrate(self) -> None:
-        """Bring the schema to Alembic's head revision."""
-        from storage.migrate import upgrade_to_head
-
+        """Bring the schema to Alembic's head revision. A database already there is told by
+        one query, without importing Alembic: a running bot never needs it (Alembic, Mako and
+        the Pygments lexers Mako loads are ~6.5 MB of the process's memory)."""
         for attempt in range(5):
             try:
+                if await self._revision() == head_revision():
+                    return
+                from storage.migrate import upgrade_to_head
+
                 async with self.engine.connect() as conn:
                     await conn.run_sync(upgrade_to_head)
                     await conn.commit()
@@ -221,6 +249,16 @@ class Database:
                 if attempt == 4 or not contended(exc):
                     raise
                 await asyncio.sleep(0.2 * (attempt + 1))
+
+    async def _revision(self) -> str | None:
+        async with self.read_engine.connect() as conn:
+            try:
+                return (await conn.exec_driver_sql(
+                    "SELECT version_num FROM alembic_version")).scalar()
+            except DBAPIError as exc:  # a new database: no table yet
+                if contended(exc):
+                    raise
+                return None
 
     async def close(self) -> None:
         await self.engine.dispose()

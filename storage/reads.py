@@ -7,8 +7,9 @@ at import, compiled once per dialect, and runs on the batch's own driver connect
 hop (one prepared statement on asyncpg), inside the batch's transaction.
 
 Only columns whose driver values are already what the ORM would give (no result processor
-for the dialect: integers and text, not times or JSON) may be read this way: nothing converts
-the values on the way back, so compiling refuses any other column.
+for the dialect: integers and text, not times or JSON) may be read this way, and only
+parameters the driver takes as they are (no bind processor, no expanding `IN`): nothing
+converts values either way, so compiling refuses anything else.
 """
 
 from __future__ import annotations
@@ -29,14 +30,20 @@ class Read:
 
     def sql(self, dialect: Dialect, params: Mapping[str, Any]) -> tuple[str, list[Any]]:
         """The statement's text for `dialect` and its positional parameters."""
-        compiled = self._compiled.get(dialect.name)
+        key = f"{dialect.name}+{dialect.driver}"  # placeholders differ between drivers
+        compiled = self._compiled.get(key)
         if compiled is None:
             for column in self.stmt.selected_columns:
                 if column.type.dialect_impl(dialect).result_processor(dialect, None):
                     raise TypeError(f"{column} ({column.type}) needs converting on {dialect.name}")
             c = self.stmt.compile(dialect=dialect)
-            compiled = self._compiled[dialect.name] = (c.string, list(c.positiontup or ()),
-                                                       dict(c.params))
+            for bind in c.binds.values():
+                if bind.expanding or bind.literal_execute or \
+                        bind.type.dialect_impl(dialect).bind_processor(dialect):
+                    raise TypeError(f"parameter {bind.key} ({bind.type}) is not sent as it is "
+                                    f"on {dialect.name}")
+            compiled = self._compiled[key] = (c.string, list(c.positiontup or ()),
+                                              dict(c.params))
         text, order, fixed = compiled
         missing = [n for n in order if n not in params and fixed.get(n) is None]
         if missing:

@@ -8,12 +8,15 @@ written through SQLAlchemy.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from sqlalchemy import insert, text, update
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from storage.db import Database
 from storage.hotpath import BatchWrites, SqliteHotPath, hot_path
@@ -206,4 +209,54 @@ async def test_a_connection_given_back_inside_a_transaction_is_rolled_back(
         await driver.execute("INSERT INTO processedupdate (channel, external_id, received_at) "
                              "VALUES ('console', 'left-open', '2026-12-02 03:04:05.000000')")
     assert not _another_writer_is_locked_out(db)
+    assert await _raw(db, "SELECT external_id FROM processedupdate") == []
+
+
+SLOW = ("WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r WHERE i < 5000000) "
+        "SELECT count(*) FROM r")
+
+
+async def test_a_statement_cut_short_says_so(db: Database) -> None:
+    """A read given up after its time (the health check's) raises TimeoutError, and a batch
+    cancelled mid-statement (shutdown) raises CancelledError: nothing else in their way."""
+    async def read() -> None:
+        async with db.read() as s:
+            await s.execute(text(SLOW))
+
+    async def write() -> None:
+        async with db.write() as conn:
+            await conn.execute(text(SLOW))
+
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(read(), 0.05)
+    task = asyncio.create_task(write())
+    await asyncio.sleep(0.05)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+@pytest.mark.parametrize("first", ["sqlalchemy", "driver"])
+async def test_a_begin_refused_never_lets_a_statement_run_outside_a_transaction(
+        db: Database, first: str) -> None:
+    """Another process holds the write lock past the busy timeout: the first statement fails;
+    a caller that goes on in the same transaction still writes inside it (rolled back)."""
+    async with db.engine.connect() as conn:  # the pooled writer, made patient for 0.1 s only
+        driver = (await conn.get_raw_connection()).driver_connection
+        await driver.execute("PRAGMA busy_timeout=100")
+    holder = sqlite3.connect(_file(db), isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    with pytest.raises(RuntimeError, match="undo"):
+        async with db.write() as conn:
+            with pytest.raises((OperationalError, sqlite3.OperationalError), match="locked"):
+                if first == "sqlalchemy":
+                    await conn.execute(text("SELECT 1"))
+                else:
+                    await (await hot_path(conn)).fetch([("console", "nobody")])
+            holder.execute("ROLLBACK")
+            await conn.execute(text(
+                "INSERT INTO processedupdate (channel, external_id, received_at) "
+                "VALUES ('console', 'kept?', '2026-12-02 03:04:05.000000')"))
+            raise RuntimeError("undo")
+    holder.close()
     assert await _raw(db, "SELECT external_id FROM processedupdate") == []

@@ -67,3 +67,16 @@ async def test_what_the_batch_session_holds_unwritten_is_read(any_db: Database) 
         batch = _Batch(conn=conn, sql=await hot_path(conn), now=NOW)
         (await batch.session()).add(Conversation(**_conv("new")))  # type: ignore[arg-type]
         assert await batch.rows(STEPS, {"channel": "console"}) == [("new", "menu.new")]
+
+
+def test_a_parameter_that_needs_converting_is_refused() -> None:
+    """A time compared on SQLite would be sent as a datetime, not as the text stored; an
+    expanding IN would be sent unexpanded."""
+    by_time = Read(select(Conversation.address).where(
+        col(Conversation.updated_at) <= bindparam("at", type_=Conversation.updated_at.type)))
+    among = Read(select(Conversation.address).where(
+        col(Conversation.address).in_(bindparam("addresses", expanding=True))))
+    with pytest.raises(TypeError, match="at"):
+        by_time.sql(sqlite.dialect(), {"at": NOW})
+    with pytest.raises(TypeError, match="addresses"):
+        among.sql(postgresql.asyncpg.dialect(), {"addresses": ["a"]})

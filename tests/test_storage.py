@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,7 +14,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import func, select, text
 
 from storage.codes import next_code
-from storage.db import Database
+from storage.db import Database, head_revision
 from storage.migrate import alembic_config, current_revision
 from storage.models import Category, Kecamatan, Skill, SkillCategory
 
@@ -24,6 +26,21 @@ async def test_schema_is_at_head_and_migrating_again_is_a_no_op(any_db: Database
     assert head is not None and head >= "0003"  # the bounded outbox, at least
     async with any_db.engine.connect() as conn:
         assert await conn.run_sync(current_revision) == head
+    assert head_revision() == head  # the file names tell the head without Alembic
+
+
+def test_a_database_at_head_starts_without_alembic(db: Database) -> None:
+    """A bot starting on a database at head asks one query and never imports Alembic (the
+    process keeps ~6.5 MB less): proved in a fresh interpreter."""
+    code = ("import asyncio, sys\n"
+            "from storage.db import Database\n"
+            f"db = Database({db.url!r})\n"
+            "asyncio.run(db.migrate())\n"
+            "asyncio.run(db.close())\n"
+            "print(sorted(m for m in ('alembic', 'mako', 'pygments') if m in sys.modules))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, cwd=Path(__file__).parent.parent, check=True)
+    assert done.stdout.strip() == "[]"
 
 
 async def test_seed_data(any_db: Database) -> None:
