@@ -21,7 +21,6 @@ from admin_cli.common import (
     settings,
 )
 from storage.db import Database
-from storage.migrate import current_revision
 from storage.models import (
     AuditLog,
     Broadcast,
@@ -52,11 +51,6 @@ TABLES: list[Any] = [User, ChannelAccount, TukangProfile, Job, Offer, Rating, Co
                      SkillCategory]
 
 
-async def _revision(db: Database) -> str | None:
-    async with db.engine.connect() as conn:
-        return await conn.run_sync(current_revision)
-
-
 @app.command("upgrade")
 def upgrade(as_: AsOpt = None) -> None:
     """Bawa skema basis data ke revisi terbaru (bot juga melakukannya saat mulai)."""
@@ -67,9 +61,9 @@ def upgrade(as_: AsOpt = None) -> None:
         cfg.sijakon_data_dir.mkdir(parents=True, exist_ok=True)
         db = Database(cfg.database_url)
         try:
-            before = await _revision(db)
+            before = await db.revision()
             await db.migrate()
-            after = await _revision(db)
+            after = await db.revision()
             if before != after:
                 async with db.transaction() as s:
                     audit(s, who, "db.upgrade", before=before, after=after)
@@ -112,7 +106,7 @@ def stats(json_: JsonOpt = False) -> None:
                 "broadcast_pruned": [{"status": st, "jumlah": n}
                                      for st, n in sorted(pruned.items())],
                 "outbox_retention_days": retention,
-                "revision": await _revision(db)}
+                "revision": await db.revision()}
 
     data = run(go)
     if json_:

@@ -235,7 +235,7 @@ class Database:
         the Pygments lexers Mako loads are ~6.5 MB of the process's memory)."""
         for attempt in range(5):
             try:
-                if await self._revision() == head_revision():
+                if await self.revision() == head_revision():
                     return
                 from storage.migrate import upgrade_to_head
 
@@ -250,7 +250,8 @@ class Database:
                     raise
                 await asyncio.sleep(0.2 * (attempt + 1))
 
-    async def _revision(self) -> str | None:
+    async def revision(self) -> str | None:
+        """The schema's Alembic revision, read without Alembic; None for a new database."""
         async with self.read_engine.connect() as conn:
             try:
                 return (await conn.exec_driver_sql(

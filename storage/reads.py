@@ -42,10 +42,8 @@ class Read:
                         bind.type.dialect_impl(dialect).bind_processor(dialect):
                     raise TypeError(f"parameter {bind.key} ({bind.type}) is not sent as it is "
                                     f"on {dialect.name}")
-            compiled = self._compiled[key] = (c.string, list(c.positiontup or ()),
-                                              dict(c.params))
+            fixed = {name: value for name, value in c.params.items() if value is not None}
+            compiled = self._compiled[key] = (c.string, list(c.positiontup or ()), fixed)
         text, order, fixed = compiled
-        missing = [n for n in order if n not in params and fixed.get(n) is None]
-        if missing:
-            raise KeyError(f"parameters not given: {missing}")
+        # a parameter neither given nor fixed in the statement (LIMIT's) is a KeyError
         return text, [params[n] if n in params else fixed[n] for n in order]

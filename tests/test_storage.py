@@ -71,11 +71,11 @@ async def test_codes_count_per_month(any_db: Database) -> None:
         assert await next_code(s, "P", nov) == "P-2611-0001"
 
 
+# PostgreSQL only: SQLite has one writer at a time, so a second transaction waits by design
+@pytest.mark.parametrize("any_db", ["postgresql"], indirect=True)
 async def test_postgres_codes_take_no_row_lock(any_db: Database) -> None:
     """Two transactions take job numbers at once without waiting for each other (a counter
     row would make the second wait for the first's commit), and never the same number."""
-    if any_db.is_sqlite:
-        pytest.skip("SQLite has one writer at a time: a second transaction waits by design")
     now = datetime(2026, 11, 23, 2, tzinfo=UTC)
     async with any_db.transaction() as first:
         a = await next_code(first, "J", now)
